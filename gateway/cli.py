@@ -1,0 +1,73 @@
+"""The ``streetwatch`` command: a root Typer app whose groups come from the packages."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from gateway import cli_db, cli_demo
+from streetwatch import __version__
+from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
+
+app = typer.Typer(
+    name="streetwatch",
+    help="Watch and drive a city's street infrastructure: lamp posts, culvert gauges, water-quality probes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"streetwatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "--config", "-c", envvar="STREETWATCH_CONFIG", help="streetwatch.toml to read",
+        dir_okay=False,
+    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    """Configuration comes from --config (or STREETWATCH_CONFIG), STREETWATCH_* variables and defaults."""
+    ctx.obj = CliState(config_path=config)
+
+
+config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context) -> None:
+    """Print every setting with its effective value.
+
+    Example: STREETWATCH_TIMEZONE=UTC streetwatch config show
+    """
+    current = settings(ctx)
+    rows = []
+    for key, value in current.model_dump().items():
+        if isinstance(value, dict):
+            rows += [{"setting": f"{key}.{k}", "value": v} for k, v in value.items()]
+        else:
+            rows.append({"setting": key, "value": value})
+    rows.append({"setting": "(database in use)", "value": f"{current.database.backend}: {current.database.url}"})
+    typer.echo(render(rows, OutputFormat.table))
+
+
+app.add_typer(config_app, name="config")
+app.add_typer(cli_db.app, name="db")
+app.command("demo")(cli_demo.demo)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``streetwatch`` console script."""
+    code = run_app(app, argv)
+    if argv is None:
+        sys.exit(code)
+    return code

@@ -1,0 +1,11 @@
+"""Every package's schema migrations, in one place: the gateway composes the packages."""
+
+from __future__ import annotations
+
+from streetwatch.migrations import Migration
+
+
+def all_migrations() -> list[Migration]:
+    """The migrations of every component the gateway runs."""
+    migrations: list[Migration] = []
+    return migrations

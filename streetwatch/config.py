@@ -1,0 +1,223 @@
+"""One settings model, read from ``streetwatch.toml`` and ``STREETWATCH_*`` environment variables.
+
+Precedence, highest first: environment variables, the TOML file, defaults. Nested sections use a
+double underscore in the environment: ``STREETWATCH_STORE__BATCH_SIZE=2000`` sets ``[store] batch_size``.
+
+A bad value raises :class:`ConfigError` whose message names the key and where it came from::
+
+    STREETWATCH_DATABASE_URL (environment): unsupported scheme 'mysql'; use postgresql://… or sqlite:///path
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "STREETWATCH_"
+CONFIG_ENV = "STREETWATCH_CONFIG"
+DEFAULT_CONFIG_FILE = Path("streetwatch.toml")
+
+
+class ConfigError(Exception):
+    """A configuration value is wrong; the message is one line naming the key and its source."""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseUrl:
+    """A parsed ``database_url``: which backend, and how to reach it."""
+
+    backend: Literal["postgresql", "sqlite"]
+    url: str
+    sqlite_path: Path | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> DatabaseUrl:
+        """Parse ``postgresql://…`` or ``sqlite:///relative/path`` / ``sqlite:////absolute/path``.
+
+        >>> DatabaseUrl.parse("sqlite:///data/sw.db").sqlite_path
+        PosixPath('data/sw.db')
+        """
+        scheme = urlsplit(url).scheme.lower()
+        if scheme in ("postgresql", "postgres"):
+            if not url.split("://", 1)[1]:
+                raise ValueError("postgresql URL has no host or database")
+            return cls("postgresql", url)
+        if scheme == "sqlite":
+            if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
+                raise ValueError("sqlite URL must be sqlite:///relative/path or sqlite:////absolute/path")
+            return cls("sqlite", url, Path(url[len("sqlite:///") :]))
+        shown = scheme or url
+        raise ValueError(f"unsupported scheme {shown!r}; use postgresql://… or sqlite:///path")
+
+
+class MqttSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str = Field("streetwatch-gateway", description="fixed client id for the persistent session")
+    session_expiry_s: int = Field(86_400, ge=0, description="how long the broker keeps the session")
+    shared_group: str | None = Field(None, description="MQTT v5 shared-subscription group, e.g. 'gw'")
+    max_payload_bytes: int = Field(65_536, gt=0)
+
+
+class StoreSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(5_000, gt=0, description="flush a write batch at this many readings")
+    flush_interval_ms: int = Field(200, gt=0, description="…or when the oldest reading is this old")
+    queue_size: int = Field(100_000, gt=0, description="readings waiting for the writer (backpressure)")
+    chunk_interval: str = Field("1 day", description="TimescaleDB chunk interval of the readings hypertable")
+    raw_retention_days: int = Field(90, gt=0)
+    minute_retention_days: int = Field(730, gt=0)
+    hour_retention_days: int | None = Field(None, gt=0, description="unset keeps hourly rollups forever")
+
+
+class GatewaySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    poll_concurrency: int = Field(200, gt=0, description="Modbus TCP devices read at once")
+    poll_timeout_s: float = Field(3.0, gt=0)
+    offline_after_failures: int = Field(3, gt=0)
+    metrics_port: int | None = Field(9108, ge=0, le=65535, description="Prometheus metrics; unset disables")
+    api_port: int | None = Field(8080, ge=0, le=65535, description="HTTP API; unset disables")
+
+
+class Settings(BaseSettings):
+    """Everything Streetwatch can be told. Field docs are the configuration reference."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Field(Path(".streetwatch"), description="where the SQLite store, spool and state live")
+    database_url: str | None = Field(
+        None, description="postgresql://… (TimescaleDB) or sqlite:///path; default: SQLite in data_dir"
+    )
+    mqtt_url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://[user:password@]host[:port]")
+    timezone: str = Field("Asia/Shanghai", description="IANA zone for schedules and displayed times")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    profiles_dir: Path | None = Field(None, description="extra device profiles beside the shipped ones")
+    rules_dir: Path | None = Field(None, description="rule files; default: the shipped examples")
+    schedules_dir: Path | None = Field(None, description="lighting schedules; default: the shipped ones")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            DatabaseUrl.parse(value)
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp"):
+            raise ValueError(f"unsupported scheme {parts.scheme or value!r}; use mqtt://host[:port]")
+        if not parts.hostname:
+            raise ValueError("no host")
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError as exc:
+            raise ValueError(f"bad port: {exc}") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+        return value
+
+    @property
+    def database(self) -> DatabaseUrl:
+        """The database to use; the embedded SQLite file in ``data_dir`` unless told otherwise."""
+        if self.database_url is None:
+            return DatabaseUrl.parse(f"sqlite:///{self.data_dir / 'streetwatch.db'}")
+        return DatabaseUrl.parse(self.database_url)
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs (see load_settings), below the environment.
+        return (env_settings, init_settings)
+
+
+def _env_name(loc: tuple[str | int, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part).upper() for part in loc)
+
+
+def _describe_source(loc: tuple[str | int, ...], environ: Mapping[str, str], file_data: dict[str, Any],
+                     config_path: Path | None) -> str:
+    # The deepest env var that could have set this value wins, as in pydantic-settings.
+    for depth in range(len(loc), 0, -1):
+        name = _env_name(loc[:depth])
+        if any(key.upper() == name for key in environ):
+            return f"{name} (environment)"
+    node: Any = file_data
+    for part in loc:
+        if not isinstance(node, dict) or part not in node:
+            break
+        node = node[part]
+    else:
+        dotted = ".".join(str(part) for part in loc)
+        return f"{dotted} (in {config_path})"
+    return ".".join(str(part) for part in loc) + " (default)"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML: {exc}") from None
+
+
+def load_settings(config_path: Path | None = None) -> Settings:
+    """Read the settings: ``config_path``, else ``$STREETWATCH_CONFIG``, else ``./streetwatch.toml`` if present.
+
+    Raises :class:`ConfigError` with one line per problem, each naming the key and its source.
+    """
+    environ = os.environ
+    if config_path is None and environ.get(CONFIG_ENV):
+        config_path = Path(environ[CONFIG_ENV])
+        if not config_path.exists():
+            raise ConfigError(f"{CONFIG_ENV} (environment): config file {config_path} does not exist")
+    elif config_path is None and DEFAULT_CONFIG_FILE.exists():
+        config_path = DEFAULT_CONFIG_FILE
+    elif config_path is not None and not config_path.exists():
+        raise ConfigError(f"--config: config file {config_path} does not exist")
+    file_data = _read_toml(config_path) if config_path is not None else {}
+    try:
+        return Settings(**file_data)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown setting"
+            lines.append(f"{_describe_source(loc, environ, file_data, config_path)}: {message}")
+        raise ConfigError("; ".join(lines)) from None

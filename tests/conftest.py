@@ -1,0 +1,67 @@
+"""Session-scoped real servers, and a fresh database per test module."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fixtures.services import MosquittoServer, PostgresServer, ServiceMissing
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL 15 + TimescaleDB cluster on a free port."""
+    try:
+        server = PostgresServer()
+    except ServiceMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def mosquitto_server() -> Iterator[MosquittoServer]:
+    """A throwaway Mosquitto broker on a free port."""
+    try:
+        server = MosquittoServer()
+    except ServiceMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def mqtt_url(mosquitto_server: MosquittoServer) -> str:
+    return mosquitto_server.url
+
+
+def _database_name(request: pytest.FixtureRequest) -> str:
+    nodeid = request.node.nodeid
+    digest = hashlib.sha1(nodeid.encode()).hexdigest()[:8]
+    return f"t_{digest}_" + re.sub(r"[^a-z0-9_]", "_", nodeid.lower())[-40:]
+
+
+@pytest.fixture(scope="module")
+def pg_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """A fresh database (with the timescaledb extension) for this test module."""
+    return postgres_server.create_database(_database_name(request))
+
+
+@pytest.fixture
+def fresh_pg_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """A fresh database for this one test."""
+    return postgres_server.create_database(_database_name(request))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Each test that takes this runs twice: on the embedded SQLite store and on TimescaleDB."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'streetwatch.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database(_database_name(request))

@@ -1,0 +1,76 @@
+"""The ``streetwatch`` command as a user meets it: help, version, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from streetwatch import __version__
+
+
+def test_help_lists_the_command_groups(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for group in ("config", "db"):
+        assert group in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"streetwatch {__version__}"
+
+
+def test_bad_database_url_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    # As a user runs it: a real process, the installed console script.
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "db", "status"],
+        env={"STREETWATCH_DATABASE_URL": "mysql://x", "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "streetwatch: error: STREETWATCH_DATABASE_URL (environment): unsupported scheme 'mysql';"
+        " use postgresql://… or sqlite:///path"
+    ]
+
+
+def test_unknown_command_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "frobnicate"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["streetwatch: error: No such command 'frobnicate'. (see 'streetwatch db --help')"]
+
+
+def test_bad_option_value_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "status", "--format", "xml"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "'--format'" in err[0] and "xml" in err[0]
+
+
+def test_db_migrate_and_status_on_embedded_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("STREETWATCH_DATABASE_URL", raising=False)
+    assert main(["db", "migrate"]) == 0
+    assert "sqlite schema up to date" in capsys.readouterr().out
+    assert (tmp_path / ".streetwatch" / "streetwatch.db").exists()
+    assert main(["db", "migrate"]) == 0
+    assert "(0 migration(s) applied now)" in capsys.readouterr().out
+
+
+def test_config_show_reports_effective_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text('timezone = "UTC"\n')
+    monkeypatch.setenv("STREETWATCH_DATABASE_URL", "sqlite:///x.db")
+    assert main(["--config", str(config), "config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "timezone" in out and "UTC" in out
+    assert "sqlite: sqlite:///x.db" in out
