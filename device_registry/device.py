@@ -1,0 +1,143 @@
+"""A registered device: identity, how to reach it, where it stands, and its own thresholds.
+
+Pydantic validates at the edge (CLI, CSV import, API); inside, a :class:`Device` is already valid
+and immutable.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+KNOWN_KINDS = ("lamp_controller", "culvert_gauge", "water_quality_probe")
+
+
+class Transport(StrEnum):
+    modbus_tcp = "modbus-tcp"
+    modbus_rtu = "modbus-rtu"
+    modbus_rtu_over_tcp = "modbus-rtu-over-tcp"
+    mqtt = "mqtt"
+
+    @property
+    def is_modbus(self) -> bool:
+        return self is not Transport.mqtt
+
+
+class DeviceStatus(StrEnum):
+    registered = "registered"
+    commissioned = "commissioned"
+    active = "active"
+    maintenance = "maintenance"
+    retired = "retired"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModbusTcpAddress(_Frozen):
+    transport: Literal[Transport.modbus_tcp] = Transport.modbus_tcp
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(502, ge=1, le=65535)
+    unit: int = Field(1, ge=0, le=247)
+
+    @property
+    def bus_key(self) -> str:
+        return f"tcp://{self.host}:{self.port}"
+
+
+class ModbusRtuOverTcpAddress(_Frozen):
+    """A serial-to-Ethernet converter: RTU frames over a TCP socket, many unit ids behind it."""
+
+    transport: Literal[Transport.modbus_rtu_over_tcp] = Transport.modbus_rtu_over_tcp
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(ge=1, le=65535)
+    unit: int = Field(1, ge=0, le=247)
+
+    @property
+    def bus_key(self) -> str:
+        return f"rtu-over-tcp://{self.host}:{self.port}"
+
+
+class ModbusRtuAddress(_Frozen):
+    """A device on a serial line; several devices (unit ids) share one line."""
+
+    transport: Literal[Transport.modbus_rtu] = Transport.modbus_rtu
+    serial_port: str = Field(min_length=1)
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+    unit: int = Field(1, ge=1, le=247)
+
+    @property
+    def bus_key(self) -> str:
+        return f"rtu://{self.serial_port}"
+
+
+class MqttAddress(_Frozen):
+    """MQTT devices need no address: the device id names their topics (docs/mqtt.md)."""
+
+    transport: Literal[Transport.mqtt] = Transport.mqtt
+    client_id: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def bus_key(self) -> str:
+        return "mqtt"
+
+
+Address = Annotated[
+    ModbusTcpAddress | ModbusRtuOverTcpAddress | ModbusRtuAddress | MqttAddress,
+    Field(discriminator="transport"),
+]
+
+
+class Location(_Frozen):
+    latitude: float = Field(ge=-90, le=90, description="WGS84 degrees")
+    longitude: float = Field(ge=-180, le=180, description="WGS84 degrees")
+    landmark: str = ""
+
+
+class Device(_Frozen):
+    """A device as the registry holds it.
+
+    ``thresholds`` are per-device overrides for rules, by metric then level:
+    ``{"water_level_mm": {"yellow": 300, "orange": 500, "red": 800}}``.
+    """
+
+    id: str
+    kind: str = Field(min_length=1, max_length=64)
+    profile: str = Field(min_length=1, max_length=64)
+    address: Address
+    location: Location
+    site: str = ""
+    groups: tuple[str, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict)
+    poll_interval_s: float = Field(60.0, gt=0, le=86_400)
+    thresholds: dict[str, dict[str, float]] = Field(default_factory=dict)
+    status: DeviceStatus = DeviceStatus.registered
+    installed_on: date | None = None
+    notes: str = ""
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not DEVICE_ID_PATTERN.match(value):
+            raise ValueError("letters, digits, '.', '_' and '-' only, 1 to 64 characters")
+        return value
+
+    @property
+    def transport(self) -> Transport:
+        return self.address.transport
+
+    @property
+    def bus_key(self) -> str:
+        """Devices with the same bus key share one physical line: one request at a time."""
+        return self.address.bus_key
