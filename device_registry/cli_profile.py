@@ -10,7 +10,7 @@ import typer
 
 from device_registry.cli_common import BY_HELP, actor, with_registry
 from device_registry.errors import ProfileRejected
-from device_registry.library import ProfileLibrary, check_profile_text, profile_format
+from device_registry.library import ProfileEntry, ProfileLibrary, check_profile_text, profile_format
 from device_registry.profile import ModbusMetric, Profile
 from device_registry.registry import Registry
 from streetwatch.cli_support import OutputFormat, UserError, render
@@ -68,10 +68,14 @@ def show(
 
     Example: streetwatch profile show sw-culvert-gauge-modbus
     """
-    library = with_registry(ctx, _libraries)
-    entry = library.entry(name)
-    profile = library.get(name) if entry is None or entry.profile is None else entry.profile
-    assert entry is not None
+    async def go(registry: Registry) -> tuple[ProfileEntry, Profile]:
+        library = await registry.profiles()
+        profile = library.get(name)  # the unknown or broken profile's error, named
+        entry = library.entry(name)
+        assert entry is not None
+        return entry, profile
+
+    entry, profile = with_registry(ctx, go)
     if output is OutputFormat.json:
         typer.echo(json.dumps({"source": entry.source, "origin": entry.origin, **profile.model_dump(mode="json")},
                               indent=2, ensure_ascii=False))
