@@ -18,6 +18,7 @@ from pathlib import Path
 
 from device_registry import writes
 from device_registry.device import Device, DeviceStatus
+from device_registry.endpoints import conflicts, endpoint, taken
 from device_registry.errors import (
     DeviceNotFound,
     DuplicateDevice,
@@ -182,6 +183,9 @@ class Registry:
 
     async def _check(self, device: Device) -> None:
         problems = check_device(device, await self.profiles())
+        key = endpoint(device)
+        if key is not None:
+            problems += conflicts([device], await taken(self.db, [key])).values()
         if problems:
             raise InvalidDevice(problems)
 
@@ -273,6 +277,9 @@ class Registry:
         """
         existing = await self.get_many(str(r.fields.get("id", "")).strip() for r in rows)
         plan = plan_import(rows, existing, await self.profiles(), update=update)
+        candidates = plan.to_write()
+        in_use = await taken(self.db, filter(None, map(endpoint, candidates)))
+        plan.refuse(conflicts(candidates, in_use))
         if plan.problems and not skip_invalid:
             raise ImportRejected(plan.problems)
         if not dry_run:
