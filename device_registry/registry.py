@@ -101,6 +101,8 @@ class Registry:
         Each selector must match at least one device (of ``kind``, when given): a typo in a group name
         is an :class:`UnknownTarget` error, not a command sent to nobody.
         """
+        if isinstance(selectors, str):  # one selector given bare, not a list of its characters
+            selectors = [selectors]
         if not selectors:
             raise UnknownTarget("no target given (use ID, group:NAME, site:NAME, tag:KEY=VALUE, kind:KIND or all)")
         chosen: dict[str, Device] = {}
@@ -235,6 +237,9 @@ class Registry:
             current = await tx.fetch_value("SELECT doc FROM devices WHERE id = ?", (before.id,))
             if current is None:
                 raise DeviceNotFound(before.id)
+            if _decode([{"doc": current}])[0] != before:  # changed by someone else since we read it
+                raise RegistryError(f"id: device {before.id!r} was changed meanwhile; nothing was written, "
+                                    "run it again")
             await writes.update(tx, [after], now)
             await writes.record(tx, [(after.id, action, diff(before, after))], by, note, now)
         return after

@@ -16,6 +16,7 @@ from device_registry import (
     InvalidDevice,
     ProfileRejected,
     Registry,
+    RegistryError,
     StatusChangeRefused,
     UnknownTarget,
     device_from_fields,
@@ -254,3 +255,13 @@ async def test_listing_many_devices_is_ordered_and_complete(registry: Registry) 
     assert [d.id for d in devices] == sorted(r["id"] for r in rows)
     assert len(await registry.list(DeviceFilter(group="g3"))) == len([n for n in range(1, 2001) if n % 7 == 3])
     assert len(await registry.get_many([r["id"] for r in rows[::3]])) == len(rows[::3])
+
+
+async def test_a_change_made_meanwhile_is_not_overwritten(registry: Registry) -> None:
+    await _add(registry, LAMP)
+    stale = await registry.require(LAMP["id"])
+    await registry.update(LAMP["id"], {"site": "Liwan"}, by="a")
+    with pytest.raises(RegistryError, match="was changed meanwhile"):
+        await registry.replace(stale, stale.model_copy(update={"notes": "x"}), by="b")
+    assert (await registry.require(LAMP["id"])).site == "Liwan"
+    assert [d.id for d in await registry.resolve_target("site:Liwan")] == [LAMP["id"]]
