@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -122,6 +124,9 @@ class ModbusSimServer:
         self._server: ModbusTcpServer | ModbusSerialServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = port
+        self.request_times: deque[float] = deque(maxlen=10_000)  # monotonic arrival of each request
+        self.in_flight = 0  # requests being answered now
+        self.max_in_flight = 0
 
     # -- the register image -----------------------------------------------------------------------
 
@@ -250,6 +255,15 @@ class ModbusSimServer:
                 handler.send_pdu(pdu, ExceptionResponse(pdu.function_code, ExcCodes.GATEWAY_NO_RESPONSE), addr)
             return  # on a serial line an absent unit is silent
         state.requests += 1
+        self.request_times.append(time.monotonic())
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await self._answer(state, handler, pdu, addr)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, state: _Unit, handler: _Handler, pdu: ModbusPDU, addr: tuple[Any, ...] | None) -> None:
         fault = state.take_fault()
         if fault is not None:
             if fault.kind == "no_answer":

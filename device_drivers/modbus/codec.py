@@ -123,18 +123,21 @@ def set_bits(metric: ModbusMetric, value: float | int) -> list[str]:
     return names
 
 
-def _raw_for(metric: ModbusMetric, value: float) -> int | float:
-    if not math.isfinite(value):
+def _raw_for(metric: ModbusMetric, value: float | int) -> int | float:
+    if isinstance(value, float) and not math.isfinite(value):
         raise EncodeError(f"{metric.name}: cannot write {value!r}")
     if metric.type is DataType.bitfield:
-        raw_int = int(value)
-        if raw_int != value or not 0 <= raw_int < 1 << (16 * metric.register_count):
+        raw_bits = int(value)
+        if raw_bits != value or not 0 <= raw_bits < 1 << (16 * metric.register_count):
             raise EncodeError(f"{metric.name}: {value!r} does not fit a {metric.register_count}-register bitfield")
-        return raw_int
-    exact = (value - metric.offset) / metric.scale
+        return raw_bits
+    if isinstance(value, int) and metric.scale == 1 and metric.offset == 0:
+        raw: int | float = value  # a Python int keeps all 64 bits; a float would keep 53
+    else:
+        raw = (value - metric.offset) / metric.scale
     if metric.type in _FLOATS:
-        return exact
-    raw = round(exact)
+        return float(raw)
+    raw = round(raw)
     low, high = _RANGES[metric.type]
     if not low <= raw <= high:
         lowest, highest = sorted((low * metric.scale + metric.offset, high * metric.scale + metric.offset))
@@ -143,11 +146,12 @@ def _raw_for(metric: ModbusMetric, value: float) -> int | float:
     return raw
 
 
-def encode_metric(metric: ModbusMetric, value: float, spec: ModbusSpec) -> list[int] | list[bool]:
+def encode_metric(metric: ModbusMetric, value: float | int, spec: ModbusSpec) -> list[int] | list[bool]:
     """A value in the metric's unit → the registers (or the one bit) that carry it.
 
     Integer types round to the nearest step of ``scale``; ``decode_metric(encode_metric(v))`` is
-    the value the device will hold. Raises :class:`EncodeError` when the value does not fit.
+    the value the device will hold. A Python ``int`` for an unscaled 64-bit type is written
+    exactly (a float carries 53 bits). Raises :class:`EncodeError` when the value does not fit.
     """
     if metric.type is DataType.bool:
         if value not in (0, 1):
@@ -155,7 +159,7 @@ def encode_metric(metric: ModbusMetric, value: float, spec: ModbusSpec) -> list[
         return [bool(value)]
     if metric.type is DataType.string:
         raise EncodeError(f"{metric.name}: a string takes text; use encode_text")
-    raw = _raw_for(metric, float(value))
+    raw = _raw_for(metric, value)
     byte_order, word_order = orders(metric, spec)
     if metric.type is DataType.bitfield:
         data = int(raw).to_bytes(2 * metric.register_count, "big")

@@ -164,8 +164,9 @@ async def write_metric(bus: ModbusBus, unit: int, profile: Profile, metric_name:
     spec = _spec(profile)
     metric = _writable_metric(profile, metric_name)
     if (metric.min is not None and value < metric.min) or (metric.max is not None and value > metric.max):
-        raise EncodeError(f"{metric_name}: {value:g} is outside {metric.min if metric.min is not None else '-∞'}"
-                          f"..{metric.max if metric.max is not None else '∞'}")
+        low = f"{metric.min:g}" if metric.min is not None else "-∞"
+        high = f"{metric.max:g}" if metric.max is not None else "∞"
+        raise EncodeError(f"{metric_name}: {value:g} is outside {low}..{high}")
     encoded = encode_metric(metric, value, spec)
     block = ReadBlock(metric.table, metric.address, metric.register_count, (metric,))
     if metric.table is RegisterTable.coil:
