@@ -70,7 +70,7 @@ def bytes_to_registers(data: bytes, byte_order: Order, word_order: Order) -> lis
 
 def _check_length(metric: ModbusMetric, got: int) -> None:
     if got != metric.register_count:
-        unit = "bit" if metric.table.is_bits else "register"
+        unit = "bit" if metric.type is DataType.bool else "register"
         raise DecodeError(f"{metric.name}: {metric.type.value} needs {metric.register_count} {unit}(s), got {got}")
 
 
