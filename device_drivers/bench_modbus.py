@@ -26,7 +26,7 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusTcpClient
 
 from device_drivers.errors import DriverError
-from device_drivers.modbus.bus import BusKind, BusSettings, Endpoint, ModbusBus
+from device_drivers.modbus import BusKind, BusSettings, Endpoint, ModbusBus
 from device_drivers.modbus.driver import read_device
 from device_registry.profile import Profile, check_profile
 

@@ -15,7 +15,7 @@ from device_drivers.errors import (
     ModbusExceptionResponse,
     StaleResponse,
 )
-from device_drivers.modbus.bus import BusKind, BusPool, BusSettings, Endpoint, ModbusBus
+from device_drivers.modbus import BusKind, BusPool, BusSettings, Endpoint, ModbusBus
 from device_drivers.modbus.driver import read_device
 from device_registry.device import ModbusRtuOverTcpAddress, ModbusTcpAddress
 from device_registry.profile import Profile, RegisterTable

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from device_drivers.errors import EncodeError, ModbusExceptionResponse, VerificationError
-from device_drivers.modbus.bus import BusKind
+from device_drivers.modbus import BusKind
 from device_drivers.modbus.codec import set_bits
 from device_drivers.modbus.driver import read_device, read_schedule, write_metric, write_schedule
 from device_registry.profile import Profile, RegisterTable, check_profile
