@@ -1,9 +1,9 @@
 """Benchmark: Modbus polls per second for N devices, and the poll latency.
 
 Starts the devices (profile-driven servers, in a child process so they do not share the
-poller's event loop), then polls each device's 10-register block over and over for a while:
-first with a bare pymodbus client (the baseline), then with ``read_device`` (bus lock, response
-checks, decoding). Prints polls/s and p50/p99 latency for both.
+poller's event loop), then polls each device's 10-register block over and over for a while with
+a bare pymodbus client (the baseline) and with ``read_device`` (bus lock, response checks,
+decoding), alternating in rounds. Prints polls/s, p50/p99 latency and the poller's CPU per poll.
 
     python -m device_drivers.bench_modbus --devices 200 --seconds 10
     python -m device_drivers.bench_modbus --devices 300 --kind rtu-over-tcp --units-per-port 30
@@ -117,28 +117,20 @@ async def _drive(pollers: list[Callable[[], Awaitable[object]]], seconds: float,
                   time.process_time() - cpu_started)
 
 
-async def _bench(ports: list[int], kind: BusKind, units: int, seconds: float, concurrency: int) -> None:
+async def _bench(ports: list[int], kind: BusKind, units: int, *, seconds: float, concurrency: int,
+                 rounds: int) -> None:
     profile = bench_profile()
     framer = FramerType.RTU if kind == "rtu-over-tcp" else FramerType.SOCKET
     raw_clients = [AsyncModbusTcpClient("127.0.0.1", port=p, framer=framer, retries=0, reconnect_delay=0)
                    for p in ports]
-    for client in raw_clients:
+    buses = [ModbusBus(Endpoint(kind, host="127.0.0.1", port=p), BusSettings(timeout_s=3.0)) for p in ports]
+    for client, bus in zip(raw_clients, buses, strict=True):
         await client.connect()
+        await bus.__aenter__()
+        await bus.connect()  # connecting is not polling: both sides start connected
 
     def raw_poll(client: AsyncModbusTcpClient, unit: int) -> Callable[[], Awaitable[object]]:
         return lambda: client.read_input_registers(0, count=BLOCK, device_id=unit)
-
-    baseline = await _drive([raw_poll(c, u) for c in raw_clients for u in range(1, units + 1)], seconds,
-                            concurrency)
-    for client in raw_clients:
-        client.close()
-    print(baseline.line("bare pymodbus client"))
-
-    settings = BusSettings(timeout_s=3.0)
-    buses = [ModbusBus(Endpoint(kind, host="127.0.0.1", port=p), settings) for p in ports]
-    for bus in buses:
-        await bus.__aenter__()
-        await bus.connect()  # as the baseline's clients were: connecting is not polling
 
     def device_poll(bus: ModbusBus, unit: int) -> Callable[[], Awaitable[object]]:
         return lambda: read_device(bus, unit, profile)
@@ -146,24 +138,40 @@ async def _bench(ports: list[int], kind: BusKind, units: int, seconds: float, co
     sample = await read_device(buses[0], 1, profile)
     if sample.values.get("power_w") != 94.75 or sample.errors:
         raise SystemExit(f"the devices do not answer as the profile says: {sample}")
-    result = await _drive([device_poll(b, u) for b in buses for u in range(1, units + 1)], seconds, concurrency)
-    for bus in buses:
+    methods = {
+        "bare pymodbus client": [raw_poll(c, u) for c in raw_clients for u in range(1, units + 1)],
+        "read_device (decoded)": [device_poll(b, u) for b in buses for u in range(1, units + 1)],
+    }
+    totals: dict[str, Result] = {}
+    for _ in range(rounds):  # alternate, so a neighbour's load on the machine hits both alike
+        for name, pollers in methods.items():
+            result = await _drive(pollers, seconds / rounds, concurrency)
+            total = totals.setdefault(name, Result(0, 0, 0.0, [], 0.0))
+            total.polls += result.polls
+            total.errors += result.errors
+            total.seconds += result.seconds
+            total.latencies_s += result.latencies_s
+            total.cpu_s += result.cpu_s
+    for client, bus in zip(raw_clients, buses, strict=True):
+        client.close()
         await bus.__aexit__(None, None, None)
-    print(result.line("read_device (decoded)"))
+    for name, total in totals.items():
+        print(total.line(name))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m device_drivers.bench_modbus", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", type=int, default=200, help="devices in all (default 200)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase (default 10)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="polling time of each method (default 10)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations of the two methods (default 5)")
     parser.add_argument("--kind", choices=["tcp", "rtu-over-tcp"], default="tcp",
                         help="tcp: one port per device; rtu-over-tcp: converters with many units each")
     parser.add_argument("--units-per-port", type=int, default=1, help="unit ids behind each port (default 1)")
     parser.add_argument("--concurrency", type=int, default=200, help="requests in flight at most (default 200)")
     args = parser.parse_args(argv)
-    if args.devices < 1 or args.units_per_port < 1 or not 0 < args.seconds <= 120:
-        parser.error("--devices and --units-per-port must be ≥ 1, --seconds in (0, 120]")
+    if args.devices < 1 or args.units_per_port < 1 or args.rounds < 1 or not 0 < args.seconds <= 120:
+        parser.error("--devices, --units-per-port and --rounds must be ≥ 1, --seconds in (0, 120]")
     ports = max(1, args.devices // args.units_per_port)
     devices = ports * args.units_per_port
     parent, child = multiprocessing.Pipe()
@@ -173,8 +181,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         port_list = parent.recv()
         print(f"{devices} devices ({args.kind}, {ports} ports × {args.units_per_port} units), {BLOCK}-register "
-              f"blocks, {args.concurrency} in flight, {args.seconds:g} s per phase, servers in a child process")
-        asyncio.run(_bench(port_list, args.kind, args.units_per_port, args.seconds, args.concurrency))
+              f"blocks, {args.concurrency} in flight, {args.seconds:g} s per method in {args.rounds} rounds, "
+              f"servers in a child process")
+        asyncio.run(_bench(port_list, args.kind, args.units_per_port, seconds=args.seconds,
+                           concurrency=args.concurrency, rounds=args.rounds))
     finally:
         parent.send("stop")
         server.join(timeout=30)

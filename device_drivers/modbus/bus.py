@@ -51,6 +51,15 @@ _READ_CODES: dict[RegisterTable, int] = {
 }
 
 
+_READ_VERBS = {table: f"read {table.value}" for table in RegisterTable}
+Request = tuple[str, int, int]  # (what, first address, count): named in errors only
+
+
+def _describe(what: Request) -> str:
+    verb, address, count = what
+    return f"{verb} {address}+{count}"
+
+
 class _LostMidRequest(Exception):
     """Set on pymodbus' pending response when the connection drops under it."""
 
@@ -166,14 +175,14 @@ class ModbusBus:
         if wait_s > 0:
             await asyncio.sleep(wait_s)
 
-    async def call(self, unit: int, what: str, send: Callable[[Any], Awaitable[Any]],
+    async def call(self, unit: int, what: Request, send: Callable[[Any], Awaitable[Any]],
                    check: Callable[[Any], str | None]) -> Any:
         """Run one request on the bus and return pymodbus' response PDU, or raise a :class:`DriverError`.
 
-        ``send(client)`` issues the request; ``check(response)`` returns why a response does not
-        answer it (or None). The low-level entry; prefer the read_/write_ methods.
+        ``what`` names the request in errors (``("read input", 0, 11)``); ``send(client)`` issues it;
+        ``check(response)`` returns why a response does not answer it (or None). The low-level
+        entry; prefer the read_/write_ methods.
         """
-        where = f"{self.key} unit {unit}"
         async with self._held_lock():
             await self._pause()
             client = await self._ensure_connected()
@@ -186,31 +195,38 @@ class ModbusBus:
                 self.failures += 1
                 self._after_timeout()
                 if self._bytes_in and self.endpoint.is_rtu:
-                    raise FramingError(f"{what}: {self._bytes_in} bytes arrived but no valid frame within "
-                                       f"{self.timeout_s:g} s (CRC error or garbage)", where=where) from None
-                raise DeviceTimeout(f"{what}: no answer within {self.timeout_s:g} s", where=where) from None
+                    raise FramingError(f"{_describe(what)}: {self._bytes_in} bytes arrived but no valid frame "
+                                       f"within {self.timeout_s:g} s (CRC error or garbage)",
+                                       where=self._where(unit)) from None
+                raise DeviceTimeout(f"{_describe(what)}: no answer within {self.timeout_s:g} s",
+                                    where=self._where(unit)) from None
             except (_LostMidRequest, ConnectionException, ConnectionError) as exc:
                 self.failures += 1
                 self._close()
-                raise ConnectionFailed(f"{what}: connection lost ({exc.__class__.__name__})", where=where) from None
+                raise ConnectionFailed(f"{_describe(what)}: connection lost ({exc.__class__.__name__})",
+                                       where=self._where(unit)) from None
             except ModbusIOException as exc:
                 self.failures += 1
                 self._after_timeout()
-                raise FramingError(f"{what}: {exc.string}", where=where) from None
+                raise FramingError(f"{_describe(what)}: {exc.string}", where=self._where(unit)) from None
             except ModbusException as exc:
                 self.failures += 1
-                raise DriverError(f"{what}: {exc.string}", where=where) from None
+                raise DriverError(f"{_describe(what)}: {exc.string}", where=self._where(unit)) from None
             finally:
                 self._ready_at = max(self._ready_at, time.monotonic() + self._pause_s)
             if response.isError():
                 raise ModbusExceptionResponse(response.exception_code, function_code=response.function_code & 0x7F,
-                                              where=where)
+                                              where=self._where(unit))
             problem = check(response)
             if problem is not None:
                 self.failures += 1
                 self._after_timeout()
-                raise StaleResponse(f"{what}: the answer does not match the request ({problem})", where=where)
+                raise StaleResponse(f"{_describe(what)}: the answer does not match the request ({problem})",
+                                    where=self._where(unit))
             return response
+
+    def _where(self, unit: int) -> str:
+        return f"{self.key} unit {unit}"
 
     def _after_timeout(self) -> None:
         """After a timeout or a stray answer, let a late frame arrive (and be dropped) before the next request."""
@@ -238,7 +254,7 @@ class ModbusBus:
                 return f"{len(response.registers)} registers, expected {count}"
             return None
 
-        response = await self.call(unit, f"read {table.value} {address}+{count}", send, check)
+        response = await self.call(unit, (_READ_VERBS[table], address, count), send, check)
         return list(response.registers)
 
     async def read_bits(self, unit: int, table: RegisterTable, address: int, count: int) -> list[bool]:
@@ -260,7 +276,7 @@ class ModbusBus:
                 return f"{len(response.bits)} bits, expected {count}"
             return None
 
-        response = await self.call(unit, f"read {table.value} {address}+{count}", send, check)
+        response = await self.call(unit, (_READ_VERBS[table], address, count), send, check)
         return [bool(b) for b in response.bits[:count]]
 
     async def write_registers(self, unit: int, address: int, values: list[int]) -> None:
@@ -286,7 +302,7 @@ class ModbusBus:
                 return f"count {response.count}, expected {len(values)}"
             return None
 
-        await self.call(unit, f"write holding {address}+{len(values)}", send, check)
+        await self.call(unit, ("write holding", address, len(values)), send, check)
 
     async def write_coils(self, unit: int, address: int, values: list[bool]) -> None:
         """Write coils: function 5 for one, 15 for several."""
@@ -307,4 +323,4 @@ class ModbusBus:
                 return f"count {response.count}, expected {len(values)}"
             return None
 
-        await self.call(unit, f"write coil {address}+{len(values)}", send, check)
+        await self.call(unit, ("write coil", address, len(values)), send, check)

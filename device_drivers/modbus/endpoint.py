@@ -36,6 +36,8 @@ class Endpoint:
             return cls("tcp", host=address.host, port=address.port)
         if isinstance(address, ModbusRtuOverTcpAddress):
             return cls("rtu-over-tcp", host=address.host, port=address.port)
+        if not isinstance(address, ModbusRtuAddress):
+            raise TypeError(f"not a Modbus address: {address!r}")
         return cls("rtu", serial_port=address.serial_port, baudrate=address.baudrate, parity=address.parity,
                    stopbits=address.stopbits, bytesize=address.bytesize)
 
