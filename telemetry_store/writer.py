@@ -22,19 +22,25 @@ import logging
 from collections import deque
 from collections.abc import Iterable, Sequence
 from types import TracebackType
+from typing import Protocol
 
 from streetwatch.config import StoreSettings
 from streetwatch.readings import Reading
-from telemetry_store.contract import TelemetryStore
 from telemetry_store.errors import StoreError, StoreUnavailable, WriterClosed
 
 log = logging.getLogger(__name__)
 
 
+class BatchSink(Protocol):
+    """What the writer writes to: a :class:`~telemetry_store.TelemetryStore`, or anything that stores batches."""
+
+    async def write(self, readings: Sequence[Reading]) -> None: ...
+
+
 class StoreWriter:
     """Batches readings into ``store.write`` from a bounded buffer, in one named task."""
 
-    def __init__(self, store: TelemetryStore, *, batch_size: int = 5_000, flush_interval_s: float = 0.2,
+    def __init__(self, store: BatchSink, *, batch_size: int = 5_000, flush_interval_s: float = 0.2,
                  queue_size: int = 100_000, retry_delays_s: Sequence[float] = (0.1, 0.5, 2.0),
                  name: str = "telemetry-store-writer") -> None:
         if batch_size <= 0 or queue_size < batch_size or flush_interval_s <= 0:
@@ -61,7 +67,7 @@ class StoreWriter:
         self._progress = asyncio.Condition()
 
     @classmethod
-    def from_settings(cls, store: TelemetryStore, settings: StoreSettings) -> StoreWriter:
+    def from_settings(cls, store: BatchSink, settings: StoreSettings) -> StoreWriter:
         return cls(store, batch_size=settings.batch_size, flush_interval_s=settings.flush_interval_ms / 1000,
                    queue_size=max(settings.queue_size, settings.batch_size))
 
