@@ -108,6 +108,8 @@ async def test_an_outage_reaches_the_producer_and_nothing_is_dropped(
                     await store.write(readings(1, device="lamp-2"))
             finally:
                 postgres_server.start()
+            # The pool reconnects with its own backoff: give the writer's retries time to meet it.
+            writer.retry_delays_s = (0.5, 1.0, 2.0, 4.0, 8.0)
             await writer.resume()
             await writer.flush()
         assert await store.history("lamp-1", "power_w", *FOREVER) == readings(30)
