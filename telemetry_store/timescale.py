@@ -8,6 +8,7 @@ wins, so a late reading never hides a newer one) and marks the touched minutes f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
@@ -38,6 +39,9 @@ from telemetry_store.rollup_plan import contiguous_ranges
 
 log = logging.getLogger(__name__)
 Conn = psycopg.AsyncConnection[Any]
+Row = tuple[datetime, int, int, float]
+MIN_PARALLEL_PART = 500  # below this a second connection costs more than it gains
+SAFE_BATCHES_AFTER_DUPLICATE = 20
 
 
 def convert_error(exc: psycopg.Error | PoolTimeout, timeout_s: float) -> StoreError:
@@ -63,6 +67,7 @@ class TimescaleStore(TelemetryStore):
         self.settings = settings
         self._timeout_s = connect_timeout_s
         self._keys = KeyCache()
+        self._safe_batches_left = 0
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Conn]:
@@ -108,18 +113,50 @@ class TimescaleStore(TelemetryStore):
         await self._load_keys(conn, devices, metrics)
 
     async def write(self, readings: Sequence[Reading]) -> None:
+        """Store a batch; a big one is split by device over two connections, written in parallel.
+
+        The parts touch disjoint series, so they never wait for each other's rows. Each part is
+        one transaction; a failure raises after the others finish, and writing the whole batch
+        again is safe (a reading written twice is stored once).
+        """
         if not readings:
             return
         async with self._connection() as conn:
             await self._ensure_keys(conn, readings)
-            devices, metrics = self._keys.devices.by_id, self._keys.metrics.by_id
+        devices, metrics = self._keys.devices.by_id, self._keys.metrics.by_id
+        try:
+            rows = [(r.ts, devices[r.device_id], metrics[r.metric], r.value) for r in readings]
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"a reading in the batch is not storable: {exc}") from exc
+        if len(rows) < 2 * MIN_PARALLEL_PART:
+            await self._write_part(rows)
+            return
+        parts: list[list[Row]] = [[], []]
+        for row in rows:
+            parts[row[1] & 1].append(row)
+        results = await asyncio.gather(*(self._write_part(part) for part in parts if part), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise next((f for f in failures if isinstance(f, StoreUnavailable)), failures[0])
+
+    async def _write_part(self, rows: list[Row]) -> None:
+        async with self._connection() as conn:
             try:
                 async with conn.transaction():
                     async with conn.cursor().copy(sql.COPY_STAGING) as copy:
                         copy.set_types(sql.STAGING_TYPES)
-                        for r in readings:
-                            await copy.write_row((r.ts, devices[r.device_id], metrics[r.metric], r.value))
-                    await conn.execute(sql.MERGE_STAGING)
+                        for row in rows:
+                            await copy.write_row(row)
+                    if self._safe_batches_left == 0:
+                        try:
+                            async with conn.transaction():  # a savepoint: a duplicate undoes only this
+                                await conn.execute(sql.MERGE_FAST)
+                            return
+                        except psycopg.errors.UniqueViolation:
+                            # Redeliveries come in runs (a gateway replaying its spool): stay careful a while.
+                            self._safe_batches_left = SAFE_BATCHES_AFTER_DUPLICATE
+                    self._safe_batches_left = max(0, self._safe_batches_left - 1)
+                    await conn.execute(sql.MERGE_SKIPPING_DUPLICATES)
             except (psycopg.DataError, TypeError, ValueError) as exc:  # e.g. a naive ts, a value that is no number
                 raise StoreError(f"a reading in the batch is not storable: {str(exc).strip()}") from exc
 

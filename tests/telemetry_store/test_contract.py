@@ -95,3 +95,19 @@ async def test_keys_survive_reopening(database_url: str) -> None:
         await second.write([Reading("c", "m1", T0, 3.0), Reading("a", "m2", T0, 4.0)])
         assert {(v.device_id, v.metric, v.value) for v in await second.latest()} == {
             ("a", "m1", 1.0), ("b", "m2", 2.0), ("c", "m1", 3.0), ("a", "m2", 4.0)}
+
+
+async def test_a_big_batch_and_its_redelivery(store: TelemetryStore) -> None:
+    # Big enough for the TimescaleDB store to split it over two connections.
+    batch = [Reading(f"lamp-{d:03d}", metric, T0 + timedelta(seconds=s), float(d * 100 + s))
+             for s in range(3) for d in range(400) for metric in ("power_w", "voltage_v")]
+    await store.write(batch)
+    await store.write([*batch[1000:], Reading("lamp-999", "power_w", T0, 1.0)])  # half redelivered, one new
+    latest = await store.latest()
+    assert len(latest) == 2 * 400 + 1
+    assert {v.ts for v in latest if v.device_id != "lamp-999"} == {T0 + timedelta(seconds=2)}
+    for device in ("lamp-000", "lamp-001", "lamp-398", "lamp-399"):
+        history = await store.history(device, "voltage_v", *FOREVER)
+        assert [r.value for r in history] == [float(int(device[-3:]) * 100 + s) for s in range(3)]
+    buckets = await store.buckets("lamp-001", "power_w", *FOREVER, timedelta(days=1))
+    assert [b.count for b in buckets] == [3]
