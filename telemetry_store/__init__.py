@@ -8,6 +8,7 @@
 
 from telemetry_store.contract import TelemetryStore
 from telemetry_store.errors import StoreError, StoreUnavailable, WriterClosed
+from telemetry_store.maintenance import run_maintenance
 from telemetry_store.model import Bucket, LatestValue, Resolution, RetentionStep, resolution_for
 from telemetry_store.opening import open_store
 from telemetry_store.schema import MIGRATIONS
@@ -26,4 +27,5 @@ __all__ = [
     "WriterClosed",
     "open_store",
     "resolution_for",
+    "run_maintenance",
 ]
