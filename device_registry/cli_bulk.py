@@ -28,7 +28,7 @@ class ExportFormat(StrEnum):
     json = "json"
 
 
-def import_command(  # noqa: PLR0917 - a Typer command: one parameter per option
+def import_command(
     ctx: typer.Context,
     file: Path = typer.Argument(..., metavar="FILE.csv", exists=True, dir_okay=False, help="CSV with a header row"),
     update: bool = typer.Option(False, "--update", help="change registered devices whose row differs"),
@@ -80,7 +80,7 @@ def _public_record(device: Device) -> dict[str, Any]:
     return record
 
 
-def list_command(  # noqa: PLR0917 - a Typer command: one parameter per option
+def list_command(
     ctx: typer.Context,
     kind: str | None = typer.Option(None, "--kind", help="only this kind"),
     site: str | None = typer.Option(None, "--site", help="only this site"),

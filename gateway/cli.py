@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from device_registry.cli import device_app, group_app, profile_app
-from gateway import cli_db, cli_demo
+from gateway import cli_compose, cli_db, cli_demo
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
 from telemetry_store.cli import readings_app
@@ -40,6 +40,7 @@ def root(
 ) -> None:
     """Configuration comes from --config (or STREETWATCH_CONFIG), STREETWATCH_* variables and defaults."""
     ctx.obj = CliState(config_path=config)
+    cli_compose.wire(ctx.obj)
 
 
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
@@ -65,6 +66,7 @@ def config_show(ctx: typer.Context) -> None:
 app.add_typer(config_app, name="config")
 app.add_typer(cli_db.app, name="db")
 app.command("demo")(cli_demo.demo)
+device_app.command("probe")(cli_compose.probe)
 app.add_typer(device_app, name="device")
 app.add_typer(profile_app, name="profile")
 app.add_typer(group_app, name="group")
