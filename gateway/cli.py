@@ -40,7 +40,7 @@ def root(
 ) -> None:
     """Configuration comes from --config (or STREETWATCH_CONFIG), STREETWATCH_* variables and defaults."""
     ctx.obj = CliState(config_path=config)
-    cli_compose.wire(ctx.obj)
+    cli_compose.begin(ctx.obj)
 
 
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
@@ -66,6 +66,7 @@ def config_show(ctx: typer.Context) -> None:
 app.add_typer(config_app, name="config")
 app.add_typer(cli_db.app, name="db")
 app.command("demo")(cli_demo.demo)
+cli_compose.wire()
 device_app.command("probe")(cli_compose.probe)
 app.add_typer(device_app, name="device")
 app.add_typer(profile_app, name="profile")

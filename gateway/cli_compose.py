@@ -101,14 +101,24 @@ def _unit_for(_device_id: str, metric: str) -> str | None:
     return _units().get(metric)
 
 
-async def _observed(state: CliState, _db: Database, device_id: str) -> Observed:
-    async with open_store(state.settings.database, state.settings.store) as store:
+_invocation = CliState()
+
+
+async def _observed(db: Database, device_id: str) -> Observed:
+    current = _invocation.settings
+    async with open_store(current.database, current.store) as store:
         latest = await store.latest([device_id])
     readings = tuple(Reading(v.device_id, v.metric, v.ts, v.value) for v in latest)
     return Observed(last_seen=max((r.ts for r in readings), default=None), readings=readings)
 
 
-def wire(state: CliState) -> None:
-    """Give the packages' commands what they need from each other, for this invocation."""
+def wire() -> None:
+    """Give the packages' commands what they need from each other (once, when the CLI is built)."""
     readings_cli.configure(device_filter=_devices_at, unit_for=_unit_for)
-    set_latest_readings(functools.partial(_observed, state))
+    set_latest_readings(_observed)
+
+
+def begin(state: CliState) -> None:
+    """This invocation's settings, for the hooks that are not handed them."""
+    global _invocation
+    _invocation = state

@@ -15,7 +15,7 @@ import pytest
 import typer
 
 from device_registry.cli import device_app, group_app, profile_app
-from device_registry.observed import Observed, set_latest_readings
+from device_registry.observed import Observed, latest_readings, set_latest_readings
 from device_registry.profile import SHIPPED_PROFILES_DIR
 from gateway.cli import main
 from streetwatch.database import Database
@@ -243,7 +243,7 @@ def test_every_command_has_an_example(app: typer.Typer) -> None:
 
 def test_show_reports_what_the_telemetry_store_saw(cli: Cli) -> None:
     cli(*ADD_GAUGE)
-    assert "last_seen        unknown (no telemetry store in this command)" in cli("device", "show", "CG-TH-0007")[1]
+    assert "last_seen        never" in cli("device", "show", "CG-TH-0007")[1]  # the store has seen nothing
     seen = datetime(2026, 7, 1, 4, 0, tzinfo=UTC)
     asked: list[str] = []
 
@@ -253,13 +253,14 @@ def test_show_reports_what_the_telemetry_store_saw(cli: Cli) -> None:
         return Observed(seen, (Reading(device_id, "water_level_mm", seen, 312.0),
                                Reading(device_id, "battery_v", seen, 3.61)))
 
+    wired = latest_readings()
     set_latest_readings(from_store)
     try:
         code, out, _ = cli("device", "show", "CG-TH-0007")
         assert code == 0
         data = json.loads(cli("device", "show", "CG-TH-0007", "--format", "json")[1])
     finally:
-        set_latest_readings(None)
+        set_latest_readings(wired)
     assert asked == ["CG-TH-0007", "CG-TH-0007"]
     assert "last_seen        2026-07-01 04:00:00+00:00" in out
     assert [line.split()[:3] for line in out.splitlines()[-2:]] == [["water_level_mm", "312.0", "mm"],

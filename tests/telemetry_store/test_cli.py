@@ -79,9 +79,6 @@ def test_history_mistakes_are_one_line(
 
 
 def test_site_and_kind_filters_come_from_a_hook(populated: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["readings", "latest", "--site", "north"]) == 2
-    assert "need the device registry" in capsys.readouterr().err
-
     async def at_site(settings: Settings, site: str | None, kind: str | None) -> list[str]:
         assert isinstance(settings, Settings)
         return {"north": ["lamp-1", "probe-2"]}.get(site or "", [])
