@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from rules.schema import MIGRATIONS as RULES_MIGRATIONS
 from streetwatch.migrations import Migration
 
 
 def all_migrations() -> list[Migration]:
     """The migrations of every component the gateway runs."""
     migrations: list[Migration] = []
+    migrations += RULES_MIGRATIONS
     return migrations

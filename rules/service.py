@@ -1,0 +1,113 @@
+"""The alert sink the engine writes to: store the transition, then announce it once.
+
+It also sweeps: alerts whose current state subscribers have not heard of (an MQTT outage, an
+acknowledgement made from the CLI) are announced, and unacknowledged alerts of the reminder
+severities are announced again every ``reminder_interval_s``. When the database is down a
+transition is announced at once from memory (without an alert id) and stored when it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from rules.alert_store import AlertStore
+from rules.alerts import Alert, AlertEvent, AlertState, AlertTransition
+from rules.errors import AlertSinkUnavailable, NotificationError
+from rules.notifier import Notifier
+from streetwatch.clock import Clock
+
+log = logging.getLogger(__name__)
+Announced = Callable[[AlertTransition | None, Alert], None]
+
+
+class AlertService:
+    """An :class:`~rules.alerts.AlertSink` over an :class:`AlertStore` and a :class:`Notifier`."""
+
+    def __init__(self, store: AlertStore, notifier: Notifier | None, *, clock: Clock,
+                 reminder_interval_s: float = 900.0, reminder_severities: Sequence[str] = ("red",),
+                 lookback_s: float = 86_400.0, on_announced: Announced | None = None) -> None:
+        self.store = store
+        self.notifier = notifier
+        self._clock = clock
+        self.reminder_interval_s = reminder_interval_s
+        self.reminder_severities = tuple(reminder_severities)
+        self.lookback_s = lookback_s
+        self._on_announced = on_announced
+        self._announced_unstored: set[int] = set()
+        self._failing = False
+        self.notification_failures = 0
+
+    async def apply(self, transition: AlertTransition) -> None:
+        try:
+            change = await self.store.apply(transition)
+        except AlertSinkUnavailable:
+            await self._announce_unstored(transition)
+            raise
+        if change is None:
+            return
+        if transition.seq in self._announced_unstored:
+            self._announced_unstored.discard(transition.seq)
+            await self.store.mark_notified(change.alert.id, change.alert.state, change.alert.severity)
+            return
+        await self._announce(change.alert, change.event, transition)
+
+    async def _announce(self, alert: Alert, event: AlertEvent, transition: AlertTransition | None = None) -> bool:
+        if alert.notified or self.notifier is None:
+            return False
+        try:
+            await self.notifier.notify(alert, event)
+        except NotificationError as exc:
+            self.notification_failures += 1
+            if not self._failing:
+                log.error("alert %d (%s %s): %s; it goes out when the broker is back", alert.id, alert.rule,
+                          alert.device_id, exc)
+            self._failing = True
+            return False
+        self._failing = False
+        await self.store.mark_notified(alert.id, alert.state, alert.severity)
+        if self._on_announced is not None:
+            self._on_announced(transition, alert)
+        return True
+
+    async def _announce_unstored(self, t: AlertTransition) -> None:
+        if self.notifier is None or t.seq in self._announced_unstored:
+            return
+        try:
+            await self.notifier.notify_unstored(t)
+        except NotificationError as exc:
+            log.error("alert %s %s could not be stored nor announced: %s", t.rule, t.device_id, exc)
+            return
+        self._announced_unstored.add(t.seq)
+
+    async def sweep(self, now: datetime) -> int:
+        """Announce what was missed and remind of unacknowledged alerts; the number announced."""
+        if self.notifier is None:
+            return 0
+        count = 0
+        for alert in await self.store.unnotified(now - timedelta(seconds=self.lookback_s)):
+            count += await self._announce(alert, _event_for(alert, self.store))
+        due = now - timedelta(seconds=self.reminder_interval_s)
+        for alert in await self.store.due_reminders(self.reminder_severities, due):
+            try:
+                await self.notifier.notify(alert, AlertEvent.reminder, key=("reminder", alert.id, now))
+            except NotificationError as exc:
+                log.warning("reminder for alert %d not sent: %s", alert.id, exc)
+                break
+            await self.store.mark_reminded(alert.id, now)
+            count += 1
+        return count
+
+
+def _event_for(alert: Alert, store: AlertStore) -> AlertEvent:
+    """The event that brings subscribers from what they were told to the alert's state now."""
+    told_state, told_severity = alert.notified_state, alert.notified_severity
+    if told_state == alert.state.value and told_severity is not None:
+        higher = store.scale.knows(alert.severity) and store.scale.knows(told_severity) \
+            and store.scale.rank(alert.severity) > store.scale.rank(told_severity)
+        return AlertEvent.escalated if higher else AlertEvent.deescalated
+    if alert.state is AlertState.raised:
+        return AlertEvent.reopened if told_state in (AlertState.cleared.value, AlertState.closed.value) \
+            else AlertEvent.raised
+    return AlertEvent(alert.state.value)
