@@ -3,11 +3,14 @@
 It also sweeps: alerts whose current state subscribers have not heard of (an MQTT outage, an
 acknowledgement made from the CLI) are announced, and unacknowledged alerts of the reminder
 severities are announced again every ``reminder_interval_s``. When the database is down a
-transition is announced at once from memory (without an alert id) and stored when it is back.
+transition is announced from memory (without an alert id) as soon as storing fails or takes more
+than ``announce_unstored_after_s``, and stored when the database is back, without a second
+announcement.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -27,23 +30,32 @@ class AlertService:
 
     def __init__(self, store: AlertStore, notifier: Notifier | None, *, clock: Clock,
                  reminder_interval_s: float = 900.0, reminder_severities: Sequence[str] = ("red",),
-                 lookback_s: float = 86_400.0, on_announced: Announced | None = None) -> None:
+                 lookback_s: float = 86_400.0, announce_unstored_after_s: float = 2.0,
+                 on_announced: Announced | None = None) -> None:
         self.store = store
         self.notifier = notifier
         self._clock = clock
         self.reminder_interval_s = reminder_interval_s
         self.reminder_severities = tuple(reminder_severities)
         self.lookback_s = lookback_s
+        self.announce_unstored_after_s = announce_unstored_after_s
         self._on_announced = on_announced
         self._announced_unstored: set[int] = set()
         self._failing = False
         self.notification_failures = 0
 
     async def apply(self, transition: AlertTransition) -> None:
+        stored = asyncio.create_task(self.store.apply(transition), name=f"store alert {transition.seq}")
         try:
-            change = await self.store.apply(transition)
+            done, _ = await asyncio.wait([stored], timeout=self.announce_unstored_after_s)
+            if not done:  # a database that hangs must not keep the duty officer waiting
+                await self._announce_unstored(transition)
+            change = await stored
         except AlertSinkUnavailable:
             await self._announce_unstored(transition)
+            raise
+        except asyncio.CancelledError:
+            stored.cancel()
             raise
         if change is None:
             return
