@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from gateway import cli_db, cli_demo
+from rules.cli import alerts_app, rules_app
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
 
@@ -62,6 +63,8 @@ def config_show(ctx: typer.Context) -> None:
 
 app.add_typer(config_app, name="config")
 app.add_typer(cli_db.app, name="db")
+app.add_typer(rules_app, name="rules")
+app.add_typer(alerts_app, name="alerts")
 app.command("demo")(cli_demo.demo)
 
 

@@ -187,6 +187,9 @@ def _message(error: Any) -> str:
         return f"unknown kind {error['ctx']['tag']!r}; one of {', '.join(KINDS)}"
     if kind in {"model_attributes_type", "model_type"}:
         return "must be a mapping of field: value"
+    if kind == "string_type" and isinstance(error.get("input"), bool):
+        word = "on" if error["input"] else "off"
+        return f"{error['msg']} (YAML reads on/off/yes/no as true/false: write '{word}' in quotes)"
     return str(error["msg"]).removeprefix("Value error, ")
 
 

@@ -56,9 +56,9 @@ def parse_rule_text(text: str, suffix: str, source: str) -> RawRuleFile:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            line = getattr(exc, "lineno", None)
-            where = f"{source}:{line}" if line else source
-            raise SourceError(f"{where}: not valid TOML: {str(exc).split(' (at line')[0]}") from None
+            found = re.search(r"\(at line (\d+), column \d+\)", str(exc))  # Python < 3.14 has no exc.lineno
+            where = f"{source}:{found.group(1)}" if found else source
+            raise SourceError(f"{where}: not valid TOML: {str(exc).split(' (at ')[0]}") from None
         locator = _TomlLocator(text)
         return RawRuleFile(source, data, locator.line_of)
     raise SourceError(f"{source}: unknown file type {suffix!r}; use .yaml, .yml or .toml")
