@@ -66,74 +66,72 @@ class AlertStore:
                     (t.rule, t.device_id))
                 current = alert_from_row(row) if row is not None else None
                 if t.event is AlertEvent.cleared:
-                    alert_id, events = await self._clear(tx, current, t)
+                    alert, events = await self._clear(tx, current, t)
                 else:
-                    alert_id, events = await self._raise(tx, current, t)
-                if alert_id is None:
-                    return None
-                return AlertChange(await self._get(tx, alert_id), events)
+                    alert, events = await self._raise(tx, current, t)
+                return AlertChange(alert, events) if alert is not None else None
         except DatabaseUnavailable as exc:
             raise AlertSinkUnavailable(str(exc)) from exc
 
     async def _raise(self, tx: Database, current: Alert | None, t: AlertTransition
-                     ) -> tuple[int | None, tuple[AlertEvent, ...]]:
+                     ) -> tuple[Alert | None, tuple[AlertEvent, ...]]:
         at = time_param(tx, t.at)
         values = (t.metric, t.value, t.threshold, t.message, json.dumps(dict(t.context)))
         if current is None:
             if t.event is AlertEvent.deescalated:
                 return None, ()  # closed by hand while it was high; stepping down is no news
             location = t.location
-            alert_id = int(await tx.fetch_value(
+            alert = await self._returning(tx,
                 "INSERT INTO alerts (rule, device_id, device_kind, site, severity, peak_severity, state, metric, "
                 "value, threshold, message, context, latitude, longitude, landmark, raised_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
                 (t.rule, t.device_id, t.device_kind, t.site, t.severity, t.severity, AlertState.raised.value,
                  *values, location.latitude if location else None, location.longitude if location else None,
-                 location.landmark if location else None, at, at)))
+                 location.landmark if location else None, at, at))
             await self._history(tx, HistoryEntry(
-                alert_id, t.at, AlertEvent.raised, t.severity, AlertState.raised, t.value))
-            return alert_id, (AlertEvent.raised,)
+                alert.id, t.at, AlertEvent.raised, t.severity, AlertState.raised, t.value))
+            return alert, (AlertEvent.raised,)
         peak = max(current.peak_severity, t.severity, key=self._rank)
         if current.state is AlertState.cleared:
             if t.event is AlertEvent.deescalated:
                 return None, ()
-            await tx.execute(
+            alert = await self._returning(tx,
                 "UPDATE alerts SET state = ?, severity = ?, peak_severity = ?, metric = ?, value = ?, threshold = ?, "
                 "message = ?, context = ?, updated_at = ?, cleared_at = NULL, cleared_by = NULL, clear_note = NULL "
-                "WHERE id = ?",
+                "WHERE id = ? RETURNING *",
                 (AlertState.raised.value, t.severity, peak, *values, at, current.id))
             await self._history(tx, HistoryEntry(
                 current.id, t.at, AlertEvent.reopened, t.severity, AlertState.raised, t.value))
-            return current.id, (AlertEvent.reopened,)
+            return alert, (AlertEvent.reopened,)
         if t.severity == current.severity:
             return None, ()  # the engine restarted without its state: nothing new to say
         higher = self._rank(t.severity) > self._rank(current.severity)
         event = AlertEvent.escalated if higher else AlertEvent.deescalated
-        await tx.execute(
+        alert = await self._returning(tx,
             "UPDATE alerts SET severity = ?, peak_severity = ?, metric = ?, value = ?, threshold = ?, message = ?, "
-            "context = ?, updated_at = ? WHERE id = ?",
+            "context = ?, updated_at = ? WHERE id = ? RETURNING *",
             (t.severity, peak, *values, at, current.id))
         await self._history(tx, HistoryEntry(current.id, t.at, event, t.severity, current.state, t.value))
-        return current.id, (event,)
+        return alert, (event,)
 
     async def _clear(self, tx: Database, current: Alert | None, t: AlertTransition
-                     ) -> tuple[int | None, tuple[AlertEvent, ...]]:
+                     ) -> tuple[Alert | None, tuple[AlertEvent, ...]]:
         if current is None or current.state is AlertState.cleared:
             return None, ()
         at = time_param(tx, t.at)
         acknowledged = current.state is AlertState.acknowledged
         state = AlertState.closed if acknowledged else AlertState.cleared
-        await tx.execute(
+        alert = await self._returning(tx,
             "UPDATE alerts SET state = ?, value = ?, message = ?, updated_at = ?, cleared_at = ?, closed_at = ? "
-            "WHERE id = ?",
+            "WHERE id = ? RETURNING *",
             (state.value, t.value, t.message, at, at, at if acknowledged else None, current.id))
         await self._history(tx, HistoryEntry(
             current.id, t.at, AlertEvent.cleared, current.severity, AlertState.cleared, t.value, note=t.message))
         if not acknowledged:
-            return current.id, (AlertEvent.cleared,)
+            return alert, (AlertEvent.cleared,)
         await self._history(tx, HistoryEntry(
             current.id, t.at, AlertEvent.closed, current.severity, AlertState.closed, None))
-        return current.id, (AlertEvent.cleared, AlertEvent.closed)
+        return alert, (AlertEvent.cleared, AlertEvent.closed)
 
     async def active_alerts(self) -> list[Alert]:
         """Alerts whose condition still holds (raised or acknowledged), for the engine to restore."""
@@ -251,6 +249,11 @@ class AlertStore:
         row = await db.fetch_one("SELECT * FROM alerts WHERE id = ?", (alert_id,))
         if row is None:
             raise AlertNotFound(f"no alert with id {alert_id}")
+        return alert_from_row(row)
+
+    async def _returning(self, tx: Database, sql: str, params: Sequence[Any]) -> Alert:
+        row = await tx.fetch_one(sql, params)
+        assert row is not None, "INSERT/UPDATE … RETURNING * returned no row"
         return alert_from_row(row)
 
     async def _history(self, tx: Database, entry: HistoryEntry) -> None:

@@ -26,8 +26,8 @@ from datetime import datetime
 from types import TracebackType
 
 from device_registry.device import Device, DeviceStatus
-from rules.actions import ActionRequest, CommandSink, resolve_targets
-from rules.alerts import Alert, AlertEvent, AlertLocation, AlertSink, AlertTransition
+from rules.actions import ActionRequest, CommandSink
+from rules.alerts import Alert, AlertSink, AlertTransition
 from rules.delivery import EngineStats, deliver_actions, deliver_transitions
 from rules.durations import format_duration_s
 from rules.index import RuleIndex
@@ -43,12 +43,15 @@ from rules.runtime import (
     make_runtime,
 )
 from rules.severity import SeverityScale
-from rules.spec import CLEARED
+from rules.transitions import RankChange, action_requests, clear_transition, make_transition
 from streetwatch.clock import Clock
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
 
+QUIET = Evidence(0)
+YIELD_EVERY = 100
+"""Readings evaluated between two yields to the event loop (well under a millisecond of work)."""
 UNWATCHED = (DeviceStatus.maintenance, DeviceStatus.retired)
 """Devices in these states are not evaluated (their open alerts stay as they are)."""
 
@@ -129,8 +132,11 @@ class RulesEngine:
     async def on_readings(self, batch: Iterable[Reading]) -> None:
         now = self._clock.now()
         t, arrived = now.timestamp(), self._clock.monotonic()
-        for reading in batch:
+        for count, reading in enumerate(batch, 1):
             self._reading(reading, t, now, arrived)
+            if count % YIELD_EVERY == 0:
+                # Let the alert and action workers move on: a big batch must not hold up an alert.
+                await asyncio.sleep(0)
 
     async def on_status(self, device_id: str, online: bool, at: datetime) -> None:
         """A device said it is online or offline (MQTT status or last will, the Modbus poller)."""
@@ -300,6 +306,10 @@ class RulesEngine:
         track.evidence = evidence
         track.debouncer.observe(evidence.rank, t)
         self._settle(rt, track, t, now, arrived=arrived)
+        if track.due is None and not track.debouncer.level and not track.debouncer.raw:
+            # All quiet: keep no per-reading object alive, or the garbage collector's old generation
+            # fills with evidence that dies a second later and full collections stall the loop.
+            track.evidence = QUIET
 
     def _settle(self, rt: Runtime, track: _Track, t: float, now: datetime, *, arrived: float | None = None) -> None:
         before = track.debouncer.level
@@ -358,64 +368,31 @@ class RulesEngine:
               scale: SeverityScale | None = None, arrived: float | None = None, message: str | None = None,
               actions: bool = True) -> None:
         """Queue the transition of ``track`` from rank ``levels[0]`` to ``levels[1]``, and its actions."""
-        before, after = levels
-        scale = scale or self._scale
-        if before == 0:
-            event = AlertEvent.raised
-        elif after == 0:
-            event = AlertEvent.cleared
-        else:
-            event = AlertEvent.escalated if after > before else AlertEvent.deescalated
+        change = RankChange(scale or self._scale, *levels)
         device = self._devices.get(track.subject)
         evidence = track.evidence
-        prefix, _, key = track.subject.partition(":") if device is None else ("", "", "")
-        transition = AlertTransition(
-            seq=next(self._counter), event=event,
-            rule=track.rule, device_id=track.subject,
-            severity=scale.name(after or before), previous_severity=scale.name(before) if before else None,
-            at=now, device_kind=device.kind if device is not None else "",
-            site=device.site if device is not None else (key if prefix == "site" else ""),
-            location=_location(device), metric=evidence.metric, value=evidence.value, threshold=evidence.threshold,
-            message=message or evidence.message or rt.spec.description, context=dict(evidence.context),
-            arrived_monotonic=arrived,
-        )
+        transition = make_transition(next(self._counter), track.rule, track.subject, device=device,
+                                     evidence=evidence, change=change, now=now, arrived=arrived,
+                                     message=message or evidence.text or rt.spec.description)
         self._alert_queue.put_nowait(transition)
         self.stats.transitions += 1
         if actions:
-            self._request_actions(rt, device, transition, rank_change=(scale, before, after))
-        if device is not None:
-            for grt in self._index.group_sources.get(track.rule, ()):
-                t = now.timestamp()
-                for group_key in grt.keys_of(device):
-                    evidence = grt.set_rank(group_key, device.id, after)
-                    self._observe(grt, self._track(grt, grt.subject(group_key), t), evidence, t, now)
-
-    def _request_actions(self, rt: Runtime, device: Device | None, transition: AlertTransition, *,
-                         rank_change: tuple[SeverityScale, int, int]) -> None:
-        scale, before, after = rank_change
-        subject = transition.device_id
-        for spec in rt.spec.actions:
-            fire = after == 0 if spec.at == CLEARED else before < scale.rank(spec.at) <= after
-            if not fire:
-                continue
-            subject_key = None if device is not None else tuple(subject.split(":", 1))
-            targets = resolve_targets(spec, device, subject_key)  # type: ignore[arg-type]
-            if not targets:
+            requests, untargeted = action_requests(rt.spec.name, rt.spec.actions, device, transition, change)
+            for spec in untargeted:
                 self.stats.actions_without_target += 1
-                log.warning("rule %s: action %s for %s has no target", rt.spec.name, spec.action, subject)
-            reason = f"{transition.severity} alert {transition.event}: {transition.message}"
-            for target in targets:
-                self._action_queue.put_nowait(ActionRequest(target, spec.action, dict(spec.params),
-                                                            f"rule:{rt.spec.name}", reason))
+                log.warning("rule %s: action %s for %s has no target", rt.spec.name, spec.action, track.subject)
+            for request in requests:
+                self._action_queue.put_nowait(request)
                 self.stats.actions += 1
+        if device is not None:
+            t = now.timestamp()
+            for grt in self._index.group_sources.get(track.rule, ()):
+                for group_key in grt.keys_of(device):
+                    group_evidence = grt.set_rank(group_key, device.id, change.after)
+                    self._observe(grt, self._track(grt, grt.subject(group_key), t), group_evidence, t, now)
 
     def _enqueue_clear(self, alert: Alert, now: datetime, why: str) -> None:
-        self._alert_queue.put_nowait(AlertTransition(
-            seq=next(self._counter), event=AlertEvent.cleared,
-            rule=alert.rule, device_id=alert.device_id, severity=alert.severity,
-            previous_severity=alert.severity, at=now, device_kind=alert.device_kind, site=alert.site,
-            location=alert.location, metric=alert.metric, value=alert.value, threshold=alert.threshold,
-            message=why))
+        self._alert_queue.put_nowait(clear_transition(next(self._counter), alert, now, why))
         self.stats.transitions += 1
 
     def _track(self, rt: Runtime, subject: str, t: float) -> _Track:
@@ -429,8 +406,3 @@ class RulesEngine:
             track = tracks[subject] = _Track(rt.spec.name, subject, debouncer, Evidence(0))
         return track
 
-
-def _location(device: Device | None) -> AlertLocation | None:
-    if device is None:
-        return None
-    return AlertLocation(device.location.latitude, device.location.longitude, device.location.landmark)

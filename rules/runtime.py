@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,14 +27,22 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """Why a rule sees a rank: the value and threshold behind it, for the alert and its message."""
+    """Why a rule sees a rank: the value and threshold behind it, for the alert and its message.
+
+    ``message`` may be a function: most evidence never becomes an alert, so the text is only
+    written when it does (formatting numbers for every reading would cost more than the rule).
+    """
 
     rank: int
     metric: str | None = None
     value: float | None = None
     threshold: float | None = None
-    message: str = ""
+    message: str | Callable[[], str] = ""
     context: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.message() if callable(self.message) else self.message
 
 
 class ThresholdRuntime:
@@ -66,11 +74,13 @@ class ThresholdRuntime:
         rank = levels.rank_of(value, previous)
         shown = rank or previous or levels.thresholds[0][0]
         threshold = levels.threshold_of(shown)
-        word = "above" if self.spec.direction == "above" else "below"
-        if rank:
-            message = f"{self.spec.metric} {value:g} {word} the {self.scale.name(rank)} level {threshold:g}"
-        else:
-            message = f"{self.spec.metric} {value:g} back from the {self.scale.name(shown)} level {threshold:g}"
+
+        def message() -> str:
+            word = "above" if self.spec.direction == "above" else "below"
+            if rank:
+                return f"{self.spec.metric} {value:g} {word} the {self.scale.name(rank)} level {threshold:g}"
+            return f"{self.spec.metric} {value:g} back from the {self.scale.name(shown)} level {threshold:g}"
+
         return Evidence(rank, self.spec.metric, value, threshold, message)
 
 
@@ -97,11 +107,14 @@ class RateRuntime:
         assert limit is not None  # the loader requires exactly one
         signed = change if spec.rise is not None else -change
         active = signed > limit or (previous > 0 and signed > limit - spec.deadband)
-        word = "rose" if change >= 0 else "fell"
-        message = (f"{spec.metric} {word} {abs(change):.0f} per {format_duration_s(spec.window_s)}"
-                   f" (limit {limit:g}); now {reading.value:g}")
-        return Evidence(self.rank if active else 0, spec.metric, change, limit, message,
-                        {spec.metric: reading.value})
+        now_value = reading.value
+
+        def message() -> str:
+            word = "rose" if change >= 0 else "fell"
+            return (f"{spec.metric} {word} {abs(change):.0f} per {format_duration_s(spec.window_s)}"
+                    f" (limit {limit:g}); now {now_value:g}")
+
+        return Evidence(self.rank if active else 0, spec.metric, change, limit, message, {spec.metric: now_value})
 
 
 class ConditionRuntime:
@@ -148,10 +161,11 @@ class ConditionRuntime:
             if self.errors == 1:
                 log.warning("rule %s: cannot evaluate %r for %s: %s", self.spec.name, self.spec.when, device.id, exc)
             return None
-        context = {k: float(v) for k, v in sorted(values.items())}
-        shown = ", ".join(f"{k}={v:g}" for k, v in context.items())
-        return Evidence(self.rank if result else 0, reading.metric, reading.value, None,
-                        f"{self.spec.when} ({shown})" if result else f"no longer {self.spec.when} ({shown})", context)
+        def message() -> str:
+            shown = ", ".join(f"{k}={float(v):g}" for k, v in sorted(values.items()))
+            return f"{self.spec.when} ({shown})" if result else f"no longer {self.spec.when} ({shown})"
+
+        return Evidence(self.rank if result else 0, reading.metric, reading.value, None, message, values)
 
     def _value_of(self, name: str, device: Device, latest: Mapping[str, float], at: datetime) -> float | bool | None:
         if name in self.spec.windows:

@@ -78,9 +78,9 @@ class AlertService:
             self._failing = True
             return False
         self._failing = False
-        await self.store.mark_notified(alert.id, alert.state, alert.severity)
         if self._on_announced is not None:
             self._on_announced(transition, alert)
+        await self.store.mark_notified(alert.id, alert.state, alert.severity)
         return True
 
     async def _announce_unstored(self, t: AlertTransition) -> None:
