@@ -227,8 +227,7 @@ class RulesEngine:
                                    message=why, actions=False)
             elif device.status is DeviceStatus.active:
                 for rt in self._index.absence_for(device):
-                    if device_id not in rt.last_seen:
-                        self._seen(rt, device, None, t, now)
+                    self._follow(rt, device_id, t)
         if changed:
             for group_rules in self._index.group_sources.values():
                 for grt in group_rules:
@@ -332,6 +331,15 @@ class RulesEngine:
         track = self._tracks.get(rt.spec.name, {}).get(device.id)
         if track is not None and track.debouncer.raw:
             self._observe(rt, track, Evidence(0, metric, message="data again"), t, now)
+
+    def _follow(self, rt: AbsenceRuntime, device_id: str, t: float) -> None:
+        """Count an active device's silence from now on (new, or back from maintenance)."""
+        track = self._tracks.get(rt.spec.name, {}).get(device_id)
+        if device_id in rt.tracked or (track is not None and track.debouncer.raw):
+            return  # already followed, or already found absent
+        rt.last_seen[device_id] = t
+        rt.tracked.add(device_id)
+        heapq.heappush(rt.deadlines, (t + rt.spec.after_s, device_id))
 
     def _check_absence(self, rt: AbsenceRuntime, t: float, now: datetime) -> None:
         after = rt.spec.after_s

@@ -114,8 +114,9 @@ class WebhookSender:
         settings = self.settings
         headers = {"Content-Type": "application/json", EVENT_HEADER: delivery.event,
                    DELIVERY_HEADER: delivery.delivery_id}
-        if settings.secret:
-            headers[SIGNATURE_HEADER] = signature(settings.secret, delivery.body)
+        secret = settings.secret.get_secret_value()
+        if secret:
+            headers[SIGNATURE_HEADER] = signature(secret, delivery.body)
         backoff = Backoff(initial_s=settings.backoff_initial_s, maximum_s=max(settings.backoff_max_s,
                                                                               settings.backoff_initial_s))
         loop = asyncio.get_running_loop()

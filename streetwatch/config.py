@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "STREETWATCH_"
@@ -96,7 +96,7 @@ class WebhookSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(description="http(s)://… to POST alert notifications to")
-    secret: str = Field("", description="HMAC-SHA256 key; the X-Streetwatch-Signature header is sha256=<hex>")
+    secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key; X-Streetwatch-Signature: sha256=<hex>")
     severities: list[str] = Field(default_factory=list, description="only these severities; empty: all")
     sites: list[str] = Field(default_factory=list, description="only alerts of these sites; empty: all")
     timeout_s: float = Field(5.0, gt=0)
@@ -212,6 +212,9 @@ def _describe_source(loc: tuple[str | int, ...], environ: Mapping[str, str], fil
             return f"{name} (environment)"
     node: Any = file_data
     for part in loc:
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]  # an array of tables, e.g. [[notifications.webhooks]]
+            continue
         if not isinstance(node, dict) or part not in node:
             break
         node = node[part]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from device_registry.device import DeviceStatus
 from rules.windows import SampleWindow
 from tests.rules.support import Harness, device
 
@@ -112,3 +113,21 @@ async def test_readings_keep_a_device_fresh() -> None:
             await h.feed("CG-1", "water_level_mm", 100)
             await h.advance(300)
         assert h.events() == []
+
+
+async def test_back_from_maintenance_the_silence_counts_from_then() -> None:
+    gauge = device("CG-1")
+    async with Harness(ABSENCE, [gauge]) as h:
+        await h.feed("CG-1", "water_level_mm", 100)
+        h.engine.update_devices({"CG-1": gauge.model_copy(update={"status": DeviceStatus.maintenance})})
+        await h.advance(3600)
+        assert h.events() == []  # silent in maintenance: no alert
+        h.engine.update_devices({"CG-1": gauge})
+        await h.advance(599)
+        assert h.events() == []
+        await h.advance(2)
+        assert h.events() == [("raised", "CG-1", "yellow")]
+        # a registry edit while it is absent neither clears nor raises again
+        h.engine.update_devices({"CG-1": gauge.model_copy(update={"notes": "cable checked"})})
+        await h.advance(700)
+        assert h.events() == [("raised", "CG-1", "yellow")]

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from pathlib import Path
+
+import pytest
 
 from rules.backoff import Backoff
 from rules.notifier import Notifier
 from rules.payload import encode, transition_payload
 from rules.webhooks import WebhookSender
-from streetwatch.config import NotificationSettings, WebhookSettings
+from streetwatch.config import ConfigError, NotificationSettings, WebhookSettings, load_settings
 from tests.rules.http_receiver import HttpReceiver
 from tests.rules.support import transition
 
@@ -94,3 +97,18 @@ def test_backoff_grows_to_its_maximum_and_resets() -> None:
     assert backoff.ready(0) and backoff.failed(now=0) == 1
     jittered = Backoff(initial_s=1, maximum_s=10, jitter=0.1)
     assert all(0.9 <= jittered.failed(now=0) / expected <= 1.1 for expected in (1, 2, 4))
+
+
+def test_notification_settings_from_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STREETWATCH_CONFIG", raising=False)
+    config = tmp_path / "streetwatch.toml"
+    config.write_text('[notifications]\nreminder_interval_s = 600\n\n[[notifications.webhooks]]\n'
+                      'url = "https://duty.example.org/hook"\nsecret = "s3cret"\nseverities = ["red"]\n')
+    webhook = load_settings(config).notifications.webhooks[0]
+    assert (webhook.url, webhook.secret.get_secret_value(), webhook.severities) == (
+        "https://duty.example.org/hook", "s3cret", ["red"])
+    assert "s3cret" not in str(load_settings(config).model_dump())  # `config show` does not print it
+    config.write_text('[[notifications.webhooks]]\nurl = "ftp://duty.example.org"\n')
+    with pytest.raises(ConfigError, match=r"notifications\.webhooks\.0\.url \(in .*\): 'ftp://duty.example.org' is "
+                                          r"not an http:// or https:// URL"):
+        load_settings(config)
