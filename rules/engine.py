@@ -17,11 +17,9 @@ Time comes from the clock (readings, timers) or is passed in (``tick(now)``, ``o
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
@@ -32,7 +30,6 @@ from rules.delivery import EngineStats, deliver_actions, deliver_transitions
 from rules.durations import format_duration_s
 from rules.index import RuleIndex
 from rules.loader import RuleSet
-from rules.persistence import Debouncer
 from rules.runtime import (
     AbsenceRuntime,
     ConditionRuntime,
@@ -43,6 +40,7 @@ from rules.runtime import (
     make_runtime,
 )
 from rules.severity import SeverityScale
+from rules.tracks import Track, Tracks
 from rules.transitions import RankChange, action_requests, clear_transition, make_transition
 from streetwatch.clock import Clock
 from streetwatch.readings import Reading
@@ -54,17 +52,6 @@ YIELD_EVERY = 100
 """Readings evaluated between two yields to the event loop (well under a millisecond of work)."""
 UNWATCHED = (DeviceStatus.maintenance, DeviceStatus.retired)
 """Devices in these states are not evaluated (their open alerts stay as they are)."""
-
-
-@dataclass(slots=True)
-class _Track:
-    """The state of one rule for one subject (a device, or a site/group for a group rule)."""
-
-    rule: str
-    subject: str
-    debouncer: Debouncer
-    evidence: Evidence
-    due: float | None = None
 
 
 class RulesEngine:
@@ -89,9 +76,8 @@ class RulesEngine:
         self._runtimes: dict[str, Runtime] = {}
         self._index = RuleIndex()
         self._devices: dict[str, Device] = {}
-        self._tracks: dict[str, dict[str, _Track]] = {}
+        self._tracks = Tracks()
         self._latest: dict[str, dict[str, float]] = {}
-        self._timers: list[tuple[float, int, str, str]] = []
         self._counter = itertools.count(1)
         self._alert_queue: asyncio.Queue[AlertTransition | None] = asyncio.Queue()
         self._action_queue: asyncio.Queue[ActionRequest | None] = asyncio.Queue()
@@ -158,14 +144,10 @@ class RulesEngine:
     async def tick(self, now: datetime) -> None:
         """Fire due ``for``/``clear_for`` timers and absence deadlines; call it every second or so."""
         t = now.timestamp()
-        while self._timers and self._timers[0][0] <= t:
-            due, _, rule, subject = heapq.heappop(self._timers)
-            track = self._tracks.get(rule, {}).get(subject)
-            rt = self._runtimes.get(rule)
-            if track is None or rt is None or track.due != due:
-                continue  # superseded
-            track.due = None
-            self._settle(rt, track, t, now)
+        for track in self._tracks.due(t):
+            rt = self._runtimes.get(track.rule)
+            if rt is not None:
+                self._settle(rt, track, t, now)
         for rt in self._index.absence:
             self._check_absence(rt, t, now)
 
@@ -185,15 +167,22 @@ class RulesEngine:
                 self._runtimes[spec.name] = kept
                 continue
             rt = self._runtimes[spec.name] = make_runtime(spec, ruleset.scale)
-            for track in list(self._tracks.pop(spec.name, {}).values()):
+            for track in self._tracks.pop_rule(spec.name):
                 level = track.debouncer.level
-                name = old_scale.name(level) if level else None
-                if name is not None and self._scale.knows(name):
-                    carried = self._track(rt, track.subject, t)
-                    carried.debouncer.force(self._scale.rank(name), t)
-                    carried.evidence = track.evidence
+                if not level:
+                    continue
+                name = old_scale.name(level)
+                why = (None if self._scale.knows(name) and self._applies(rt, track.subject)
+                       else "rule changed: it no longer applies here")
+                if why is not None:
+                    self._emit(old[spec.name], track, now, levels=(level, 0), scale=old_scale, message=why,
+                               actions=False)
+                    continue
+                carried = self._track(rt, track.subject, t)
+                carried.debouncer.force(self._scale.rank(name), t)
+                carried.evidence = track.evidence
         for name in old.keys() - self._runtimes.keys():
-            for track in self._tracks.pop(name, {}).values():
+            for track in self._tracks.pop_rule(name):
                 if track.debouncer.level:
                     self._emit(old[name], track, now, levels=(track.debouncer.level, 0), scale=old_scale,
                                message="rule removed", actions=False)
@@ -220,12 +209,19 @@ class RulesEngine:
             if device is None or device.status is DeviceStatus.retired:
                 self._latest.pop(device_id, None)
                 why = "device removed from the registry" if device is None else "device retired"
-                for rule, tracks in self._tracks.items():
-                    track = tracks.pop(device_id, None)
+                for rule in self._tracks.rules():
+                    track = self._tracks.remove(rule, device_id)
                     if track is not None and track.debouncer.level:
                         self._emit(self._runtimes[rule], track, now, levels=(track.debouncer.level, 0),
                                    message=why, actions=False)
-            elif device.status is DeviceStatus.active:
+                continue
+            for rule in self._tracks.rules():  # e.g. moved to another site: some rules let go
+                track = self._tracks.get(rule, device_id)
+                if track is not None and track.debouncer.level and not self._applies(self._runtimes[rule], device_id):
+                    self._tracks.remove(rule, device_id)
+                    self._emit(self._runtimes[rule], track, now, levels=(track.debouncer.level, 0),
+                               message="the rule no longer applies to this device", actions=False)
+            if device.status is DeviceStatus.active:
                 for rt in self._index.absence_for(device):
                     self._follow(rt, device_id, t)
         if changed:
@@ -242,9 +238,11 @@ class RulesEngine:
                 continue
             rt = self._runtimes.get(alert.rule)
             device_gone = ":" not in alert.device_id and alert.device_id not in self._devices
-            if rt is None or device_gone or not self._scale.knows(alert.severity):
+            if rt is None or device_gone or not self._scale.knows(alert.severity) \
+                    or not self._applies(rt, alert.device_id):
                 why = ("rule removed" if rt is None else "device removed from the registry" if device_gone
-                       else f"severity {alert.severity!r} is no longer on the scale")
+                       else f"severity {alert.severity!r} is no longer on the scale"
+                       if not self._scale.knows(alert.severity) else "the rule no longer applies to this device")
                 self._enqueue_clear(alert, now, why)
                 continue
             track = self._track(rt, alert.device_id, t)
@@ -262,7 +260,7 @@ class RulesEngine:
 
     def severity(self, rule: str, subject: str) -> str | None:
         """The settled severity of ``rule`` for ``subject`` (None when normal)."""
-        track = self._tracks.get(rule, {}).get(subject)
+        track = self._tracks.get(rule, subject)
         return self._scale.name(track.debouncer.level) if track is not None and track.debouncer.level else None
 
     def rules_for(self, device_id: str, metric: str) -> list[str]:
@@ -300,7 +298,7 @@ class RulesEngine:
             if evidence is not None:
                 self._observe(rt, track, evidence, t, now, arrived=arrived)
 
-    def _observe(self, rt: Runtime, track: _Track, evidence: Evidence, t: float, now: datetime, *,
+    def _observe(self, rt: Runtime, track: Track, evidence: Evidence, t: float, now: datetime, *,
                  arrived: float | None = None) -> None:
         track.evidence = evidence
         track.debouncer.observe(evidence.rank, t)
@@ -310,59 +308,42 @@ class RulesEngine:
             # fills with evidence that dies a second later and full collections stall the loop.
             track.evidence = QUIET
 
-    def _settle(self, rt: Runtime, track: _Track, t: float, now: datetime, *, arrived: float | None = None) -> None:
+    def _settle(self, rt: Runtime, track: Track, t: float, now: datetime, *, arrived: float | None = None) -> None:
         before = track.debouncer.level
         after = track.debouncer.settle(t)
         if after != before:
             self._emit(rt, track, now, levels=(before, after), arrived=arrived)
-        due = track.debouncer.next_due()
-        if due != track.due:
-            track.due = due
-            if due is not None:
-                heapq.heappush(self._timers, (due, next(self._counter), track.rule, track.subject))
+        self._tracks.schedule(track)
 
     def _seen(self, rt: AbsenceRuntime, device: Device, metric: str | None, t: float, now: datetime) -> None:
         if metric is not None and not rt.counts(metric):
             return
-        rt.last_seen[device.id] = t
-        if device.id not in rt.tracked:
-            rt.tracked.add(device.id)
-            heapq.heappush(rt.deadlines, (t + rt.spec.after_s, device.id))
-        track = self._tracks.get(rt.spec.name, {}).get(device.id)
+        rt.seen(device.id, t)
+        track = self._tracks.get(rt.spec.name, device.id)
         if track is not None and track.debouncer.raw:
             self._observe(rt, track, Evidence(0, metric, message="data again"), t, now)
 
     def _follow(self, rt: AbsenceRuntime, device_id: str, t: float) -> None:
         """Count an active device's silence from now on (new, or back from maintenance)."""
-        track = self._tracks.get(rt.spec.name, {}).get(device_id)
-        if device_id in rt.tracked or (track is not None and track.debouncer.raw):
-            return  # already followed, or already found absent
-        rt.last_seen[device_id] = t
-        rt.tracked.add(device_id)
-        heapq.heappush(rt.deadlines, (t + rt.spec.after_s, device_id))
+        track = self._tracks.get(rt.spec.name, device_id)
+        if device_id not in rt.tracked and not (track is not None and track.debouncer.raw):
+            rt.seen(device_id, t)
 
     def _check_absence(self, rt: AbsenceRuntime, t: float, now: datetime) -> None:
-        after = rt.spec.after_s
-        while rt.deadlines and rt.deadlines[0][0] <= t:
-            _, device_id = heapq.heappop(rt.deadlines)
-            last = rt.last_seen.get(device_id)
+        def watched(device_id: str) -> bool:
             device = self._devices.get(device_id)
-            if last is None or device is None or device.status in UNWATCHED or not rt.spec.applies_to.matches(device):
-                rt.tracked.discard(device_id)
-                continue
-            if last + after > t:
-                heapq.heappush(rt.deadlines, (last + after, device_id))
-                continue
-            rt.tracked.discard(device_id)  # followed again when it is next seen
-            age = t - last
+            return device is not None and device.status not in UNWATCHED and rt.spec.applies_to.matches(device)
+
+        after = rt.spec.after_s
+        for device_id, age in rt.expired(t, watched):
             evidence = Evidence(rt.rank, None, age, after,
                                 f"no data for {format_duration_s(age)} (limit {format_duration_s(after)})")
             self._observe(rt, self._track(rt, device_id, t), evidence, t, now)
 
     def _regroup(self, grt: GroupRuntime, t: float, now: datetime) -> None:
-        keys = set(grt.members) | {s.split(":", 1)[1] for s in self._tracks.get(grt.spec.name, {})}
+        keys = set(grt.members) | {s.split(":", 1)[1] for s in self._tracks.of_rule(grt.spec.name)}
         grt.members = {}
-        for subject, track in self._tracks.get(grt.spec.source, {}).items():
+        for subject, track in self._tracks.of_rule(grt.spec.source).items():
             device = self._devices.get(subject)
             if device is not None and track.debouncer.level >= grt.min_rank:
                 for key in grt.keys_of(device):
@@ -372,7 +353,7 @@ class RulesEngine:
 
     # -- output ------------------------------------------------------------------------------
 
-    def _emit(self, rt: Runtime, track: _Track, now: datetime, *, levels: tuple[int, int],
+    def _emit(self, rt: Runtime, track: Track, now: datetime, *, levels: tuple[int, int],
               scale: SeverityScale | None = None, arrived: float | None = None, message: str | None = None,
               actions: bool = True) -> None:
         """Queue the transition of ``track`` from rank ``levels[0]`` to ``levels[1]``, and its actions."""
@@ -403,14 +384,12 @@ class RulesEngine:
         self._alert_queue.put_nowait(clear_transition(next(self._counter), alert, now, why))
         self.stats.transitions += 1
 
-    def _track(self, rt: Runtime, subject: str, t: float) -> _Track:
-        tracks = self._tracks.get(rt.spec.name)
-        if tracks is None:
-            tracks = self._tracks[rt.spec.name] = {}
-        track = tracks.get(subject)
-        if track is None:
-            debouncer = Debouncer(levels=self._scale.top, raise_after_s=rt.spec.for_s,
-                                  clear_after_s=rt.spec.clear_for_s, now=t)
-            track = tracks[subject] = _Track(rt.spec.name, subject, debouncer, Evidence(0))
-        return track
+    def _applies(self, rt: Runtime, subject: str) -> bool:
+        """Whether ``rt`` still watches ``subject`` (a group rule watches its groups)."""
+        if isinstance(rt, GroupRuntime):
+            return True
+        device = self._devices.get(subject)
+        return device is not None and rt.spec.applies_to.matches(device)
 
+    def _track(self, rt: Runtime, subject: str, t: float) -> Track:
+        return self._tracks.ensure(rt, subject, t, self._scale.top)

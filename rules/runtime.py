@@ -7,8 +7,9 @@ windows live here). The engine routes readings, applies ``for``/``clear_for`` an
 from __future__ import annotations
 
 import fnmatch
+import heapq
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -208,6 +209,28 @@ class AbsenceRuntime:
 
     def counts(self, metric: str) -> bool:
         return not self.spec.metrics or metric in self.spec.metrics
+
+    def seen(self, device_id: str, t: float) -> None:
+        """Data (or an online status) from the device at ``t``."""
+        self.last_seen[device_id] = t
+        if device_id not in self.tracked:
+            self.tracked.add(device_id)
+            heapq.heappush(self.deadlines, (t + self.spec.after_s, device_id))
+
+    def expired(self, t: float, watched: Callable[[str], bool]) -> Iterator[tuple[str, float]]:
+        """(device, seconds silent) for each followed device silent for ``after`` at ``t``; such a
+        device is followed again when it is next seen. ``watched`` says whether a device still counts."""
+        after = self.spec.after_s
+        while self.deadlines and self.deadlines[0][0] <= t:
+            _, device_id = heapq.heappop(self.deadlines)
+            last = self.last_seen.get(device_id)
+            if last is None or not watched(device_id):
+                self.tracked.discard(device_id)
+            elif last + after > t:
+                heapq.heappush(self.deadlines, (last + after, device_id))
+            else:
+                self.tracked.discard(device_id)
+                yield device_id, t - last
 
     def forget(self, device_id: str) -> None:
         self.last_seen.pop(device_id, None)

@@ -179,3 +179,29 @@ async def test_on_readings_batch_and_transition_order() -> None:
         seqs = [t.seq for t in h.sink.transitions]
         assert seqs == sorted(seqs)
         assert all(t.arrived_monotonic == h.clock.monotonic() for t in h.sink.transitions)
+
+
+async def test_alerts_a_rule_no_longer_watches_are_cleared() -> None:
+    rules = """
+rules:
+  - {name: d3, kind: threshold, metric: water_level_mm, levels: {red: 800}, applies_to: {sites: [district-3]}}
+"""
+    gauge = device("CG-1", site="district-3")
+    async with Harness(rules, [gauge, device("CG-2", site="district-3")]) as h:
+        await h.feed("CG-1", "water_level_mm", 900)
+        await h.feed("CG-2", "water_level_mm", 900)
+        h.engine.update_devices({"CG-1": gauge.model_copy(update={"site": "district-9"}),
+                                 "CG-2": device("CG-2", site="district-3")})
+        await h.engine.flush()
+        assert h.events()[-1] == ("cleared", "CG-1", "red")
+        assert h.sink.transitions[-1].message == "the rule no longer applies to this device"
+        # narrowing the rule itself lets go of CG-2 the same way
+        h.engine.load_rules(parse_ruleset(rules.replace("district-3", "district-4")))
+        await h.engine.flush()
+        assert h.events()[-1] == ("cleared", "CG-2", "red")
+        assert h.sink.transitions[-1].message == "rule changed: it no longer applies here"
+        # and an alert restored for a device the rule does not watch is cleared
+        h.engine.restore([stored("d3", "CG-1", "red")])
+        await h.engine.flush()
+        assert (h.events()[-1], h.sink.transitions[-1].message) == (
+            ("cleared", "CG-1", "red"), "the rule no longer applies to this device")
