@@ -43,8 +43,9 @@ from streetwatch.readings import Reading
 
 BATCH_INTERVAL_S = 0.05
 METRICS = {
-    "lamp_controller": {"relay_on": 1.0, "dim_level_pct": 80.0, "power_w": 48.0, "supply_voltage_v": 229.0,
-                        "lamp_current_a": 0.21, "energy_kwh": 1234.5, "power_factor": 0.96,
+    # switched off (day or night, no rule fires for them): the background stays background
+    "lamp_controller": {"relay_on": 0.0, "dim_level_pct": 0.0, "power_w": 0.4, "supply_voltage_v": 229.0,
+                        "lamp_current_a": 0.002, "energy_kwh": 1234.5, "power_factor": 0.5,
                         "controller_temp_c": 31.0},
     "culvert_gauge": {"water_level_mm": 40.0, "battery_v": 3.9, "signal_quality_pct": 88.0},
     "water_quality_probe": {"ph": 7.3, "dissolved_oxygen_mg_l": 6.8, "turbidity_ntu": 12.0,

@@ -47,7 +47,6 @@ from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
 
-QUIET = Evidence(0)
 YIELD_EVERY = 100
 """Readings evaluated between two yields to the event loop (well under a millisecond of work)."""
 UNWATCHED = (DeviceStatus.maintenance, DeviceStatus.retired)
@@ -131,15 +130,15 @@ class RulesEngine:
             return
         t = at.timestamp()
         for rt in self._index.absence_for(device):
-            track = self._track(rt, device_id, t)
+            track = self._tracks.get(rt.spec.name, device_id)
             if online:
                 if not rt.spec.metrics:
                     self._seen(rt, device, None, t, at)
-                elif track.evidence.context.get("offline"):
+                elif track is not None and track.evidence.context.get("offline"):
                     self._observe(rt, track, Evidence(0, message="device online again"), t, at)
             elif rt.spec.offline_status:
                 evidence = Evidence(rt.rank, message="device reported offline", context={"offline": 1.0})
-                self._observe(rt, track, evidence, t, at)
+                self._observe(rt, track or self._track(rt, device_id, t), evidence, t, at)
 
     async def tick(self, now: datetime) -> None:
         """Fire due ``for``/``clear_for`` timers and absence deadlines; call it every second or so."""
@@ -290,13 +289,14 @@ class RulesEngine:
                 latest = self._latest[device.id] = {}
             latest[metric] = reading.value
         for rt in self._index.rules_for(device, metric):
-            track = self._track(rt, device.id, t)
+            track = self._tracks.get(rt.spec.name, device.id)
             if isinstance(rt, ConditionRuntime):
                 evidence = rt.evaluate(device, reading, latest or {}, now)
             else:
-                evidence = rt.evaluate(device, reading, track.debouncer.raw)
-            if evidence is not None:
-                self._observe(rt, track, evidence, t, now, arrived=arrived)
+                evidence = rt.evaluate(device, reading, track.debouncer.raw if track is not None else 0)
+            if evidence is None or (track is None and not evidence.rank):
+                continue  # normal, and nothing pending: nothing to remember
+            self._observe(rt, track or self._track(rt, device.id, t), evidence, t, now, arrived=arrived)
 
     def _observe(self, rt: Runtime, track: Track, evidence: Evidence, t: float, now: datetime, *,
                  arrived: float | None = None) -> None:
@@ -304,9 +304,9 @@ class RulesEngine:
         track.debouncer.observe(evidence.rank, t)
         self._settle(rt, track, t, now, arrived=arrived)
         if track.due is None and not track.debouncer.level and not track.debouncer.raw:
-            # All quiet: keep no per-reading object alive, or the garbage collector's old generation
-            # fills with evidence that dies a second later and full collections stall the loop.
-            track.evidence = QUIET
+            # All quiet: a normal (rule, device) keeps no state. Fewer live objects also keep the
+            # garbage collector's full collections, which stop the event loop, short.
+            self._tracks.remove(track.rule, track.subject)
 
     def _settle(self, rt: Runtime, track: Track, t: float, now: datetime, *, arrived: float | None = None) -> None:
         before = track.debouncer.level

@@ -40,30 +40,34 @@ class AlertService:
         self.lookback_s = lookback_s
         self.announce_unstored_after_s = announce_unstored_after_s
         self._on_announced = on_announced
-        self._announced_unstored: set[int] = set()
+        self._unstored: dict[int, asyncio.Task[bool]] = {}  # by transition seq
         self._failing = False
         self.notification_failures = 0
 
     async def apply(self, transition: AlertTransition) -> None:
-        stored = asyncio.create_task(self.store.apply(transition), name=f"store alert {transition.seq}")
+        # Stored in this task (no extra hop through the event loop); if that takes too long, or fails,
+        # a side task announces the transition from memory meanwhile.
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(self.announce_unstored_after_s, self._start_unstored, transition)
         try:
-            done, _ = await asyncio.wait([stored], timeout=self.announce_unstored_after_s)
-            if not done:  # a database that hangs must not keep the duty officer waiting
-                await self._announce_unstored(transition)
-            change = await stored
+            change = await self.store.apply(transition)
         except AlertSinkUnavailable:
-            await self._announce_unstored(transition)
+            self._start_unstored(transition)
             raise
-        except asyncio.CancelledError:
-            stored.cancel()
-            raise
+        finally:
+            timer.cancel()
+        unstored = self._unstored.pop(transition.seq, None)
         if change is None:
             return
-        if transition.seq in self._announced_unstored:
-            self._announced_unstored.discard(transition.seq)
+        if unstored is not None and await unstored:  # subscribers heard of it already
             await self.store.mark_notified(change.alert.id, change.alert.state, change.alert.severity)
             return
         await self._announce(change.alert, change.event, transition)
+
+    def _start_unstored(self, transition: AlertTransition) -> None:
+        if self.notifier is not None and transition.seq not in self._unstored:
+            self._unstored[transition.seq] = asyncio.get_running_loop().create_task(
+                self._announce_unstored(transition), name=f"announce unstored alert {transition.seq}")
 
     async def _announce(self, alert: Alert, event: AlertEvent, transition: AlertTransition | None = None) -> bool:
         if alert.notified or self.notifier is None:
@@ -83,15 +87,14 @@ class AlertService:
         await self.store.mark_notified(alert.id, alert.state, alert.severity)
         return True
 
-    async def _announce_unstored(self, t: AlertTransition) -> None:
-        if self.notifier is None or t.seq in self._announced_unstored:
-            return
+    async def _announce_unstored(self, t: AlertTransition) -> bool:
+        assert self.notifier is not None
         try:
             await self.notifier.notify_unstored(t)
         except NotificationError as exc:
             log.error("alert %s %s could not be stored nor announced: %s", t.rule, t.device_id, exc)
-            return
-        self._announced_unstored.add(t.seq)
+            return False
+        return True
 
     async def sweep(self, now: datetime) -> int:
         """Announce what was missed and remind of unacknowledged alerts; the number announced."""
