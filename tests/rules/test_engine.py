@@ -20,7 +20,7 @@ rules:
     levels: {yellow: 300, orange: 500, red: 800}
     actions:
       - {at: red, action: set_dim, target: group, groups_matching: "hazard-*", params: {level_pct: 100}}
-      - {at: cleared, action: resume_schedule, target: group, groups_matching: "hazard-*"}
+      - {at: cleared, action: set_dim, target: group, groups_matching: "hazard-*", params: {level_pct: 50}}
   - name: district
     kind: group
     source: level
@@ -66,8 +66,9 @@ async def test_red_flood_at_a_hazard_point_lights_its_lamp_group() -> None:
         await h.feed("CG-7", "water_level_mm", 700)  # orange again: no new command
         await h.feed("CG-7", "water_level_mm", 900)  # red again: set it again
         await h.feed("CG-7", "water_level_mm", 10)
-        assert [(c["action"], c["target"].value) for c in h.commands.calls] == [
-            ("set_dim", "hazard-07"), ("set_dim", "hazard-07"), ("resume_schedule", "hazard-07")]
+        assert [(c["action"], c["target"].value, c["params"]) for c in h.commands.calls] == [
+            ("set_dim", "hazard-07", {"level_pct": 100}), ("set_dim", "hazard-07", {"level_pct": 100}),
+            ("set_dim", "hazard-07", {"level_pct": 50})]
 
 
 async def test_three_gauges_of_one_district_at_yellow_raise_the_group_alert() -> None:
