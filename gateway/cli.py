@@ -9,6 +9,7 @@ import typer
 
 from device_registry.cli import device_app, group_app, profile_app
 from gateway import cli_compose, cli_db, cli_demo
+from rules.cli import alerts_app, rules_app
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
 from telemetry_store.cli import readings_app
@@ -65,6 +66,8 @@ def config_show(ctx: typer.Context) -> None:
 
 app.add_typer(config_app, name="config")
 app.add_typer(cli_db.app, name="db")
+app.add_typer(rules_app, name="rules")
+app.add_typer(alerts_app, name="alerts")
 app.command("demo")(cli_demo.demo)
 cli_compose.wire()
 device_app.command("probe")(cli_compose.probe)

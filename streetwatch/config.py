@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "STREETWATCH_"
@@ -90,6 +90,41 @@ class GatewaySettings(BaseModel):
     api_port: int | None = Field(8080, ge=0, le=65535, description="HTTP API; unset disables")
 
 
+class WebhookSettings(BaseModel):
+    """One webhook: alert notifications POSTed as JSON, signed with HMAC-SHA256 of the body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="http(s)://… to POST alert notifications to")
+    secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key; X-Streetwatch-Signature: sha256=<hex>")
+    severities: list[str] = Field(default_factory=list, description="only these severities; empty: all")
+    sites: list[str] = Field(default_factory=list, description="only alerts of these sites; empty: all")
+    timeout_s: float = Field(5.0, gt=0)
+    max_attempts: int = Field(6, ge=1, description="tries per notification, with exponential backoff")
+    backoff_initial_s: float = Field(1.0, gt=0)
+    backoff_max_s: float = Field(60.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
+
+
+class NotificationSettings(BaseModel):
+    """Where alert notifications go: MQTT ``streetwatch/alerts/{severity}/{device}`` always, webhooks by route."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mqtt: bool = Field(True, description="publish alert notifications to MQTT (QoS 1)")
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
+    reminder_interval_s: float = Field(900.0, gt=0, description="repeat unacknowledged alerts this often")
+    reminder_severities: list[str] = Field(default_factory=lambda: ["red"], description="…of these severities")
+    sweep_interval_s: float = Field(10.0, gt=0, description="how often missed notifications and reminders are sent")
+
+
 class Settings(BaseSettings):
     """Everything Streetwatch can be told. Field docs are the configuration reference."""
 
@@ -108,6 +143,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
     @field_validator("database_url")
     @classmethod
@@ -176,6 +212,9 @@ def _describe_source(loc: tuple[str | int, ...], environ: Mapping[str, str], fil
             return f"{name} (environment)"
     node: Any = file_data
     for part in loc:
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]  # an array of tables, e.g. [[notifications.webhooks]]
+            continue
         if not isinstance(node, dict) or part not in node:
             break
         node = node[part]

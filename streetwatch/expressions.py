@@ -16,7 +16,7 @@ import ast
 import math
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -68,6 +68,12 @@ class Expression:
     text: str
     tree: ast.Expression
     names: frozenset[str]
+    # The checked tree turned into nested closures once, so evaluating is a few calls, not a tree walk.
+    _function: Callable[[Mapping[str, float | bool]], Any] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._function is None:
+            object.__setattr__(self, "_function", _compile(self.tree.body))
 
     @classmethod
     def parse(cls, text: str) -> Expression:
@@ -83,41 +89,67 @@ class Expression:
         missing = self.names - values.keys()
         if missing:
             raise ExpressionError(f"no value for {', '.join(sorted(missing))} in {self.text!r}")
-        return _evaluate(self.tree.body, values)
+        assert self._function is not None
+        return self._function(values)
 
 
-def _evaluate(node: ast.AST, values: Mapping[str, float | bool]) -> Any:
+Compiled = Callable[[Mapping[str, float | bool]], Any]
+
+
+def _compile(node: ast.AST) -> Compiled:
+    """The closure that computes ``node``; only nodes :func:`_check` allowed reach here."""
     if isinstance(node, ast.BoolOp):
+        parts = [_compile(v) for v in node.values]
         if isinstance(node.op, ast.And):
-            return all(_evaluate(v, values) for v in node.values)
-        return any(_evaluate(v, values) for v in node.values)
+            return lambda values: all(part(values) for part in parts)
+        return lambda values: any(part(values) for part in parts)
     if isinstance(node, ast.BinOp):
-        left, right = _evaluate(node.left, values), _evaluate(node.right, values)
+        return _binary(_BINARY[type(node.op)], _compile(node.left), _compile(node.right))
+    if isinstance(node, ast.UnaryOp):
+        operand = _compile(node.operand)
+        if isinstance(node.op, ast.Not):
+            return lambda values: not operand(values)
+        if isinstance(node.op, ast.USub):
+            return lambda values: -operand(values)
+        return lambda values: +operand(values)
+    if isinstance(node, ast.Compare):
+        return _compare(_compile(node.left),
+                        [(_COMPARE[type(op)], _compile(c)) for op, c in zip(node.ops, node.comparators, strict=True)])
+    if isinstance(node, ast.Constant):
+        constant = node.value
+        return lambda values: constant
+    if isinstance(node, ast.Name):
+        if node.id in ("true", "True", "false", "False"):
+            truth = node.id in ("true", "True")
+            return lambda values: truth
+        return operator.itemgetter(node.id)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        function = _FUNCTIONS[node.func.id]
+        args = [_compile(a) for a in node.args]
+        return lambda values: function(*(arg(values) for arg in args))
+    raise ExpressionError(f"cannot evaluate {ast.unparse(node)!r}")  # unreachable after _check
+
+
+def _binary(op: Callable[[Any, Any], Any], left: Compiled, right: Compiled) -> Compiled:
+    def binary(values: Mapping[str, float | bool]) -> Any:
         try:
-            return _BINARY[type(node.op)](left, right)
+            return op(left(values), right(values))
         except ZeroDivisionError:
             return math.nan
-    if isinstance(node, ast.UnaryOp):
-        operand = _evaluate(node.operand, values)
-        if isinstance(node.op, ast.Not):
-            return not operand
-        return -operand if isinstance(node.op, ast.USub) else +operand
-    if isinstance(node, ast.Compare):
-        left = _evaluate(node.left, values)
-        for op, comparator in zip(node.ops, node.comparators, strict=True):
-            right = _evaluate(comparator, values)
-            if not _COMPARE[type(op)](left, right):
+    return binary
+
+
+def _compare(first: Compiled, rest: list[tuple[Callable[[Any, Any], Any], Compiled]]) -> Compiled:
+    if len(rest) == 1:
+        (op, second), = rest
+        return lambda values: bool(op(first(values), second(values)))
+
+    def chain(values: Mapping[str, float | bool]) -> bool:
+        left = first(values)
+        for op, comparator in rest:
+            right = comparator(values)
+            if not op(left, right):
                 return False
             left = right
         return True
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Name):
-        if node.id in ("true", "True"):
-            return True
-        if node.id in ("false", "False"):
-            return False
-        return values[node.id]
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-        return _FUNCTIONS[node.func.id](*(_evaluate(a, values) for a in node.args))
-    raise ExpressionError(f"cannot evaluate {ast.unparse(node)!r}")  # unreachable after _check
+    return chain

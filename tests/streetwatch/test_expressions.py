@@ -41,3 +41,26 @@ def test_missing_value_names_it() -> None:
 def test_syntax_error_is_ours() -> None:
     with pytest.raises(ExpressionError, match="cannot parse"):
         Expression.parse("a <")
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "expected"),
+    [
+        ("a < b < c", {"a": 1, "b": 2, "c": 3}, True),
+        ("a < b < c", {"a": 1, "b": 3, "c": 2}, False),
+        ("a or b and not c", {"a": 0, "b": 1, "c": 0}, True),
+        ("-a ** 2 + b % 3 - c // 2", {"a": 3, "b": 7, "c": 5}, -10),
+        ("+a", {"a": 2.5}, 2.5),
+        ("true and not false", {}, True),
+        ("min(a, b, 3) + max(a, b) + round(c)", {"a": 1, "b": 2, "c": 2.6}, 6),
+        ("(a > 1) == (b > 1)", {"a": 2, "b": 0}, False),
+        ("a != b", {"a": 1, "b": 1}, False),
+    ],
+)
+def test_evaluate_more(text: str, values: dict[str, float], expected: object) -> None:
+    assert Expression.parse(text).evaluate(values) == expected
+
+
+def test_an_expression_is_reusable() -> None:
+    expr = Expression.parse("x * 2 > y")
+    assert [expr.evaluate({"x": x, "y": 3}) for x in (1, 2, 3)] == [False, True, True]

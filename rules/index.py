@@ -1,0 +1,86 @@
+"""Which rules a reading meets: rules indexed by (device kind or profile, metric).
+
+A reading of ``power_w`` from a lamp controller looks up ``("kind", "lamp_controller", "power_w")``,
+``("profile", "sw-lamp-controller", "power_w")`` and ``("any", "", "power_w")``, then keeps the
+rules whose selector matches the device. The answer is cached per device and metric until the
+rules or that device change, so the hot path is two dictionary look-ups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from device_registry.device import Device
+from rules.runtime import (
+    AbsenceRuntime,
+    ConditionRuntime,
+    GroupRuntime,
+    MetricRuntime,
+    RateRuntime,
+    Runtime,
+    ThresholdRuntime,
+)
+
+
+class _Routes:
+    __slots__ = ("absence", "by_metric")
+
+    def __init__(self, absence: tuple[AbsenceRuntime, ...]) -> None:
+        self.absence = absence
+        self.by_metric: dict[str, tuple[MetricRuntime, ...]] = {}
+
+
+class RuleIndex:
+    def __init__(self, runtimes: Mapping[str, Runtime] | None = None) -> None:
+        self._routes: dict[str, _Routes] = {}
+        self.rebuild(runtimes or {})
+
+    def rebuild(self, runtimes: Mapping[str, Runtime]) -> None:
+        index: dict[tuple[str, str, str], list[MetricRuntime]] = {}
+        latest: set[str] = set()
+        sources: dict[str, list[GroupRuntime]] = {}
+        for rt in runtimes.values():
+            if isinstance(rt, GroupRuntime):
+                sources.setdefault(rt.spec.source, []).append(rt)
+            if not isinstance(rt, ThresholdRuntime | RateRuntime | ConditionRuntime):
+                continue
+            if isinstance(rt, ConditionRuntime):
+                latest |= rt.value_names
+            selector = rt.spec.applies_to
+            keys = ([("kind", k) for k in selector.kinds] if selector.kinds
+                    else [("profile", p) for p in selector.profiles] if selector.profiles else [("any", "")])
+            for metric in rt.metrics:
+                for by, value in keys:
+                    index.setdefault((by, value, metric), []).append(rt)
+        self._index = {key: tuple(rts) for key, rts in index.items()}
+        self.absence = tuple(rt for rt in runtimes.values() if isinstance(rt, AbsenceRuntime))
+        self.group_sources = {name: tuple(rts) for name, rts in sources.items()}
+        self.latest_metrics = frozenset(latest)
+        """Metrics whose latest value per device conditions need."""
+        self._routes.clear()
+
+    def invalidate(self, device_id: str) -> None:
+        """Forget the cached routes of a device that changed."""
+        self._routes.pop(device_id, None)
+
+    def _routes_of(self, device: Device) -> _Routes:
+        routes = self._routes.get(device.id)
+        if routes is None:
+            absence = tuple(rt for rt in self.absence if rt.spec.applies_to.matches(device))
+            routes = self._routes[device.id] = _Routes(absence)
+        return routes
+
+    def absence_for(self, device: Device) -> tuple[AbsenceRuntime, ...]:
+        return self._routes_of(device).absence
+
+    def rules_for(self, device: Device, metric: str) -> tuple[MetricRuntime, ...]:
+        routes = self._routes_of(device)
+        found = routes.by_metric.get(metric)
+        if found is None:
+            index = self._index
+            candidates = (index.get(("kind", device.kind, metric), ())
+                          + index.get(("profile", device.profile, metric), ())
+                          + index.get(("any", "", metric), ()))
+            found = tuple(rt for rt in dict.fromkeys(candidates) if rt.spec.applies_to.matches(device))
+            routes.by_metric[metric] = found
+        return found

@@ -1,0 +1,108 @@
+"""``streetwatch rules …`` and ``streetwatch alerts …`` as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from rules.alert_store import AlertStore
+from streetwatch.config import DatabaseUrl
+from streetwatch.database import open_database
+from tests.rules.support import transition
+
+
+def test_validate_the_shipped_rules(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STREETWATCH_RULES_DIR", raising=False)
+    assert main(["rules", "validate"]) == 0
+    assert "13 rule(s) in 3 file(s), all valid" in capsys.readouterr().out
+
+
+def test_validate_reports_every_problem_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "culverts.yaml"
+    bad.write_text("rules:\n  - name: level\n    kind: threshold\n    metric: water_level_mm\n"
+                   "    levels: {yellow: 300, red: lots}\n  - {name: gone, kind: absence, severity: red}\n")
+    assert main(["rules", "validate", str(bad)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{bad}:5: rules[0].levels.red: Input should be a valid number, unable to parse string as a number",
+        f"{bad}:6: rules[1].after: Field required",
+        f"2 problem(s) in {bad}",
+    ]
+
+
+def test_list_rules_as_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STREETWATCH_RULES_DIR", raising=False)
+    assert main(["rules", "list", "--format", "json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["culvert-rapid-rise"]["condition"] == "water_level_mm rise > 50 per 10m"
+    assert rows["lamp-failure"]["condition"] == "relay_on and power_w < 5"
+    assert (rows["lamp-failure"]["for"], rows["lamp-failure"]["severity"]) == ("5m", "orange")
+
+
+def test_a_missing_rules_path_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["rules", "validate", str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err.strip() == f"streetwatch: error: {tmp_path / 'nope'}: no such file or directory"
+
+
+@pytest.fixture
+def seeded(database_url: str, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Three alerts in the configured database: red CG-1 (district-3), yellow CG-2 (district-3), red LP-1."""
+    monkeypatch.setenv("STREETWATCH_DATABASE_URL", database_url)
+    monkeypatch.setenv("STREETWATCH_TIMEZONE", "UTC")
+
+    async def seed() -> list[int]:
+        async with open_database(DatabaseUrl.parse(database_url)) as db:
+            store = AlertStore(db)
+            await store.migrate()
+            ids = []
+            for t in (transition("raised", "red", device_id="CG-1"), transition("raised", "yellow", device_id="CG-2"),
+                      transition("raised", "red", device_id="LP-1", site="district-9", kind="lamp_controller",
+                                 rule="lamp-failure")):
+                change = await store.apply(t)
+                assert change is not None
+                ids.append(change.alert.id)
+            return ids
+
+    return asyncio.run(seed())
+
+
+@pytest.mark.services
+def test_alerts_list_filters(seeded: list[int], capsys: pytest.CaptureFixture[str]) -> None:
+    def devices(*args: str) -> list[str]:
+        assert main(["alerts", "list", "--format", "json", *args]) == 0
+        return sorted(row["device"] for row in json.loads(capsys.readouterr().out))
+
+    assert devices() == ["CG-1", "CG-2", "LP-1"]
+    assert devices("--severity", "red") == ["CG-1", "LP-1"]
+    assert devices("--site", "district-3", "--severity", "red") == ["CG-1"]
+    assert devices("--kind", "lamp_controller") == ["LP-1"]
+    assert devices("--state", "acknowledged") == []
+    assert main(["alerts", "list", "--state", "sleeping"]) == 2
+    assert "'--state'" in capsys.readouterr().err
+
+
+@pytest.mark.services
+def test_ack_show_clear_history(seeded: list[int], capsys: pytest.CaptureFixture[str]) -> None:
+    red = seeded[0]
+    assert main(["alerts", "ack", str(red), "--by", "li.wei", "--note", "pump crew on the way"]) == 0
+    assert capsys.readouterr().out.strip() == f"alert {red} acknowledged by li.wei"
+    assert main(["alerts", "ack", str(red), "--by", "li.wei"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"streetwatch: error: alert {red} is acknowledged; only a raised or cleared alert can be acknowledged")
+    assert main(["alerts", "show", str(red)]) == 0
+    shown = capsys.readouterr().out
+    assert "li.wei" in shown and "pump crew on the way" in shown and "Xujiahui underpass" in shown
+    assert main(["alerts", "clear", str(seeded[1]), "--by", "li.wei", "--note", "gauge cleaned"]) == 0
+    capsys.readouterr()
+    assert main(["alerts", "history", str(seeded[1]), "--format", "json"]) == 0
+    events = [(row["event"], row["by"]) for row in json.loads(capsys.readouterr().out)]
+    assert events == [("raised", None), ("cleared", "li.wei"), ("closed", "li.wei")]
+    assert main(["alerts", "history", "--site", "district-3", "--since", "10000d", "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 5
+    assert main(["alerts", "show", "999999"]) == 2
+    assert capsys.readouterr().err.strip() == "streetwatch: error: no alert with id 999999"
+    assert main(["alerts", "history", "--since", "a while"]) == 2
+    assert "--since: cannot read duration" in capsys.readouterr().err
