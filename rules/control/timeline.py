@@ -23,7 +23,9 @@ All arithmetic is done in UTC, and steps carry UTC times.
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -99,10 +101,12 @@ def timeline(schedule: Schedule, day: date, latitude: float, longitude: float,
     Steps at the day's end are included (they say what the day hands over to the next).
     """
     place = Place(latitude, longitude, zone)
-    return _timeline(schedule, day, place)
+    return list(_timeline(schedule, day, place))
 
 
-def _timeline(schedule: Schedule, day: date, place: Place) -> list[Step]:
+# A scheduler asks for the same lamp's days again and again (now, the next change, the table).
+@functools.lru_cache(maxsize=32_768)
+def _timeline(schedule: Schedule, day: date, place: Place) -> tuple[Step, ...]:
     start = day_start(schedule, day, place)
     end = day_start(schedule, day + timedelta(days=1), place)
     specs, origin = schedule.steps_for(day)
@@ -121,10 +125,10 @@ def _timeline(schedule: Schedule, day: date, place: Place) -> list[Step]:
         if origin != "default":
             note = f"{origin}; {note}" if note else origin
         steps.append(Step(at, spec.dim, str(spec.at), note))
-    return steps
+    return tuple(steps)
 
 
-def _effective(steps: list[Step]) -> list[Step]:
+def _effective(steps: Sequence[Step]) -> list[Step]:
     """Of steps at the same instant, the last listed."""
     out: list[Step] = []
     for step in steps:

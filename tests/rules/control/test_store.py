@@ -121,3 +121,31 @@ def test_actions_and_params_are_checked_at_the_edge() -> None:
     assert CommandTarget.parse("tag:road=ring-2") == CommandTarget("tag", "road=ring-2")
     with pytest.raises(CommandError, match="must be key=value"):
         CommandTarget.parse("tag:ring")
+
+
+async def test_schedule_assignments(database_url: str) -> None:
+    from device_registry.device import Device, Location, MqttAddress
+    from rules.control.assignments import AssignmentStore, schedule_for
+
+    async with open_database(DatabaseUrl.parse(database_url)) as db:
+        clock = FakeClock(datetime(2026, 12, 21, 10, 0, tzinfo=UTC))
+        store = await AssignmentStore.open(db, clock)
+        await store.assign("site", "harbour", "night", by="alice")
+        await store.assign("group", "pier", "night", by="alice")
+        clock.advance(seconds=60)
+        again = await store.assign("group", "pier", "full-night", by="bob")  # replaces
+        everything = await store.all()
+        assert [(a.scope, a.schedule, a.assigned_by) for a in everything] == [
+            ("group:pier", "full-night", "bob"), ("site:harbour", "night", "alice")]
+        assert everything[0] == again and again.assigned_at == clock.now()
+
+        def lamp(groups: tuple[str, ...], site: str) -> Device:
+            return Device(id="LP-1", kind="lamp_controller", profile="p", address=MqttAddress(),
+                          location=Location(latitude=0, longitude=0), groups=groups, site=site)
+
+        assert schedule_for(lamp(("market", "pier"), "harbour"), everything) == again  # a group before the site
+        assert schedule_for(lamp(("market",), "harbour"), everything) == everything[1]
+        assert schedule_for(lamp((), "elsewhere"), everything) is None
+        assert await store.unassign("group", "pier") is True
+        assert await store.unassign("group", "pier") is False
+        assert [a.scope for a in await store.all()] == ["site:harbour"]
