@@ -46,6 +46,8 @@ class CommandTarget:
             raise CommandError(f"empty {self.kind} name in the target")
         if self.kind == "tag" and "=" not in self.value:
             raise CommandError(f"tag target {self.value!r} must be key=value")
+        if self.kind == "device" and self.value in ("all", "*"):
+            raise CommandError(f"{self.value!r} is not a command target: name a site, a group or a tag")
 
     @classmethod
     def parse(cls, text: str) -> CommandTarget:
