@@ -79,9 +79,9 @@ def test_order_and_repeats_do_not_matter() -> None:
 def test_total_is_the_true_use_whatever_the_restarts(steps: list[tuple[float, bool]], start_kwh: float) -> None:
     # A lamp draws up to 150 W; the counter sometimes restarts from zero between two samples. A
     # restart that ends above the old value looks like use and cannot be told apart: not drawn.
-    counter, samples, used = start_kwh, [(T0, start_kwh)], 0.0
+    counter, samples, used = start_kwh, [(T0, round(start_kwh, 9))], 0.0
     for i, (increase, restart) in enumerate(steps, start=1):
-        counter = increase if restart and increase < counter else counter + increase
+        counter = increase if restart and round(increase, 9) < round(counter, 9) else counter + increase
         used += increase
         samples.append((T0 + timedelta(hours=i), round(counter, 9)))
     days = daily_energy(samples, UTC_ZONE, max_power_w=150)
