@@ -99,7 +99,7 @@ class ControlSettings(BaseModel):
     attempt_timeout_s: float = Field(5.0, gt=0, description="how long one attempt waits for its confirmation")
     retry_initial_s: float = Field(1.0, gt=0, description="first wait before a retry; it doubles each time")
     retry_max_s: float = Field(60.0, gt=0, description="longest wait between retries")
-    pickup_interval_s: float = Field(0.5, gt=0, description="how often the gateway looks for commands the CLI queued")
+    pickup_interval_s: float = Field(0.25, gt=0, description="how often the gateway looks for commands the CLI queued")
     rated_power_w: float = Field(100.0, gt=0, description="a lamp's power at 100 %, unless its rated_power_w tag says")
 
 

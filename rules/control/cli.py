@@ -25,7 +25,7 @@ __all__ = ["command_app", "energy_app", "lamp_app", "schedule_app"]
 lamp_app = typer.Typer(help="Dim and switch lamps: one device, a group, a site or a tag.", no_args_is_help=True)
 command_app = typer.Typer(help="Commands sent to devices: list, show, cancel.", no_args_is_help=True)
 
-WAIT_POLL_S = 0.5
+WAIT_POLL_S = 0.2
 
 
 def _options(reason: str, ttl_s: float | None, yes: bool, wait: bool, by: str | None) -> dict[str, Any]:

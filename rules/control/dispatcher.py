@@ -97,6 +97,8 @@ class Dispatcher:
         self._cancel_mark: datetime | None = None
         self._cancelled_seen: set[int] = set()
         self._slots = asyncio.Semaphore(self.settings.fanout_concurrency)
+        self._gates: dict[str, asyncio.Semaphore] = {}
+        self._resolved: dict[str, Device] = {}
         self._pickup_lock = asyncio.Lock()
         self._pickup_wake = asyncio.Event()
         self._writer = StatusWriter(store)
@@ -141,6 +143,7 @@ class Dispatcher:
                                   action, params, requester=requester, reason=reason,
                                   ttl_s=ttl_s or self.settings.command_ttl_s, schedules=self.schedules,
                                   devices=devices)
+        self._resolved.update((d.id, d) for d in order.devices)  # spares reading them again at pickup
         if order.skipped:
             log.info("command %d: %d device(s) of %s skipped (%s)", order.command.id, len(order.skipped), target,
                      order.skipped[0][1])
@@ -185,7 +188,11 @@ class Dispatcher:
 
     async def _admit(self, rows: list[Delivery]) -> None:
         unknown = {r.device_id for r in rows} - self._states.keys()
-        found = await self.directory.devices(unknown) if unknown else {}
+        found = {i: self._resolved[i] for i in unknown if i in self._resolved}
+        unknown -= found.keys()
+        self._resolved.clear()
+        if unknown:
+            found.update(await self.directory.devices(unknown))
         profiles: dict[str, Profile | None] = {}
         now = self.clock.now()
         for row in rows:
@@ -251,12 +258,23 @@ class Dispatcher:
                     await self._sleep(state, wait)
                     continue
                 pending = min(due, key=lambda p: p.delivery.id)
-                async with self._slots:
+                # The bus first: a worker queued behind its bus must not hold one of the global slots
+                # while other buses stand idle.
+                async with self._bus_gate(state.device), self._slots:
                     await self._attempt(state, pending)
         finally:
             state.worker = None
             if not state.pending and self._states.get(device_id) is state:
                 del self._states[device_id]  # read the device afresh next time
+
+    def _bus_gate(self, device: Device) -> asyncio.Semaphore:
+        """One delivery at a time per Modbus bus (it carries one request at a time anyway)."""
+        key = device.bus_key
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates[key] = asyncio.Semaphore(1 if device.transport.is_modbus else
+                                                        self.settings.fanout_concurrency)
+        return gate
 
     @staticmethod
     async def _sleep(state: _DeviceState, seconds: float) -> None:

@@ -25,6 +25,7 @@ class Order:
 
     command: Command
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    devices: list[Device] = field(default_factory=list)
 
 
 def supports(profile: Profile | None, action: Action) -> str | None:
@@ -93,4 +94,4 @@ async def place_order(store: CommandStore, directory: DeviceDirectory, target: C
                                                         schedules=schedules, devices=devices)
     command = await store.create(target, action, canonical, [d.id for d in capable],
                                  requester=requester, reason=reason, ttl_s=ttl_s)
-    return Order(command, skipped)
+    return Order(command, skipped, capable)
