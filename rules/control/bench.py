@@ -1,6 +1,7 @@
 """Benchmark: the latency of one dim command, and the time to dim 10,000 lamps, over real Modbus TCP.
 
     python -m rules.control.bench                                   # SQLite in a temp dir
+    python -m rules.control.bench --postgres                        # a throwaway TimescaleDB
     python -m rules.control.bench --lamps 2000 --database-url postgresql://…/empty_db
 
 The lamp controllers are the drivers' profile-driven Modbus server (``simulators.modbus_server``)
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import random
@@ -33,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AsyncExitStack
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -260,6 +262,20 @@ async def run(args: argparse.Namespace, lamps: Lamps, ports: list[int]) -> None:
         print(f"  dispatcher / drivers alone : {full / floor:.2f}×")
 
 
+@contextlib.contextmanager
+def _throwaway_postgres() -> Iterator[str]:
+    try:
+        from tests.fixtures.services import PostgresServer
+    except ImportError:
+        sys.exit("--postgres needs tests.fixtures: run from the repository root")
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server.create_database("bench_control")
+    finally:
+        server.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rules.control.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--lamps", type=int, default=10_000)
@@ -267,13 +283,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cli-samples", type=int, default=20, help="commands queued as the CLI does")
     parser.add_argument("--processes", type=int, default=5, help="whole `streetwatch lamp dim --wait` runs")
     parser.add_argument("--database-url", help="an empty database (default: SQLite in a temp dir)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="start a throwaway PostgreSQL + TimescaleDB (needs the repository's tests/fixtures)")
     args = parser.parse_args(argv)
-    lamps = Lamps(args.lamps)
-    ports = lamps.start()  # before the event loop: the child is spawned, not forked
-    try:
+    with contextlib.ExitStack() as stack:
+        if args.postgres and not args.database_url:
+            args.database_url = stack.enter_context(_throwaway_postgres())
+        lamps = Lamps(args.lamps)
+        ports = lamps.start()  # before the event loop: the child is spawned, not forked
+        stack.callback(lamps.stop)
         asyncio.run(run(args, lamps, ports))
-    finally:
-        lamps.stop()
     print(f"\n(Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, median load "
           f"{statistics.median(os.getloadavg()):.1f})")
     return 0
