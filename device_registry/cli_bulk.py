@@ -36,9 +36,10 @@ def import_command(  # noqa: PLR0917 - a Typer command: one parameter per option
     dry_run: bool = typer.Option(False, "--dry-run", help="check every row, write nothing"),
     by: str | None = typer.Option(None, "--by", help=BY_HELP),
 ) -> None:
-    """Register devices from a CSV file (columns: docs/installers.md). Every row is checked first;
-    if any is bad, each is reported with its line number and nothing is imported (unless --skip-invalid).
-    Importing the same file again changes nothing.
+    """Register devices from a CSV file (columns: docs/installers.md).
+
+    Every row is checked first; if any is bad, each is reported with its line number and nothing
+    is imported (unless --skip-invalid). Importing the same file again changes nothing.
 
     Example: streetwatch device import baiyun-lamps.csv --dry-run
     """

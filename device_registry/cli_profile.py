@@ -10,7 +10,7 @@ import typer
 
 from device_registry.cli_common import BY_HELP, actor, with_registry
 from device_registry.errors import ProfileRejected
-from device_registry.library import ProfileLibrary, check_profile_text, profile_format
+from device_registry.library import ProfileEntry, ProfileLibrary, check_profile_text, profile_format
 from device_registry.profile import ModbusMetric, Profile
 from device_registry.registry import Registry
 from streetwatch.cli_support import OutputFormat, UserError, render
@@ -44,6 +44,12 @@ def list_command(
         typer.echo(f"warning: {entry.origin}: {'; '.join(entry.problems)}", err=True)
 
 
+def _num(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def _metric_rows(profile: Profile) -> list[dict[str, Any]]:
     rows = []
     for metric in profile.iter_metrics():
@@ -54,8 +60,8 @@ def _metric_rows(profile: Profile) -> list[dict[str, Any]]:
             where = getattr(metric, "json_path", None) or f"= {getattr(metric, 'expression', '')}"
             kind = "json" if hasattr(metric, "json_path") else "derived"
         scale = getattr(metric, "scale", 1.0)
-        rows.append({"metric": metric.name, "source": where, "type": kind, "scale": "" if scale == 1.0 else scale,
-                     "unit": metric.unit, "min": metric.min, "max": metric.max})
+        rows.append({"metric": metric.name, "source": where, "type": kind, "scale": "" if scale == 1.0 else _num(scale),
+                     "unit": metric.unit, "min": _num(metric.min), "max": _num(metric.max)})
     return rows
 
 
@@ -68,10 +74,14 @@ def show(
 
     Example: streetwatch profile show sw-culvert-gauge-modbus
     """
-    library = with_registry(ctx, _libraries)
-    entry = library.entry(name)
-    profile = library.get(name) if entry is None or entry.profile is None else entry.profile
-    assert entry is not None
+    async def go(registry: Registry) -> tuple[ProfileEntry, Profile]:
+        library = await registry.profiles()
+        profile = library.get(name)  # the unknown or broken profile's error, named
+        entry = library.entry(name)
+        assert entry is not None
+        return entry, profile
+
+    entry, profile = with_registry(ctx, go)
     if output is OutputFormat.json:
         typer.echo(json.dumps({"source": entry.source, "origin": entry.origin, **profile.model_dump(mode="json")},
                               indent=2, ensure_ascii=False))
