@@ -165,9 +165,9 @@ async def test_fan_out_over_two_buses_with_bounded_concurrency(rig: Rig, modbus:
             modbus.release(delivery_id)
 
     async with AsyncExitStack() as stack:
-        servers = [await stack.enter_async_context(lamp_server(5)) for _ in range(6)]
+        servers = [await stack.enter_async_context(lamp_server(6)) for _ in range(6)]
         lamps = [modbus_lamp(f"B{b}-{u}", server.port, u) for b, server in enumerate(servers) for u in range(1, 6)]
-        lamps.append(modbus_lamp("OTHER", servers[0].port, 5, group="elsewhere"))
+        lamps.append(modbus_lamp("OTHER", servers[0].port, 6, group="elsewhere"))
         await rig.add(lamps)
         settings = FAST.model_copy(update={"fanout_concurrency": 4})
         async with rig.dispatcher({"modbus": Counting()}, settings) as dispatcher:
