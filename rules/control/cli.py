@@ -26,6 +26,7 @@ lamp_app = typer.Typer(help="Dim and switch lamps: one device, a group, a site o
 command_app = typer.Typer(help="Commands sent to devices: list, show, cancel.", no_args_is_help=True)
 
 WAIT_POLL_S = 0.2
+PROGRESS_EVERY_S = 1.0  # a line a second at most, however many lamps
 
 
 def _options(reason: str, ttl_s: float | None, yes: bool, wait: bool, by: str | None) -> dict[str, Any]:
@@ -100,14 +101,14 @@ def _describe(command: Command) -> str:
 async def _follow(control: Control, command: Command, timeout_s: float) -> CommandProgress:
     """Poll the command's progress (the gateway delivering it is another process) until it is done."""
     deadline = time.monotonic() + timeout_s
-    shown = ""
+    shown, shown_at = "", 0.0
     progress = await control.store.progress(command.id)
     while not progress.done and time.monotonic() < deadline:
         line = f"command {command.id}: {command.device_count - progress.open}/{command.device_count} done"
         line += f" ({progress.summary})"
-        if line != shown:
+        if line != shown and time.monotonic() - shown_at >= PROGRESS_EVERY_S:
             print(line, file=sys.stderr, flush=True)
-            shown = line
+            shown, shown_at = line, time.monotonic()
         await asyncio.sleep(WAIT_POLL_S)
         progress = await control.store.progress(command.id)
     if not progress.done:
