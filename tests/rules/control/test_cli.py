@@ -168,3 +168,11 @@ async def test_energy_report(cli_rig: Rig, capsys: pytest.CaptureFixture[str]) -
     full = float(by_key[("LP-1", "2026-12-21")][4])
     assert 1.2 < full < 1.5  # 100 W for the ~13 h the night schedule has the lamp on in December
     assert "LP-3" not in {r[0] for r in rows}  # no readings, no row
+
+
+def test_every_control_command_has_an_example() -> None:
+    from rules.control.cli import command_app, energy_app, lamp_app, schedule_app
+
+    commands = [c for app in (lamp_app, command_app, schedule_app, energy_app) for c in app.registered_commands]
+    assert len(commands) == 17
+    assert [c.name for c in commands if "Example: streetwatch " not in (c.callback.__doc__ or "")] == []

@@ -15,6 +15,7 @@ from rules.control.modbus_channel import ModbusChannel
 from rules.control.model import CommandTarget, DeliveryStatus
 from rules.control.timeline import Place, lighting_day, table
 from simulators.modbus_server import Fault, ModbusSimServer, WriteEvent
+from tests.fixtures.services import PostgresServer
 from tests.rules.control.conftest import FAST, SHANGHAI, Rig, lamp_server, modbus_lamp, open_rig
 
 pytestmark = pytest.mark.services
@@ -220,3 +221,27 @@ async def test_clock_sync_and_bad_commands(rig: Rig, modbus: ModbusChannel) -> N
                 await dispatcher.submit(CommandTarget("group", "nowhere"), "set_dim", {"level_pct": 1}, "a", "")
             with pytest.raises(CommandError, match="less than or equal to 100"):
                 await dispatcher.submit(LP1, "set_dim", {"level_pct": 101}, "a", "")
+
+
+async def test_statuses_wait_out_a_database_outage(fresh_pg_url: str, postgres_server: PostgresServer,
+                                                   modbus: ModbusChannel, caplog: pytest.LogCaptureFixture) -> None:
+    async with open_rig(fresh_pg_url) as rig, lamp_server(1) as server:
+        await rig.add([modbus_lamp("LP-1", server.port, 1)])
+        async with rig.dispatcher({"modbus": modbus}) as dispatcher:
+            dispatcher.on_device_offline("LP-1")
+            command = await dispatcher.submit(LP1, "set_dim", {"level_pct": 15}, "alice", "")
+            postgres_server.stop()
+            try:
+                dispatcher.on_device_online("LP-1")  # delivered while the database is away
+                for _ in range(100):
+                    if server.get_value(1, "dim_level_pct") == 15:
+                        break
+                    await asyncio.sleep(0.02)
+                assert server.get_value(1, "dim_level_pct") == 15
+                await asyncio.sleep(0.5)  # the pickup loop meets the outage too, and goes on
+            finally:
+                postgres_server.start()
+            progress = await dispatcher.wait_for(command.id)
+        assert progress.status == "confirmed"
+        assert "cannot record delivery statuses" in caplog.text
+        assert "after the database came back" in caplog.text
