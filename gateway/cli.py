@@ -10,6 +10,7 @@ import typer
 from device_registry.cli import device_app, group_app, profile_app
 from gateway import cli_compose, cli_db, cli_demo
 from rules.cli import alerts_app, rules_app
+from rules.control.cli import command_app, energy_app, lamp_app, schedule_app
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
 from telemetry_store.cli import readings_app
@@ -75,6 +76,10 @@ app.add_typer(device_app, name="device")
 app.add_typer(profile_app, name="profile")
 app.add_typer(group_app, name="group")
 app.add_typer(readings_app, name="readings")
+app.add_typer(lamp_app, name="lamp")
+app.add_typer(command_app, name="command")
+app.add_typer(schedule_app, name="schedule")
+app.add_typer(energy_app, name="energy")
 
 
 def main(argv: list[str] | None = None) -> int:

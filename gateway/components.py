@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
 from rules.schema import MIGRATIONS as RULES_MIGRATIONS
+from rules.control.migrations import MIGRATIONS as CONTROL_MIGRATIONS
 from streetwatch.migrations import Migration
 from telemetry_store import MIGRATIONS as TELEMETRY_STORE_MIGRATIONS
 
@@ -14,4 +15,5 @@ def all_migrations() -> list[Migration]:
     migrations += REGISTRY_MIGRATIONS
     migrations += TELEMETRY_STORE_MIGRATIONS
     migrations += RULES_MIGRATIONS
+    migrations += CONTROL_MIGRATIONS
     return migrations

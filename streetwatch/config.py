@@ -123,6 +123,17 @@ class NotificationSettings(BaseModel):
     reminder_interval_s: float = Field(900.0, gt=0, description="repeat unacknowledged alerts this often")
     reminder_severities: list[str] = Field(default_factory=lambda: ["red"], description="…of these severities")
     sweep_interval_s: float = Field(10.0, gt=0, description="how often missed notifications and reminders are sent")
+class ControlSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command_ttl_s: float = Field(900.0, gt=0, description="a command not confirmed within this expires")
+    fanout_concurrency: int = Field(200, gt=0, description="deliveries in flight at once")
+    max_bulk_without_yes: int = Field(100, ge=0, description="a command for more devices needs --yes")
+    attempt_timeout_s: float = Field(5.0, gt=0, description="how long one attempt waits for its confirmation")
+    retry_initial_s: float = Field(1.0, gt=0, description="first wait before a retry; it doubles each time")
+    retry_max_s: float = Field(60.0, gt=0, description="longest wait between retries")
+    pickup_interval_s: float = Field(0.25, gt=0, description="how often the gateway looks for commands the CLI queued")
+    rated_power_w: float = Field(100.0, gt=0, description="a lamp's power at 100 %, unless its rated_power_w tag says")
 
 
 class Settings(BaseSettings):
@@ -144,6 +155,7 @@ class Settings(BaseSettings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    control: ControlSettings = Field(default_factory=ControlSettings)
 
     @field_validator("database_url")
     @classmethod

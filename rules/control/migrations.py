@@ -1,0 +1,62 @@
+"""The control component's tables: commands, their per-device deliveries, schedule assignments."""
+
+from __future__ import annotations
+
+from streetwatch.migrations import Migration
+
+COMPONENT = "control"
+
+_PG_V1 = """
+CREATE TABLE control_commands (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    action        TEXT NOT NULL,
+    params        TEXT NOT NULL,
+    target_kind   TEXT NOT NULL CHECK (target_kind IN ('device', 'group', 'site', 'tag')),
+    target_value  TEXT NOT NULL,
+    requester     TEXT NOT NULL,
+    reason        TEXT NOT NULL DEFAULT '',
+    created_at    TIMESTAMPTZ NOT NULL,
+    expires_at    TIMESTAMPTZ NOT NULL,
+    device_count  INTEGER NOT NULL,
+    cancelled_at  TIMESTAMPTZ
+);
+CREATE INDEX control_commands_cancelled ON control_commands (cancelled_at) WHERE cancelled_at IS NOT NULL;
+CREATE TABLE control_deliveries (
+    id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    command_id    BIGINT NOT NULL REFERENCES control_commands (id) ON DELETE CASCADE,
+    device_id     TEXT NOT NULL,
+    setpoint_kind TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN
+                      ('queued', 'sent', 'confirmed', 'failed', 'expired', 'superseded', 'cancelled')),
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    created_at    TIMESTAMPTZ NOT NULL,
+    expires_at    TIMESTAMPTZ NOT NULL,
+    sent_at       TIMESTAMPTZ,
+    finished_at   TIMESTAMPTZ,
+    error         TEXT,
+    superseded_by BIGINT
+);
+CREATE INDEX control_deliveries_open ON control_deliveries (id) WHERE status IN ('queued', 'sent');
+CREATE INDEX control_deliveries_command ON control_deliveries (command_id, status);
+CREATE INDEX control_deliveries_device ON control_deliveries (device_id, setpoint_kind)
+    WHERE status IN ('queued', 'sent');
+CREATE TABLE control_schedule_assignments (
+    scope_kind   TEXT NOT NULL CHECK (scope_kind IN ('group', 'site')),
+    scope_value  TEXT NOT NULL,
+    schedule     TEXT NOT NULL,
+    assigned_by  TEXT NOT NULL,
+    assigned_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (scope_kind, scope_value)
+);
+"""
+
+# SQLite keeps times as ISO-8601 text in UTC with a fixed width, so text order is time order.
+_SQLITE_V1 = (
+    _PG_V1.replace("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "INTEGER PRIMARY KEY AUTOINCREMENT")
+    .replace("TIMESTAMPTZ", "TEXT")
+    .replace("BIGINT", "INTEGER")
+)
+
+MIGRATIONS: list[Migration] = [
+    Migration(COMPONENT, 1, "commands, deliveries and schedule assignments", postgresql=_PG_V1, sqlite=_SQLITE_V1),
+]

@@ -1,0 +1,68 @@
+"""A tiny lamp controller on MQTT for the tests: it takes commands on its ``cmd`` topic and answers
+on ``cmd/ack`` as told (ack, refuse, stay silent, or ack late)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from types import TracebackType
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit
+
+import aiomqtt
+
+from streetwatch import topics
+
+Behaviour = Literal["ack", "refuse", "silent", "late"]
+
+
+class MqttTestLamp:
+    def __init__(self, mqtt_url: str, device_id: str, behaviour: Behaviour = "ack", *, late_s: float = 0.0) -> None:
+        parts = urlsplit(mqtt_url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 1883
+        self.device_id = device_id
+        self.behaviour = behaviour
+        self.late_s = late_s
+        self.received: list[dict[str, Any]] = []
+        self.dim_level_pct: int | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._client: aiomqtt.Client | None = None
+        self._ready = asyncio.Event()
+
+    async def __aenter__(self) -> Self:
+        self._task = asyncio.create_task(self._serve(), name=f"test-lamp-{self.device_id}")
+        await asyncio.wait_for(self._ready.wait(), 5)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _serve(self) -> None:
+        async with aiomqtt.Client(self.host, self.port, identifier=f"test-lamp-{self.device_id}") as client:
+            await client.subscribe(topics.command(self.device_id), qos=1)
+            self._ready.set()
+            async with asyncio.TaskGroup() as group:
+                async for message in client.messages:
+                    command = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                    self.received.append(command)
+                    group.create_task(self._answer(client, command))
+
+    async def _answer(self, client: aiomqtt.Client, command: dict[str, Any]) -> None:
+        if self.behaviour == "silent":
+            return
+        if self.behaviour == "late":
+            if len(self.received) > 1:
+                return  # repeats go unanswered: only the first, late, ack can confirm
+            await asyncio.sleep(self.late_s)  # after the gateway gave up waiting for it
+        if self.behaviour == "refuse":
+            ack = {"id": command["id"], "ok": False, "error": "local override: dimming locked"}
+        else:
+            if command["action"] == "set_dim":
+                self.dim_level_pct = command["params"]["level_pct"]
+            ack = {"id": command["id"], "ok": True}
+        await client.publish(topics.command_ack(self.device_id), json.dumps(ack), qos=1)
