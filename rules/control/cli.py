@@ -42,7 +42,7 @@ BY = typer.Option(None, "--by", help=BY_HELP)
 TAG = typer.Option(None, "--tag", help="instead of TARGET: every device with this tag, KEY=VALUE")
 
 
-def _queue(  # noqa: PLR0917 - a Typer command: one parameter per option
+def _queue(
     ctx: typer.Context,
     target: str | None,
     tag: str | None,
@@ -119,7 +119,7 @@ async def _follow(control: Control, command: Command, timeout_s: float) -> Comma
 
 
 @lamp_app.command("dim")
-def dim(  # noqa: PLR0917 - a Typer command: one parameter per option
+def dim(
     ctx: typer.Context,
     values: list[str] = typer.Argument(..., metavar="[TARGET] LEVEL",
                                        help=f"TARGET: {TARGET_HELP} (or --tag); LEVEL: 0 to 100 %"),
@@ -149,7 +149,7 @@ def dim(  # noqa: PLR0917 - a Typer command: one parameter per option
 
 
 @lamp_app.command("on")
-def switch_on(  # noqa: PLR0917 - a Typer command: one parameter per option
+def switch_on(
     ctx: typer.Context,
     target: str | None = typer.Argument(None, metavar="TARGET", help=TARGET_HELP),
     tag: str | None = TAG,
@@ -167,7 +167,7 @@ def switch_on(  # noqa: PLR0917 - a Typer command: one parameter per option
 
 
 @lamp_app.command("off")
-def switch_off(  # noqa: PLR0917 - a Typer command: one parameter per option
+def switch_off(
     ctx: typer.Context,
     target: str | None = typer.Argument(None, metavar="TARGET", help=TARGET_HELP),
     tag: str | None = TAG,
@@ -185,7 +185,7 @@ def switch_off(  # noqa: PLR0917 - a Typer command: one parameter per option
 
 
 @lamp_app.command("flash")
-def flash(  # noqa: PLR0917 - a Typer command: one parameter per option
+def flash(
     ctx: typer.Context,
     target: str | None = typer.Argument(None, metavar="TARGET", help=TARGET_HELP),
     stop: bool = typer.Option(False, "--stop", help="stop flashing"),
@@ -204,7 +204,7 @@ def flash(  # noqa: PLR0917 - a Typer command: one parameter per option
 
 
 @lamp_app.command("sync-clock")
-def sync_clock(  # noqa: PLR0917 - a Typer command: one parameter per option
+def sync_clock(
     ctx: typer.Context,
     target: str | None = typer.Argument(None, metavar="TARGET", help=TARGET_HELP),
     tag: str | None = TAG,
@@ -222,7 +222,7 @@ def sync_clock(  # noqa: PLR0917 - a Typer command: one parameter per option
 
 
 @lamp_app.command("set-schedule")
-def set_schedule(  # noqa: PLR0917 - a Typer command: one parameter per option
+def set_schedule(
     ctx: typer.Context,
     target: str | None = typer.Argument(None, metavar="TARGET", help=TARGET_HELP),
     name: str = typer.Argument(..., metavar="SCHEDULE"),
@@ -241,7 +241,7 @@ def set_schedule(  # noqa: PLR0917 - a Typer command: one parameter per option
 
 
 @lamp_app.command("clear-schedule")
-def clear_schedule(  # noqa: PLR0917 - a Typer command: one parameter per option
+def clear_schedule(
     ctx: typer.Context,
     target: str | None = typer.Argument(None, metavar="TARGET", help=TARGET_HELP),
     tag: str | None = TAG,

@@ -19,7 +19,7 @@ energy_app = typer.Typer(help="Energy used by lamps, from their energy counters.
 
 
 @energy_app.command("report")
-def report(ctx: typer.Context,  # noqa: PLR0917 - a Typer command: one parameter per option
+def report(ctx: typer.Context,
            target: str | None = typer.Argument(None, metavar="[TARGET]", help=TARGET_HELP),
            site: str | None = typer.Option(None, "--site", help="the lamps of a site (instead of TARGET)"),
            first: datetime = typer.Option(..., "--from", formats=["%Y-%m-%d"], help="first day, local"),

@@ -183,7 +183,7 @@ def _preview_rows(schedule: Schedule, day: date, place: Place, fmt: OutputFormat
 
 
 @schedule_app.command("preview")
-def preview(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME"),  # noqa: PLR0917 - a Typer command: one parameter per option
+def preview(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME"),
             day: datetime | None = typer.Option(None, "--date", formats=["%Y-%m-%d"],
                                                 help="the lighting day (default: today)"),
             at: str = typer.Option(..., "--at", metavar="LAT,LON", help="where, in degrees: 23.13,113.26"),

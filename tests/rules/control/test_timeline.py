@@ -211,7 +211,7 @@ ZONES = ["Asia/Shanghai", "Europe/Berlin", "America/Anchorage", "Australia/Sydne
 @given(latitude=st.floats(-89.5, 89.5), longitude=st.floats(-180, 180),
        day=st.dates(date(2024, 1, 1), date(2030, 12, 31)), zone_name=st.sampled_from(ZONES),
        minutes=st.integers(0, 48 * 60))
-def test_any_place_any_date_gives_an_ordered_day(  # noqa: PLR0917 - hypothesis draws each argument
+def test_any_place_any_date_gives_an_ordered_day(
         night: Schedule, latitude: float, longitude: float, day: date, zone_name: str, minutes: int) -> None:
     zone = zoneinfo.ZoneInfo(zone_name)
     steps = timeline(night, day, latitude, longitude, zone)
