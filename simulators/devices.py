@@ -28,6 +28,8 @@ from simulators.scenario import Scenario
 from simulators.seeding import rng_for
 from simulators.water_quality import PollutionEvent, ProbeSite, WaterQualityModel
 
+MIN_MOUNTING_MM = 300
+MAX_MOUNTING_MM = 20_000
 MIN_INTERVAL_S = 0.1
 MAX_INTERVAL_S = 86_400.0
 
@@ -73,6 +75,8 @@ class SimGauge:
             max_level_mm=c.max_level_mm,
         )
         self.mounting_height_mm = float(planned.tag_map.get("mounting_height_mm", "2500"))
+        # What the installer wrote into the gauge; the sensor's real height does not change with it.
+        self.configured_height_mm = self.mounting_height_mm
         spec = GaugeSpec(mounting_height_mm=self.mounting_height_mm,
                          battery_start_v=round(rng.uniform(3.85, 4.05), 3),
                          signal_base_pct=round(rng.uniform(55.0, 92.0)))
@@ -99,8 +103,15 @@ class SimGauge:
         sample = self.model.sample(_elapsed_s(self.origin, now))
         if sample is None:
             return None
-        return {"mounting_height_mm": self.mounting_height_mm, "distance_mm": sample.distance_mm,
+        return {"mounting_height_mm": self.configured_height_mm, "distance_mm": sample.distance_mm,
                 "battery_v": sample.battery_v, "signal_quality_pct": sample.signal_quality_pct}
+
+    def write(self, metric: str, value: float, now: datetime) -> None:
+        if metric != "mounting_height_mm":
+            raise ValueError(f"{metric} is not writable")
+        if not MIN_MOUNTING_MM <= value <= MAX_MOUNTING_MM:
+            raise ValueError(f"mounting height {value:g} mm is outside {MIN_MOUNTING_MM}..{MAX_MOUNTING_MM} mm")
+        self.configured_height_mm = float(value)
 
     def command(self, action: str, params: Mapping[str, Any], now: datetime) -> None:
         _interval_command(self, action, params)
@@ -136,6 +147,9 @@ class SimProbe:
 
     def registers(self, now: datetime) -> dict[str, float] | None:
         return self.telemetry(now)
+
+    def write(self, metric: str, value: float, now: datetime) -> None:
+        raise ValueError(f"{metric} is not writable")
 
     def command(self, action: str, params: Mapping[str, Any], now: datetime) -> None:
         _interval_command(self, action, params)

@@ -35,9 +35,11 @@ from typing import Any, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
+from device_drivers.errors import PayloadError
+from device_drivers.mqtt import Command, CommandAck, encode_message, parse_command
 from simulators.devices import CommandRejected
+from simulators.errors import SimulatorError
 from streetwatch import topics
 from streetwatch.clock import Clock, SystemClock
 
@@ -47,7 +49,7 @@ GOLDEN_FRACTION = 0.618033988749895  # spreads phases evenly for any fleet size
 SUBSCRIBE_CHUNK = 100
 
 
-class MqttFleetError(Exception):
+class MqttFleetError(SimulatorError):
     """The fleet cannot run: the broker is unreachable or refused it."""
 
 
@@ -81,23 +83,6 @@ class Broker:
             raise ValueError(f"MQTT URL {url!r}: bad port: {exc}") from None
         return cls(parts.hostname, port, unquote(parts.username) if parts.username else None,
                    unquote(parts.password) if parts.password else None)
-
-
-class CommandMessage(BaseModel):
-    """A command as a device accepts it: ``{"id": …, "action": "set_interval", "params": {…}}``.
-
-    ``command`` is accepted for ``action``; fields other than these are taken as parameters too.
-    """
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    id: str | int
-    action: str = Field(validation_alias=AliasChoices("action", "command"), min_length=1)
-    params: dict[str, Any] = Field(default_factory=dict)
-
-    @property
-    def all_params(self) -> dict[str, Any]:
-        return {**(self.model_extra or {}), **self.params}
 
 
 @dataclass
@@ -317,27 +302,34 @@ class MqttFleet:
                 await client.publish(topics.command_ack(parsed.device_id), ack, qos=1)
 
     def _answer(self, device: TelemetryDevice, payload: bytes) -> bytes | None:
-        """The acknowledgement for one command, or None when it cannot be answered (no id)."""
+        """The acknowledgement for one command, or None when it cannot be answered (no usable id)."""
         self.stats.commands += 1
         try:
-            data = json.loads(payload)
-        except ValueError as exc:
+            command = parse_command(payload)
+        except PayloadError as exc:
             self.stats.bad_commands += 1
-            log.warning("%s: command is not JSON (%s); ignored", device.device_id, exc)
-            return None
+            log.warning("%s: bad command: %s", device.device_id, exc)
+            command_id = _command_id(payload)
+            return None if command_id is None else encode_message(CommandAck(id=command_id, ok=False,
+                                                                             error=str(exc)[:500]))
         try:
-            command = CommandMessage.model_validate(data)
-        except ValidationError as exc:
-            self.stats.bad_commands += 1
-            command_id = data.get("id") if isinstance(data, dict) else None
-            problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'command'}: {e['msg']}" for e in exc.errors())
-            log.warning("%s: bad command %s: %s", device.device_id, command_id, problem)
-            if not isinstance(command_id, str | int):
-                return None
-            return json.dumps({"id": command_id, "ok": False, "error": problem}).encode()
-        try:
-            device.command(command.action, command.all_params, self.clock.now())
+            device.command(command.action, command.params, self.clock.now())
         except CommandRejected as exc:
             self.stats.rejected += 1
-            return json.dumps({"id": command.id, "ok": False, "error": str(exc)}).encode()
-        return json.dumps({"id": command.id, "ok": True}).encode()
+            return encode_message(CommandAck(id=command.id, ok=False, error=str(exc)[:500]))
+        return encode_message(CommandAck(id=command.id, ok=True))
+
+
+def _command_id(payload: bytes) -> str | None:
+    """The id of a command that is otherwise wrong, so the sender still hears why (if it is usable)."""
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return None
+    command_id = document.get("id") if isinstance(document, dict) else None
+    if not isinstance(command_id, str):
+        return None
+    try:
+        return Command(id=command_id, action="x").id
+    except ValueError:
+        return None

@@ -19,6 +19,7 @@ from datetime import date
 
 from device_registry.device import Transport
 from simulators import baiyun
+from simulators.errors import SimulatorError
 from simulators.faults import FaultKind, FaultWindow, Target
 from simulators.scenario import GaugeTransport, ProbeTransport, Scenario
 from simulators.seeding import rng_for
@@ -40,7 +41,7 @@ PROFILES: dict[tuple[Target, Transport], str] = {
 KINDS = {Target.lamp: "lamp_controller", Target.gauge: "culvert_gauge", Target.probe: "water_quality_probe"}
 
 
-class PlanError(ValueError):
+class PlanError(SimulatorError, ValueError):
     """The scenario cannot be laid out (e.g. more faulty devices than devices)."""
 
 
@@ -265,14 +266,3 @@ def _assign_faults(scenario: Scenario, devices: list[PlannedDevice]) -> list[Pla
         del pool[:spec.count]
     return [_with(d, faults=tuple(assigned[i])) if i in assigned else d for i, d in enumerate(devices)]
 
-
-def describe(plan: FleetPlan) -> Iterator[str]:
-    """Lines that say what the plan holds, for the CLI."""
-    for role in Target:
-        devices = plan.of(role)
-        if devices:
-            transports = sorted({d.transport.value for d in devices})
-            yield f"{len(devices)} {role.value}(s) over {', '.join(transports)}"
-    for spec in plan.scenario.faults:
-        hit = [d.id for d in plan.devices if d.fault(spec.kind) == spec.window]
-        yield f"fault {spec.describe()}: {', '.join(hit[:8])}{' …' if len(hit) > 8 else ''}"
