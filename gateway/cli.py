@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from device_registry.cli import device_app, group_app, profile_app
 from gateway import cli_db, cli_demo
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
@@ -63,6 +64,9 @@ def config_show(ctx: typer.Context) -> None:
 app.add_typer(config_app, name="config")
 app.add_typer(cli_db.app, name="db")
 app.command("demo")(cli_demo.demo)
+app.add_typer(device_app, name="device")
+app.add_typer(profile_app, name="profile")
+app.add_typer(group_app, name="group")
 
 
 def main(argv: list[str] | None = None) -> int:

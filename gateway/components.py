@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
 from streetwatch.migrations import Migration
 
 
 def all_migrations() -> list[Migration]:
     """The migrations of every component the gateway runs."""
     migrations: list[Migration] = []
+    migrations += REGISTRY_MIGRATIONS
     return migrations
