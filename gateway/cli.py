@@ -9,6 +9,7 @@ import typer
 
 from device_registry.cli import device_app, group_app, profile_app
 from gateway import cli_db, cli_demo
+from simulators.cli import simulate
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
 
@@ -67,6 +68,7 @@ app.command("demo")(cli_demo.demo)
 app.add_typer(device_app, name="device")
 app.add_typer(profile_app, name="profile")
 app.add_typer(group_app, name="group")
+app.command("simulate")(simulate)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,7 @@ from simulators.serial_line import SerialLine
 from streetwatch.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
+MAX_ENDPOINT_LINES = 4  # per kind of device; the rest is summed up
 
 _SERVER_KIND: dict[Transport, ServerKind] = {
     Transport.modbus_tcp: "tcp", Transport.modbus_rtu_over_tcp: "rtu-over-tcp", Transport.modbus_rtu: "rtu",
@@ -116,10 +117,10 @@ class Fleet:
                               origin=self.origin, clock=self.clock, refresh_s=self.refresh_s)
         try:
             await stack.enter_async_context(server)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # pymodbus says RuntimeError when it cannot listen
             where = server.serial_port or f"{server.host}:{endpoint.port}"
-            raise SimulatorError(f"cannot open {where} for the {endpoint.role.value}s: {exc.strerror or exc}") \
-                from None
+            reason = getattr(exc, "strerror", None) or "is the port in use?"
+            raise SimulatorError(f"cannot listen on {where} for the {endpoint.role.value}s ({reason})") from None
         self.servers.append(server)
         self.bound[endpoint.index] = BoundEndpoint(serial_port=client_end, baudrate=server.baudrate) if client_end \
             else BoundEndpoint(host=server.host, port=server.port)
@@ -188,11 +189,19 @@ class Fleet:
 
     def describe(self) -> Iterator[str]:
         """What runs where, one line each."""
+        shown: dict[Target, int] = {}
         for endpoint in self.plan.endpoints:
+            role = endpoint.role
+            shown[role] = shown.get(role, 0) + 1
+            total = sum(1 for e in self.plan.endpoints if e.role is role)
+            if shown[role] > MAX_ENDPOINT_LINES and total > MAX_ENDPOINT_LINES + 1:
+                if shown[role] == MAX_ENDPOINT_LINES + 1:
+                    yield f"… and {total - MAX_ENDPOINT_LINES} more {role.value} endpoint(s) (see --csv)"
+                continue
             devices = self.plan.on_endpoint(endpoint.index)
             bound = self.bound.get(endpoint.index)
             where = (bound.serial_port or f"{bound.host}:{bound.port}") if bound else "(not started)"
-            yield (f"{len(devices)} {endpoint.role.value}(s) {devices[0].id}..{devices[-1].id} on {where} "
+            yield (f"{len(devices)} {role.value}(s) {devices[0].id}..{devices[-1].id} on {where} "
                    f"({endpoint.transport.value}, units {devices[0].unit}-{devices[-1].unit})")
         if self.mqtt is not None and self.broker is not None:
             mode = "one client each" if self.scenario.per_device_clients else \

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 GOLDEN_FRACTION = 0.618033988749895  # spreads phases evenly for any fleet size
 SUBSCRIBE_CHUNK = 100
+MAX_IN_FLIGHT = 500  # telemetry publishes awaiting their PUBACK, per client
+COALESCE_S = 0.01  # devices due within this much of each other go out together
 
 
 class MqttFleetError(SimulatorError):
@@ -204,7 +206,7 @@ class MqttFleet:
         client = aiomqtt.Client(self.broker.host, self.broker.port, identifier=name, username=self.broker.username,
                                 password=self.broker.password, will=will, clean_session=True,
                                 max_inflight_messages=100, timeout=10.0)
-        client.pending_calls_threshold = 4 * len(devices) + 10
+        client.pending_calls_threshold = MAX_IN_FLIGHT + 2 * len(devices) + 10
         return client
 
     async def _session(self, name: str, devices: list[TelemetryDevice]) -> None:
@@ -226,7 +228,7 @@ class MqttFleet:
                             self._all_connected.set()
                     async with asyncio.TaskGroup() as tg:
                         listener = tg.create_task(self._listen(client, devices), name=f"{name}-commands")
-                        tg.create_task(self._publish(client, devices, listener, link), name=f"{name}-telemetry")
+                        tg.create_task(self._publish(client, devices, listener, link, tg), name=f"{name}-telemetry")
             except* aiomqtt.MqttError as group:
                 if not connected_once:
                     raise MqttFleetError(f"MQTT broker {self.broker.host}:{self.broker.port}: "
@@ -256,15 +258,26 @@ class MqttFleet:
             await client.subscribe(command_topics[i:i + SUBSCRIBE_CHUNK])
 
     async def _publish(self, client: aiomqtt.Client, devices: list[TelemetryDevice],
-                       listener: asyncio.Task[None], link: _Link) -> None:
+                       listener: asyncio.Task[None], link: _Link, tg: asyncio.TaskGroup) -> None:
+        """Publish each device's telemetry when due. PUBACKs are awaited by tasks of the session's
+        group (a failed publish ends the session), at most ``MAX_IN_FLIGHT`` at once: waiting for each
+        round trip here would make a busy client fall behind its schedule."""
         loop = asyncio.get_running_loop()
         start = loop.time()
         due = [(start + self._phase[d.device_id] * d.interval_s, i) for i, d in enumerate(devices)]
         heapq.heapify(due)
+        in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+        async def send(topic: str, payload: bytes) -> None:
+            try:
+                await client.publish(topic, payload, qos=1)
+                self.stats.published += 1
+            finally:
+                in_flight.release()
+
         while not await self._pause(due[0][0] - loop.time()):
             now, t = self.clock.now(), loop.time()
-            batch = []
-            while due and due[0][0] <= t:
+            while due and due[0][0] <= t + COALESCE_S:
                 at, i = heapq.heappop(due)
                 device = devices[i]
                 if self.per_device_clients and device.silent(now):
@@ -277,15 +290,14 @@ class MqttFleet:
                 if metrics is None:
                     self.stats.silent += 1
                 else:
-                    batch.append(client.publish(topics.telemetry(device.device_id),
-                                                telemetry_payload(metrics, now, self.ts_format), qos=1))
+                    await in_flight.acquire()  # backpressure: the broker sets the pace beyond this
+                    tg.create_task(send(topics.telemetry(device.device_id),
+                                        telemetry_payload(metrics, now, self.ts_format)))
                 at += device.interval_s
                 if at <= t:  # fell behind: skip the missed slots rather than burst
                     self.stats.late += 1
                     at += (t - at) // device.interval_s * device.interval_s + device.interval_s
                 heapq.heappush(due, (at, i))
-            await asyncio.gather(*batch)
-            self.stats.published += len(batch)
         await asyncio.gather(*(client.publish(topics.status(d.device_id), topics.OFFLINE, qos=1, retain=True)
                                for d in devices))
         listener.cancel()

@@ -174,7 +174,7 @@ def _plan_lamps(scenario: Scenario, streets: tuple[baiyun.Street, ...], slots: _
         index_on_street = n // len(streets)
         (lat, lon), row = baiyun.lamp_position(street, index_on_street)
         cabinet = index_on_street // LAMPS_PER_CABINET + 1
-        device_id = f"LP-{n + 1:0{width}d}"
+        device_id = f"{scenario.id_prefix}LP-{n + 1:0{width}d}"
         endpoint, unit = next(addresses)
         where = street.name if row == 0 else f"{street.name} side street {row}"
         lamps.append(PlannedDevice(
@@ -208,7 +208,7 @@ def _plan_gauges(scenario: Scenario, streets: tuple[baiyun.Street, ...], slots: 
             along = street.length_m * ((0.5 + 0.17 * k) % 1.0)
         lat, lon = baiyun.point_along(street, along + 10.0, 12.0)  # beside the road, between poles
         suffix = f"-{k + 1}" if k else ""
-        device_id = f"CG-{g + 1:0{width}d}"
+        device_id = f"{scenario.id_prefix}CG-{g + 1:0{width}d}"
         endpoint, unit = next(addresses) if addresses else (None, 0)
         landmark = street.culvert + (f" #{k + 1}" if k else "")
         gauges.append(PlannedDevice(
@@ -234,7 +234,7 @@ def _plan_probes(scenario: Scenario, slots: _Slots) -> list[PlannedDevice]:
         k = p // len(baiyun.RIVERS)
         # Further probes on the same river stand 300 m downstream of each other.
         lat, lon = round(river.at[0] - 0.0027 * k, 6), river.at[1]
-        device_id = f"WQ-{p + 1:0{width}d}"
+        device_id = f"{scenario.id_prefix}WQ-{p + 1:0{width}d}"
         endpoint, unit = next(addresses) if addresses else (None, 0)
         probes.append(PlannedDevice(
             id=device_id, role=Target.probe, profile=PROFILES[(Target.probe, transport)], transport=transport,

@@ -3,9 +3,10 @@
 Each row is built as a :class:`device_registry.device.Device` first, so a row that the registry
 would refuse fails here, loudly, before any file is written.
 
-Columns: ``id,kind,profile,transport,host,port,unit,serial_port,baudrate,parity,stopbits,lat,lon,
-landmark,site,groups,tags,poll_interval_s,thresholds,status,installed_on,notes`` — groups are
-``;``-separated, tags ``k=v;k=v``, thresholds ``metric.level=value;…``.
+The columns are the registry's own (:data:`device_registry.flat.COLUMNS`: ``id,kind,profile,transport,
+host,port,unit,serial_port,baudrate,parity,stopbits,…,lat,lon,landmark,site,groups,tags,poll_interval_s,
+thresholds,status,installed_on,notes``) and each row is :func:`device_registry.flat.device_to_fields`,
+so what is written is exactly what ``device import`` reads.
 """
 
 from __future__ import annotations
@@ -26,13 +27,10 @@ from device_registry.device import (
     MqttAddress,
     Transport,
 )
+from device_registry.flat import COLUMNS, device_to_fields
 from simulators.plan import FleetPlan, PlannedDevice
 
-CSV_COLUMNS = (
-    "id", "kind", "profile", "transport", "host", "port", "unit", "serial_port", "baudrate", "parity",
-    "stopbits", "lat", "lon", "landmark", "site", "groups", "tags", "poll_interval_s", "thresholds", "status",
-    "installed_on", "notes",
-)
+CSV_COLUMNS = COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,24 +72,8 @@ def registered_devices(plan: FleetPlan, bound: Mapping[int, BoundEndpoint]) -> l
 
 
 def csv_row(device: Device) -> dict[str, str]:
-    address = device.address
-    row = dict.fromkeys(CSV_COLUMNS, "")
-    row.update(
-        id=device.id, kind=device.kind, profile=device.profile, transport=device.transport.value,
-        lat=f"{device.location.latitude:.6f}", lon=f"{device.location.longitude:.6f}",
-        landmark=device.location.landmark, site=device.site, groups=";".join(device.groups),
-        tags=";".join(f"{k}={v}" for k, v in device.tags.items()), poll_interval_s=f"{device.poll_interval_s:g}",
-        thresholds=";".join(f"{metric}.{level}={value:g}" for metric, levels in device.thresholds.items()
-                            for level, value in levels.items()),
-        status=device.status.value, installed_on=device.installed_on.isoformat() if device.installed_on else "",
-        notes=device.notes,
-    )
-    if isinstance(address, ModbusTcpAddress | ModbusRtuOverTcpAddress):
-        row.update(host=address.host, port=str(address.port), unit=str(address.unit))
-    elif isinstance(address, ModbusRtuAddress):
-        row.update(serial_port=address.serial_port, baudrate=str(address.baudrate), parity=address.parity,
-                   stopbits=str(address.stopbits), unit=str(address.unit))
-    return row
+    """The device as the registry's flat fields (the CSV row ``device import`` reads back)."""
+    return device_to_fields(device)
 
 
 def write_csv(devices: Iterable[Device], path: Path) -> int:

@@ -10,6 +10,7 @@ same devices, positions, faults and noise every time.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -20,7 +21,8 @@ from simulators.rain import CulvertResponse, Rainfall
 # which is what a demo or a benchmark wants. Real culverts take tens of minutes
 # (:class:`CulvertResponse` defaults).
 DEMO_CULVERT = CulvertResponse(base_level_mm=40.0, gain_mm_per_mm_h=12.0, lag_s=15.0, drain_s=30.0)
-MAX_UNITS_PER_PORT = 247  # Modbus unit ids 1..247
+MAX_UNITS_PER_PORT = 247
+ID_PREFIX = re.compile(r"^[A-Za-z0-9._-]{1,48}$")  # Modbus unit ids 1..247
 
 
 class LampTransport(StrEnum):
@@ -62,6 +64,7 @@ class Scenario:
     units_per_port: int = 200
     per_device_clients: bool = False
     devices_per_client: int = 250
+    id_prefix: str = ""  # e.g. "north-": two simulators on one broker keep apart
 
     def __post_init__(self) -> None:
         for name in ("lamps", "gauges", "probes"):
@@ -71,6 +74,8 @@ class Scenario:
             raise ValueError(f"units per port must be 1..{MAX_UNITS_PER_PORT}, not {self.units_per_port}")
         if self.devices_per_client < 1:
             raise ValueError("devices per MQTT client must be at least 1")
+        if self.id_prefix and not ID_PREFIX.match(self.id_prefix):
+            raise ValueError(f"id prefix {self.id_prefix!r}: letters, digits, '.', '_' and '-' only (≤ 48)")
         if not 0 <= self.base_port <= 65535:
             raise ValueError(f"base port {self.base_port} is not a TCP port")
         for name in ("gauge_interval_s", "probe_interval_s", "lamp_poll_interval_s"):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from device_registry.device import Device, ModbusRtuAddress, ModbusTcpAddress, MqttAddress
+from device_registry import device_from_fields, read_csv
+from device_registry.device import ModbusRtuAddress, ModbusTcpAddress, MqttAddress
 from simulators.plan import plan_fleet
 from simulators.registration import CSV_COLUMNS, BoundEndpoint, registered_devices, write_csv
 from simulators.scenario import ProbeTransport, Scenario
@@ -25,6 +26,7 @@ def test_csv_has_the_import_columns_and_real_addresses(tmp_path: Path) -> None:
     assert tuple(rows[0]) == CSV_COLUMNS
     lamp, gauge, probe = rows[0], rows[3], rows[6]
     assert (lamp["transport"], lamp["host"], lamp["port"], lamp["unit"]) == ("modbus-tcp", "127.0.0.1", "15020", "1")
+    assert (float(lamp["lat"]), float(lamp["lon"])) == (devices[0].location.latitude, devices[0].location.longitude)
     assert lamp["groups"].split(";")[:2] == ["street-jichang-rd", "cab-jichang-rd-01"]
     assert "rated_w=150" in lamp["tags"].split(";")
     assert (gauge["transport"], gauge["host"], gauge["port"]) == ("mqtt", "", "")
@@ -32,28 +34,6 @@ def test_csv_has_the_import_columns_and_real_addresses(tmp_path: Path) -> None:
     assert (probe["serial_port"], probe["baudrate"], probe["parity"], probe["stopbits"], probe["unit"]) == \
         ("/dev/pts/7", "9600", "N", "1", "2")
     assert all(row["status"] == "active" and row["installed_on"] for row in rows)
-    # The rows read back into the same devices (as an importer would build them).
-    back = rows_to_devices(rows)
-    assert [d.model_dump() for d in back] == [d.model_dump() for d in devices]
-
-
-def rows_to_devices(rows: list[dict[str, str]]) -> list[Device]:
-    """A minimal reader of the column format, to prove the CSV carries everything."""
-    devices = []
-    for row in rows:
-        address: dict[str, object] = {"transport": row["transport"]}
-        if row["host"]:
-            address |= {"host": row["host"], "port": int(row["port"]), "unit": int(row["unit"])}
-        if row["serial_port"]:
-            address |= {"serial_port": row["serial_port"], "baudrate": int(row["baudrate"]),
-                        "parity": row["parity"], "stopbits": int(row["stopbits"]), "unit": int(row["unit"])}
-        devices.append(Device.model_validate({
-            "id": row["id"], "kind": row["kind"], "profile": row["profile"], "address": address,
-            "location": {"latitude": float(row["lat"]), "longitude": float(row["lon"]),
-                         "landmark": row["landmark"]},
-            "site": row["site"], "groups": row["groups"].split(";") if row["groups"] else [],
-            "tags": dict(kv.split("=", 1) for kv in row["tags"].split(";") if kv),
-            "poll_interval_s": float(row["poll_interval_s"]), "status": row["status"],
-            "installed_on": row["installed_on"] or None, "notes": row["notes"],
-        }))
-    return devices
+    # The registry's own importer reads the file back into the same devices.
+    back = [device_from_fields(row.fields) for row in read_csv(path.read_text())]
+    assert back == devices
