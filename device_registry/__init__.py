@@ -26,6 +26,7 @@ from device_registry.flat import COLUMNS, device_from_fields, device_to_fields
 from device_registry.history import HistoryEntry
 from device_registry.importer import ImportReport, ImportRow, read_csv
 from device_registry.library import ProfileEntry, ProfileLibrary
+from device_registry.observed import LatestReadings, Observed, set_latest_readings
 from device_registry.profile import Profile, ProfileError
 from device_registry.query import DeviceFilter
 from device_registry.registry import Registry, open_registry
@@ -45,7 +46,9 @@ __all__ = [
     "ImportReport",
     "ImportRow",
     "InvalidDevice",
+    "LatestReadings",
     "Location",
+    "Observed",
     "Profile",
     "ProfileEntry",
     "ProfileError",
@@ -62,4 +65,5 @@ __all__ = [
     "device_to_fields",
     "open_registry",
     "read_csv",
+    "set_latest_readings",
 ]

@@ -28,7 +28,7 @@ class ExportFormat(StrEnum):
     json = "json"
 
 
-def import_command(  # noqa: PLR0917 - a Typer command: one parameter per option
+def import_command(
     ctx: typer.Context,
     file: Path = typer.Argument(..., metavar="FILE.csv", exists=True, dir_okay=False, help="CSV with a header row"),
     update: bool = typer.Option(False, "--update", help="change registered devices whose row differs"),
@@ -36,9 +36,10 @@ def import_command(  # noqa: PLR0917 - a Typer command: one parameter per option
     dry_run: bool = typer.Option(False, "--dry-run", help="check every row, write nothing"),
     by: str | None = typer.Option(None, "--by", help=BY_HELP),
 ) -> None:
-    """Register devices from a CSV file (columns: docs/installers.md). Every row is checked first;
-    if any is bad, each is reported with its line number and nothing is imported (unless --skip-invalid).
-    Importing the same file again changes nothing.
+    """Register devices from a CSV file (columns: docs/installers.md).
+
+    Every row is checked first; if any is bad, each is reported with its line number and nothing
+    is imported (unless --skip-invalid). Importing the same file again changes nothing.
 
     Example: streetwatch device import baiyun-lamps.csv --dry-run
     """
@@ -79,7 +80,7 @@ def _public_record(device: Device) -> dict[str, Any]:
     return record
 
 
-def list_command(  # noqa: PLR0917 - a Typer command: one parameter per option
+def list_command(
     ctx: typer.Context,
     kind: str | None = typer.Option(None, "--kind", help="only this kind"),
     site: str | None = typer.Option(None, "--site", help="only this site"),

@@ -34,7 +34,7 @@ def _address_fields(transport: Transport, address: str | None, port: int | None)
     return {"host": host, "port": given_port or ("" if port is None else str(port))}
 
 
-def add(  # noqa: PLR0917 - a Typer command: one parameter per option
+def add(
     ctx: typer.Context,
     device_id: str = typer.Argument(..., metavar="ID", help="installer-chosen id, e.g. LP-BY-000123"),
     kind: str = typer.Option(..., "--kind", help="lamp_controller, culvert_gauge, water_quality_probe, …"),

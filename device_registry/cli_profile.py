@@ -44,6 +44,12 @@ def list_command(
         typer.echo(f"warning: {entry.origin}: {'; '.join(entry.problems)}", err=True)
 
 
+def _num(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 def _metric_rows(profile: Profile) -> list[dict[str, Any]]:
     rows = []
     for metric in profile.iter_metrics():
@@ -54,8 +60,8 @@ def _metric_rows(profile: Profile) -> list[dict[str, Any]]:
             where = getattr(metric, "json_path", None) or f"= {getattr(metric, 'expression', '')}"
             kind = "json" if hasattr(metric, "json_path") else "derived"
         scale = getattr(metric, "scale", 1.0)
-        rows.append({"metric": metric.name, "source": where, "type": kind, "scale": "" if scale == 1.0 else scale,
-                     "unit": metric.unit, "min": metric.min, "max": metric.max})
+        rows.append({"metric": metric.name, "source": where, "type": kind, "scale": "" if scale == 1.0 else _num(scale),
+                     "unit": metric.unit, "min": _num(metric.min), "max": _num(metric.max)})
     return rows
 
 

@@ -25,6 +25,10 @@ _SERIAL_PORT = re.compile(r"^(/\S+|COM[1-9][0-9]*|[a-z][a-z0-9+.-]*://\S+)$")
 def check_host(value: str) -> str:
     """An IPv4/IPv6 address or a DNS host name; ``192.168.1.300`` and ``my host`` are refused."""
     candidate = value.strip()
+    octets = candidate.split(".")
+    if len(octets) == 4 and all(o.isascii() and o.isdigit() and len(o) <= 3 and int(o) <= 255
+                                and (o == "0" or o[0] != "0") for o in octets):
+        return candidate  # the common case, checked without ipaddress (it is slow when listing 100,000 devices)
     try:
         return str(ipaddress.ip_address(candidate.strip("[]")))
     except ValueError:

@@ -215,10 +215,9 @@ def format_thresholds(thresholds: Mapping[str, Mapping[str, float]]) -> str:
 
 def device_to_fields(device: Device, *, secrets: bool = True) -> dict[str, str]:
     """The device as text fields, every column present (``''`` when unset); inverse of :func:`device_from_fields`."""
-    address = device.address.model_dump(mode="json")
     fields = dict.fromkeys(COLUMNS, "")
     for name in ADDRESS_COLUMNS[device.transport]:
-        fields[name] = _text(address.get(name))
+        fields[name] = _text(getattr(device.address, name))
     if not secrets:
         for name in SECRET_COLUMNS:
             fields[name] = "***" if fields[name] else ""

@@ -46,6 +46,21 @@ class ImportPlan:
     updated: list[tuple[Device, Device]] = field(default_factory=list)  # (before, after)
     unchanged: list[Device] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # device id → its line in the file
+
+    def to_write(self) -> list[Device]:
+        """The devices this import would add or change, in file order."""
+        devices = self.added + [after for _, after in self.updated]
+        return sorted(devices, key=lambda d: self.lines[d.id])
+
+    def refuse(self, problems: Mapping[str, FieldProblem]) -> None:
+        """Move the devices named in ``problems`` (by id) from the plan to its problems."""
+        if not problems:
+            return
+        self.added = [d for d in self.added if d.id not in problems]
+        self.updated = [(b, a) for b, a in self.updated if a.id not in problems]
+        self.problems += [RowProblem(self.lines[i], p.field, p.message) for i, p in problems.items()]
+        self.problems.sort(key=lambda p: p.line)
 
 
 def read_csv(text: str) -> list[ImportRow]:
@@ -109,7 +124,7 @@ def plan_import(rows: Sequence[ImportRow], existing: Mapping[str, Device], libra
             plan.problems.append(RowProblem(row.line, "id", f"{device_id!r} is also on line {first_line[device_id]}"))
             continue
         if device_id:
-            first_line[device_id] = row.line
+            first_line[device_id] = plan.lines[device_id] = row.line
         before = existing.get(device_id)
         try:
             after = device_from_fields(_merge(before, row.fields) if before else row.fields)

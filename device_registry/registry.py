@@ -18,6 +18,7 @@ from pathlib import Path
 
 from device_registry import writes
 from device_registry.device import Device, DeviceStatus
+from device_registry.endpoints import conflicts, endpoint, taken
 from device_registry.errors import (
     DeviceNotFound,
     DuplicateDevice,
@@ -100,6 +101,8 @@ class Registry:
         Each selector must match at least one device (of ``kind``, when given): a typo in a group name
         is an :class:`UnknownTarget` error, not a command sent to nobody.
         """
+        if isinstance(selectors, str):  # one selector given bare, not a list of its characters
+            selectors = [selectors]
         if not selectors:
             raise UnknownTarget("no target given (use ID, group:NAME, site:NAME, tag:KEY=VALUE, kind:KIND or all)")
         chosen: dict[str, Device] = {}
@@ -182,6 +185,9 @@ class Registry:
 
     async def _check(self, device: Device) -> None:
         problems = check_device(device, await self.profiles())
+        key = endpoint(device)
+        if key is not None:
+            problems += conflicts([device], await taken(self.db, [key])).values()
         if problems:
             raise InvalidDevice(problems)
 
@@ -231,6 +237,9 @@ class Registry:
             current = await tx.fetch_value("SELECT doc FROM devices WHERE id = ?", (before.id,))
             if current is None:
                 raise DeviceNotFound(before.id)
+            if _decode([{"doc": current}])[0] != before:  # changed by someone else since we read it
+                raise RegistryError(f"id: device {before.id!r} was changed meanwhile; nothing was written, "
+                                    "run it again")
             await writes.update(tx, [after], now)
             await writes.record(tx, [(after.id, action, diff(before, after))], by, note, now)
         return after
@@ -273,6 +282,9 @@ class Registry:
         """
         existing = await self.get_many(str(r.fields.get("id", "")).strip() for r in rows)
         plan = plan_import(rows, existing, await self.profiles(), update=update)
+        candidates = plan.to_write()
+        in_use = await taken(self.db, filter(None, map(endpoint, candidates)))
+        plan.refuse(conflicts(candidates, in_use))
         if plan.problems and not skip_invalid:
             raise ImportRejected(plan.problems)
         if not dry_run:

@@ -20,6 +20,7 @@ CREATE TABLE devices (
     site       TEXT NOT NULL DEFAULT '',
     status     TEXT NOT NULL,
     bus_key    TEXT NOT NULL,
+    endpoint   TEXT,
     doc        TEXT NOT NULL,
     created_at {ts} NOT NULL,
     updated_at {ts} NOT NULL
@@ -27,6 +28,7 @@ CREATE TABLE devices (
 CREATE INDEX devices_kind ON devices (kind);
 CREATE INDEX devices_site ON devices (site);
 CREATE INDEX devices_status ON devices (status);
+CREATE INDEX devices_endpoint ON devices (endpoint);
 CREATE TABLE device_groups (
     group_name TEXT NOT NULL,
     device_id  TEXT NOT NULL REFERENCES devices (id) ON DELETE CASCADE,

@@ -8,10 +8,11 @@ from pathlib import Path
 import typer
 
 from device_registry.cli import device_app, group_app, profile_app
-from gateway import cli_db, cli_demo
+from gateway import cli_compose, cli_db, cli_demo
 from simulators.cli import simulate
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
+from telemetry_store.cli import readings_app
 
 app = typer.Typer(
     name="streetwatch",
@@ -40,6 +41,7 @@ def root(
 ) -> None:
     """Configuration comes from --config (or STREETWATCH_CONFIG), STREETWATCH_* variables and defaults."""
     ctx.obj = CliState(config_path=config)
+    cli_compose.begin(ctx.obj)
 
 
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
@@ -65,9 +67,12 @@ def config_show(ctx: typer.Context) -> None:
 app.add_typer(config_app, name="config")
 app.add_typer(cli_db.app, name="db")
 app.command("demo")(cli_demo.demo)
+cli_compose.wire()
+device_app.command("probe")(cli_compose.probe)
 app.add_typer(device_app, name="device")
 app.add_typer(profile_app, name="profile")
 app.add_typer(group_app, name="group")
+app.add_typer(readings_app, name="readings")
 app.command("simulate")(simulate)
 
 

@@ -39,7 +39,7 @@ def _parsed(option: str, parse: Callable[[str], object], text: str) -> object:
         raise UserError(f"{option}: {exc}") from None
 
 
-def simulate(  # noqa: PLR0917 - a Typer command: one parameter per option
+def simulate(
     ctx: typer.Context,
     lamps: int = typer.Option(0, "--lamps", min=0, help="lamp-post controllers (Modbus)"),
     gauges: int = typer.Option(0, "--gauges", min=0, help="culvert water-level gauges"),

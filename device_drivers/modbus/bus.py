@@ -26,10 +26,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -43,87 +41,23 @@ from device_drivers.errors import (
     ModbusExceptionResponse,
     StaleResponse,
 )
-from device_registry.device import ModbusRtuAddress, ModbusRtuOverTcpAddress, ModbusTcpAddress
+from device_drivers.modbus.endpoint import BusSettings, Endpoint
 from device_registry.profile import RegisterTable
 
 log = logging.getLogger(__name__)
 
-BusKind = Literal["tcp", "rtu", "rtu-over-tcp"]
-ModbusAddress = ModbusTcpAddress | ModbusRtuOverTcpAddress | ModbusRtuAddress
-
 _READ_CODES: dict[RegisterTable, int] = {
     RegisterTable.coil: 1, RegisterTable.discrete: 2, RegisterTable.holding: 3, RegisterTable.input: 4,
 }
-# Bits a character takes on a serial line (start, 8 data, parity or second stop, stop), as the
-# Modbus over serial line specification counts them for the 3.5-character silence between frames.
-_BITS_PER_CHAR = 11
-_MIN_SILENCE_S = 0.00175  # the specification's fixed silence above 19,200 baud
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """Where a bus is: a TCP host and port (Modbus TCP or RTU framing), or a serial port."""
-
-    kind: BusKind
-    host: str = ""
-    port: int = 0
-    serial_port: str = ""
-    baudrate: int = 9600
-    parity: str = "N"
-    stopbits: int = 1
-    bytesize: int = 8
-
-    @classmethod
-    def of(cls, address: ModbusAddress) -> Endpoint:
-        """The endpoint of a registered device's address (devices with one bus key share one)."""
-        if isinstance(address, ModbusTcpAddress):
-            return cls("tcp", host=address.host, port=address.port)
-        if isinstance(address, ModbusRtuOverTcpAddress):
-            return cls("rtu-over-tcp", host=address.host, port=address.port)
-        return cls("rtu", serial_port=address.serial_port, baudrate=address.baudrate, parity=address.parity,
-                   stopbits=address.stopbits, bytesize=address.bytesize)
-
-    @property
-    def key(self) -> str:
-        """The same text as :attr:`device_registry.device.Device.bus_key`."""
-        if self.kind == "rtu":
-            return f"rtu://{self.serial_port}"
-        return f"{self.kind}://{self.host}:{self.port}"
-
-    @property
-    def is_rtu(self) -> bool:
-        return self.kind != "tcp"
-
-    def frame_silence_s(self) -> float:
-        """The silence a serial line needs between frames (3.5 characters, at least 1.75 ms)."""
-        return max(3.5 * _BITS_PER_CHAR / self.baudrate, _MIN_SILENCE_S)
+_READ_VERBS = {table: f"read {table.value}" for table in RegisterTable}
+Request = tuple[str, int, int]  # (what, first address, count): named in errors only
 
 
-@dataclass(frozen=True, slots=True)
-class BusSettings:
-    """Timing of a bus. ``None`` means: what the bus kind needs (see :meth:`resolve`)."""
-
-    timeout_s: float = 3.0
-    connect_timeout_s: float | None = None
-    inter_frame_s: float | None = None
-    quiet_after_timeout_s: float | None = None
-
-    def resolve(self, endpoint: Endpoint) -> tuple[float, float, float]:
-        """(connect timeout, pause between frames, quiet time after a timeout) in seconds."""
-        connect = self.connect_timeout_s if self.connect_timeout_s is not None else self.timeout_s
-        if self.inter_frame_s is not None:
-            pause = self.inter_frame_s
-        elif endpoint.kind == "rtu":
-            pause = endpoint.frame_silence_s()
-        elif endpoint.kind == "rtu-over-tcp":
-            pause = _MIN_SILENCE_S  # the converter's serial side needs its silence too
-        else:
-            pause = 0.0
-        if self.quiet_after_timeout_s is not None:
-            quiet = self.quiet_after_timeout_s
-        else:
-            quiet = min(self.timeout_s, 1.0) if endpoint.is_rtu else 0.0
-        return connect, pause, quiet
+def _describe(what: Request) -> str:
+    verb, address, count = what
+    return f"{verb} {address}+{count}"
 
 
 class _LostMidRequest(Exception):
@@ -241,14 +175,14 @@ class ModbusBus:
         if wait_s > 0:
             await asyncio.sleep(wait_s)
 
-    async def call(self, unit: int, what: str, send: Callable[[Any], Awaitable[Any]],
+    async def call(self, unit: int, what: Request, send: Callable[[Any], Awaitable[Any]],
                    check: Callable[[Any], str | None]) -> Any:
         """Run one request on the bus and return pymodbus' response PDU, or raise a :class:`DriverError`.
 
-        ``send(client)`` issues the request; ``check(response)`` returns why a response does not
-        answer it (or None). The low-level entry; prefer the read_/write_ methods.
+        ``what`` names the request in errors (``("read input", 0, 11)``); ``send(client)`` issues it;
+        ``check(response)`` returns why a response does not answer it (or None). The low-level
+        entry; prefer the read_/write_ methods.
         """
-        where = f"{self.key} unit {unit}"
         async with self._held_lock():
             await self._pause()
             client = await self._ensure_connected()
@@ -261,31 +195,38 @@ class ModbusBus:
                 self.failures += 1
                 self._after_timeout()
                 if self._bytes_in and self.endpoint.is_rtu:
-                    raise FramingError(f"{what}: {self._bytes_in} bytes arrived but no valid frame within "
-                                       f"{self.timeout_s:g} s (CRC error or garbage)", where=where) from None
-                raise DeviceTimeout(f"{what}: no answer within {self.timeout_s:g} s", where=where) from None
+                    raise FramingError(f"{_describe(what)}: {self._bytes_in} bytes arrived but no valid frame "
+                                       f"within {self.timeout_s:g} s (CRC error or garbage)",
+                                       where=self._where(unit)) from None
+                raise DeviceTimeout(f"{_describe(what)}: no answer within {self.timeout_s:g} s",
+                                    where=self._where(unit)) from None
             except (_LostMidRequest, ConnectionException, ConnectionError) as exc:
                 self.failures += 1
                 self._close()
-                raise ConnectionFailed(f"{what}: connection lost ({exc.__class__.__name__})", where=where) from None
+                raise ConnectionFailed(f"{_describe(what)}: connection lost ({exc.__class__.__name__})",
+                                       where=self._where(unit)) from None
             except ModbusIOException as exc:
                 self.failures += 1
                 self._after_timeout()
-                raise FramingError(f"{what}: {exc.string}", where=where) from None
+                raise FramingError(f"{_describe(what)}: {exc.string}", where=self._where(unit)) from None
             except ModbusException as exc:
                 self.failures += 1
-                raise DriverError(f"{what}: {exc.string}", where=where) from None
+                raise DriverError(f"{_describe(what)}: {exc.string}", where=self._where(unit)) from None
             finally:
                 self._ready_at = max(self._ready_at, time.monotonic() + self._pause_s)
             if response.isError():
                 raise ModbusExceptionResponse(response.exception_code, function_code=response.function_code & 0x7F,
-                                              where=where)
+                                              where=self._where(unit))
             problem = check(response)
             if problem is not None:
                 self.failures += 1
                 self._after_timeout()
-                raise StaleResponse(f"{what}: the answer does not match the request ({problem})", where=where)
+                raise StaleResponse(f"{_describe(what)}: the answer does not match the request ({problem})",
+                                    where=self._where(unit))
             return response
+
+    def _where(self, unit: int) -> str:
+        return f"{self.key} unit {unit}"
 
     def _after_timeout(self) -> None:
         """After a timeout or a stray answer, let a late frame arrive (and be dropped) before the next request."""
@@ -313,7 +254,7 @@ class ModbusBus:
                 return f"{len(response.registers)} registers, expected {count}"
             return None
 
-        response = await self.call(unit, f"read {table.value} {address}+{count}", send, check)
+        response = await self.call(unit, (_READ_VERBS[table], address, count), send, check)
         return list(response.registers)
 
     async def read_bits(self, unit: int, table: RegisterTable, address: int, count: int) -> list[bool]:
@@ -335,7 +276,7 @@ class ModbusBus:
                 return f"{len(response.bits)} bits, expected {count}"
             return None
 
-        response = await self.call(unit, f"read {table.value} {address}+{count}", send, check)
+        response = await self.call(unit, (_READ_VERBS[table], address, count), send, check)
         return [bool(b) for b in response.bits[:count]]
 
     async def write_registers(self, unit: int, address: int, values: list[int]) -> None:
@@ -361,7 +302,7 @@ class ModbusBus:
                 return f"count {response.count}, expected {len(values)}"
             return None
 
-        await self.call(unit, f"write holding {address}+{len(values)}", send, check)
+        await self.call(unit, ("write holding", address, len(values)), send, check)
 
     async def write_coils(self, unit: int, address: int, values: list[bool]) -> None:
         """Write coils: function 5 for one, 15 for several."""
@@ -382,42 +323,4 @@ class ModbusBus:
                 return f"count {response.count}, expected {len(values)}"
             return None
 
-        await self.call(unit, f"write coil {address}+{len(values)}", send, check)
-
-
-class BusPool:
-    """Device bus key → :class:`ModbusBus`, each opened on first use; leaving the pool closes them all.
-
-    >>> pool = BusPool(BusSettings(timeout_s=2.0))
-    """
-
-    def __init__(self, settings: BusSettings | None = None) -> None:
-        self.settings = settings or BusSettings()
-        self._buses: dict[str, ModbusBus] = {}
-        self._stack: AsyncExitStack | None = None
-
-    async def __aenter__(self) -> Self:
-        self._stack = AsyncExitStack()
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        stack, self._stack = self._stack, None
-        self._buses.clear()
-        if stack is not None:
-            await stack.aclose()
-
-    async def bus_for(self, address: ModbusAddress) -> ModbusBus:
-        """The bus a device's address is on (the same object for every device with that bus key)."""
-        if self._stack is None:
-            raise DriverError("the bus pool is not open: use `async with BusPool(...)`")
-        key = address.bus_key
-        bus = self._buses.get(key)
-        if bus is None:
-            bus = ModbusBus(Endpoint.of(address), self.settings)
-            self._buses[key] = bus  # registered before the await so concurrent callers share it
-            await self._stack.enter_async_context(bus)
-        return bus
-
-    def __len__(self) -> int:
-        return len(self._buses)
+        await self.call(unit, ("write coil", address, len(values)), send, check)

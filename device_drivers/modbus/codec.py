@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from device_drivers.errors import DecodeError, EncodeError
 from device_registry.profile import DataType, ModbusMetric, ModbusSpec, Order
@@ -70,7 +71,7 @@ def bytes_to_registers(data: bytes, byte_order: Order, word_order: Order) -> lis
 
 def _check_length(metric: ModbusMetric, got: int) -> None:
     if got != metric.register_count:
-        unit = "bit" if metric.table.is_bits else "register"
+        unit = "bit" if metric.type is DataType.bool else "register"
         raise DecodeError(f"{metric.name}: {metric.type.value} needs {metric.register_count} {unit}(s), got {got}")
 
 
@@ -194,3 +195,81 @@ def encode_text(metric: ModbusMetric, text: str, spec: ModbusSpec) -> list[int]:
         raise EncodeError(f"{metric.name}: {len(data)} bytes of text do not fit {metric.register_count} registers")
     byte_order, _ = orders(metric, spec)
     return bytes_to_registers(data.ljust(size, b"\x00"), byte_order, "big")
+
+
+@dataclass(frozen=True, slots=True)
+class BlockValues:
+    """A block's metrics decoded: numbers, bitfields (also in ``values``), texts, and per-metric errors."""
+
+    values: dict[str, float]
+    bitfields: dict[str, int]
+    texts: dict[str, str]
+    errors: dict[str, str]
+
+
+class BlockDecoder:
+    """Decodes every metric of one read block at once, the same as :func:`decode_metric` metric by metric.
+
+    Polling decodes the same blocks over and over, so the work that depends only on the profile
+    (struct formats, offsets, orders) is done once here. Metrics in the Modbus convention (high
+    byte and high word first) are unpacked straight from the block's bytes; the others go through
+    :func:`decode_metric`.
+
+    >>> from device_registry.profile import ModbusMetric, ModbusSpec
+    >>> volts = ModbusMetric(name="supply_voltage_v", table="input", address=0, scale=0.1)
+    >>> power = ModbusMetric(name="power_w", table="input", address=2, type="f32")
+    >>> decoder = BlockDecoder((volts, power), 0, 4, ModbusSpec(metrics=(volts, power)))
+    >>> decoder.decode([2314, 0, 0x42F7, 0]).values
+    {'supply_voltage_v': 231.4, 'power_w': 123.5}
+    """
+
+    def __init__(self, metrics: Sequence[ModbusMetric], address: int, count: int, spec: ModbusSpec) -> None:
+        self._pack = struct.Struct(f">{count}H")
+        self._fast: list[tuple[str, struct.Struct | None, int, int, float, float]] = []
+        self._slow: list[tuple[ModbusMetric, slice]] = []
+        for metric in metrics:
+            start = metric.address - address
+            byte_order, word_order = orders(metric, spec)
+            conventional = byte_order == "big" and (word_order == "big" or metric.register_count == 1)
+            if metric.table.is_bits or not conventional or metric.type in (DataType.string, DataType.bool):
+                self._slow.append((metric, slice(start, start + metric.register_count)))
+            elif metric.type is DataType.bitfield:
+                self._fast.append((metric.name, None, 2 * start, 2 * metric.register_count, 1.0, 0.0))
+            else:
+                self._fast.append((metric.name, struct.Struct(_FORMATS[metric.type]), 2 * start, 0,
+                                   metric.scale, metric.offset))
+        self._spec = spec
+
+    def decode(self, registers: Sequence[int] | Sequence[bool]) -> BlockValues:
+        values: dict[str, float] = {}
+        bitfields: dict[str, int] = {}
+        texts: dict[str, str] = {}
+        errors: dict[str, str] = {}
+        if self._fast:
+            try:
+                data = self._pack.pack(*registers)
+            except struct.error:
+                raise DecodeError(f"a block of {self._pack.size // 2} registers got {len(registers)} "
+                                  f"values or one outside 0..65535") from None
+            for name, fmt, at, width, scale, offset in self._fast:
+                if fmt is None:
+                    bitfields[name] = number = int.from_bytes(data[at:at + width], "big")
+                    values[name] = float(number)
+                    continue
+                raw = fmt.unpack_from(data, at)[0]
+                value = raw * scale + offset
+                if math.isfinite(value):
+                    values[name] = float(value)
+                else:
+                    errors[name] = f"{name}: the device sent {raw!r}, not a finite number"
+        for metric, part in self._slow:
+            try:
+                if metric.type is DataType.string:
+                    texts[metric.name] = decode_text(metric, [int(v) for v in registers[part]], self._spec)
+                else:
+                    values[metric.name] = decode_metric(metric, registers[part], self._spec)
+                    if metric.type is DataType.bitfield:
+                        bitfields[metric.name] = int(values[metric.name])
+            except DecodeError as exc:
+                errors[metric.name] = str(exc)
+        return BlockValues(values, bitfields, texts, errors)

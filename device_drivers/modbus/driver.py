@@ -21,9 +21,9 @@ from device_drivers.errors import (
     VerificationError,
 )
 from device_drivers.modbus.bus import ModbusBus
-from device_drivers.modbus.codec import decode_metric, decode_text, encode_metric
+from device_drivers.modbus.codec import BlockDecoder, decode_metric, encode_metric
 from device_drivers.modbus.plan import ReadBlock, plan_reads
-from device_registry.profile import DataType, ModbusMetric, ModbusSpec, Profile, RegisterTable
+from device_registry.profile import ModbusMetric, ModbusSpec, Profile, RegisterTable
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.expressions import Expression, ExpressionError
 from streetwatch.readings import Reading
@@ -54,16 +54,17 @@ class DeviceSample:
         return [Reading(device_id, metric, self.ts, value) for metric, value in self.values.items()]
 
 
-# Plans are pure functions of the spec; profiles are few and long-lived, so keep them by identity.
-_PLANS: dict[int, tuple[ModbusSpec, list[ReadBlock]]] = {}
+# Plans and decoders are pure functions of the spec; profiles are few and long-lived, so they
+# are kept by the spec's identity (the spec itself is kept too, so the id cannot be reused).
+_PLANS: dict[int, tuple[ModbusSpec, list[tuple[ReadBlock, BlockDecoder]]]] = {}
 _EXPRESSIONS: dict[str, Expression] = {}
 
 
-def _plan(spec: ModbusSpec) -> list[ReadBlock]:
+def _plan(spec: ModbusSpec) -> list[tuple[ReadBlock, BlockDecoder]]:
     cached = _PLANS.get(id(spec))
     if cached is None or cached[0] is not spec:
-        cached = (spec, plan_reads(spec))
-        _PLANS[id(spec)] = cached
+        blocks = [(b, BlockDecoder(b.metrics, b.address, b.count, spec)) for b in plan_reads(spec)]
+        cached = _PLANS[id(spec)] = (spec, blocks)
     return cached[1]
 
 
@@ -94,7 +95,7 @@ async def read_device(bus: ModbusBus, unit: int, profile: Profile, *, clock: Clo
     errors: dict[str, str] = {}
     refused: ModbusExceptionResponse | None = None
     blocks = _plan(spec)
-    for block in blocks:
+    for block, decoder in blocks:
         try:
             raw = await read_block(bus, unit, block)
         except ModbusExceptionResponse as exc:
@@ -102,18 +103,12 @@ async def read_device(bus: ModbusBus, unit: int, profile: Profile, *, clock: Clo
             for metric in block.metrics:
                 errors[metric.name] = str(exc)
             continue
-        for metric in block.metrics:
-            part = raw[block.slice_for(metric)]
-            try:
-                if metric.type is DataType.string:
-                    texts[metric.name] = decode_text(metric, [int(v) for v in part], spec)
-                    continue
-                values[metric.name] = value = decode_metric(metric, part, spec)
-                if metric.type is DataType.bitfield:
-                    bitfields[metric.name] = int(value)
-            except DecodeError as exc:
-                errors[metric.name] = str(exc)
-    if refused is not None and len(errors) == sum(len(b.metrics) for b in blocks):
+        decoded = decoder.decode(raw)
+        values.update(decoded.values)
+        bitfields.update(decoded.bitfields)
+        texts.update(decoded.texts)
+        errors.update(decoded.errors)
+    if refused is not None and len(errors) == sum(len(b.metrics) for b, _ in blocks):
         raise refused
     ts = clock.now()
     _derive(profile, values, errors)

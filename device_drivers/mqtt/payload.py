@@ -30,15 +30,10 @@ from device_registry.profile import Profile
 from streetwatch.expressions import Expression, ExpressionError
 from streetwatch.readings import Reading
 
-try:  # measured 4x faster than json.loads on a lamp's payload (docs/benchmarks.md)
-    import orjson
-
-    _fast_loads: Callable[[bytes], Any] | None = orjson.loads
-    _FastError: type[Exception] = orjson.JSONDecodeError
-except ImportError:  # pragma: no cover - orjson is a dependency; stay correct without it
-    _fast_loads = None
-    _FastError = ValueError
-
+# The standard parser, not orjson: orjson parses a lamp's message 4x faster, but the whole parse
+# only 1.16x (docs/benchmarks.md), about 1 % of a core at 50,000 readings/s. And json takes the
+# non-standard NaN/Infinity some devices send, so one bad value costs that metric, not the message.
+loads: Callable[[bytes], Any] = json.loads
 DEFAULT_MAX_BYTES = 65_536
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_AHEAD = timedelta(days=1)
@@ -113,16 +108,6 @@ def _mapping(profile: Profile) -> _Mapping:
     mapping = _Mapping(metrics, ts_path, known, flat, derived)
     _MAPPINGS[id(profile)] = (profile, mapping)
     return mapping
-
-
-def loads(payload: bytes) -> Any:
-    """JSON → Python. Non-standard ``NaN``/``Infinity`` parse (to be rejected per metric, not per payload)."""
-    if _fast_loads is not None:
-        try:
-            return _fast_loads(payload)
-        except _FastError:
-            pass  # maybe NaN/Infinity, which only the standard parser takes; it decides
-    return json.loads(payload)
 
 
 def parse_timestamp(raw: Any, received_at: datetime) -> datetime | Rejection:

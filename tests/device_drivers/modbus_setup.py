@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-from device_drivers.modbus.bus import BusKind, BusSettings, Endpoint, ModbusBus
+from device_drivers.modbus import BusKind, BusSettings, Endpoint, ModbusBus
 from device_registry.profile import Profile
 from simulators.modbus_server import ModbusSimServer
 from tests.fixtures.serial_pair import SerialPair

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from device_drivers.errors import DecodeError, EncodeError
 from device_drivers.modbus.codec import (
+    BlockDecoder,
     decode_metric,
     decode_raw,
     decode_text,
@@ -205,3 +206,47 @@ def test_f64_round_trips_exactly(value: float, byte_order: Order, word_order: Or
 def test_text_round_trips(text: str, byte_order: Order) -> None:
     m = metric("string", count=8, byte_order=byte_order)
     assert decode_text(m, encode_text(m, text, BIG), BIG) == text
+
+
+# -- the block decoder used by polling agrees with decode_metric --------------------------------------
+
+@st.composite
+def block_case(draw: st.DrawFn) -> tuple[list[ModbusMetric], ModbusSpec, list[int]]:
+    metrics, address = [], draw(st.integers(0, 5))
+    start = address
+    for i in range(draw(st.integers(1, 8))):
+        type_ = draw(st.sampled_from(["u16", "i16", "u32", "i32", "f32", "u64", "i64", "f64", "bitfield", "string"]))
+        count = draw(st.integers(1, 3)) if type_ in ("bitfield", "string") else None
+        metrics.append(ModbusMetric(
+            name=f"m{i}", table="input", address=address, type=type_, count=count,  # type: ignore[arg-type]
+            byte_order=draw(st.none() | orders_st), word_order=draw(st.none() | orders_st),
+            scale=draw(st.sampled_from([1.0, 0.1, 0.001])), offset=draw(st.sampled_from([0.0, -40.0]))))
+        address = metrics[-1].end + draw(st.integers(0, 2))
+    s = spec(draw(orders_st), draw(orders_st))
+    registers = draw(st.lists(st.integers(0, 0xFFFF), min_size=address - start, max_size=address - start))
+    return metrics, s, registers
+
+
+@given(block_case())
+def test_block_decoder_agrees_with_decode_metric(case: tuple[list[ModbusMetric], ModbusSpec, list[int]]) -> None:
+    metrics, s, registers = case
+    start = metrics[0].address
+    got = BlockDecoder(metrics, start, len(registers), s).decode(registers)
+    for m in metrics:
+        part = registers[m.address - start:m.end - start]
+        if m.type is DataType.string:
+            try:
+                text = decode_text(m, part, s)
+            except DecodeError:
+                assert m.name in got.errors and m.name not in got.texts
+                continue
+            assert got.texts[m.name] == text
+            continue
+        try:
+            expected = decode_metric(m, part, s)
+        except DecodeError:
+            assert m.name in got.errors and m.name not in got.values
+            continue
+        assert got.values[m.name] == expected
+        if m.type is DataType.bitfield:
+            assert got.bitfields[m.name] == int(expected)

@@ -15,9 +15,9 @@ from device_drivers.errors import (
     ModbusExceptionResponse,
     StaleResponse,
 )
-from device_drivers.modbus.bus import BusKind, BusPool, BusSettings, Endpoint, ModbusBus
+from device_drivers.modbus import BusKind, BusPool, BusSettings, Endpoint, ModbusBus
 from device_drivers.modbus.driver import read_device
-from device_registry.device import ModbusRtuOverTcpAddress, ModbusTcpAddress
+from device_registry.device import ModbusRtuOverTcpAddress, ModbusTcpAddress, MqttAddress
 from device_registry.profile import Profile, RegisterTable
 from simulators.modbus_server import Fault, ModbusSimServer
 from tests.device_drivers.modbus_setup import KINDS, served
@@ -210,6 +210,8 @@ async def test_pool_shares_one_bus_per_bus_key(lamp: Profile) -> None:
         b = await pool.bus_for(ModbusRtuOverTcpAddress(host="127.0.0.1", port=server.port, unit=2))
         c = await pool.bus_for(ModbusTcpAddress(host="127.0.0.1", port=server.port, unit=1))
         assert a is b and a is not c and len(pool) == 2
+        with pytest.raises(TypeError, match="not a Modbus address"):
+            await pool.bus_for(MqttAddress())  # type: ignore[arg-type]
         assert a.key == f"rtu-over-tcp://127.0.0.1:{server.port}"
         await a.read_registers(1, INPUT, 0, 1)
         assert a.connected

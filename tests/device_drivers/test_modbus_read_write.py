@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from device_drivers.errors import EncodeError, ModbusExceptionResponse, VerificationError
-from device_drivers.modbus.bus import BusKind
+from device_drivers.modbus import BusKind
 from device_drivers.modbus.codec import set_bits
 from device_drivers.modbus.driver import read_device, read_schedule, write_metric, write_schedule
 from device_registry.profile import Profile, RegisterTable, check_profile
@@ -172,3 +172,24 @@ async def test_a_device_that_refuses_everything_raises(lamp: Profile) -> None:
         server.set_fault(1, Fault("exception", code=4))
         with pytest.raises(ModbusExceptionResponse, match=r"exception 4 \(server device failure\)"):
             await read_device(bus, 1, lamp)
+
+
+async def test_multiple_coils_and_discrete_inputs(kind: BusKind, serial: SerialPair | None, lamp: Profile) -> None:
+    async with served(kind, {1: lamp}, serial) as (server, bus):
+        await bus.write_coils(1, 0, [True, False, True])  # function 15
+        assert server.get_registers(1, "coil", 0, 3) == [1, 0, 1]
+        assert await bus.read_bits(1, RegisterTable.coil, 0, 3) == [True, False, True]
+        server.set_registers(1, "discrete", 5, [1, 1, 0, 1, 0, 0, 0, 0, 1])
+        assert await bus.read_bits(1, RegisterTable.discrete, 5, 9) == [True, True, False, True] + [False] * 4 + [True]
+        await bus.write_registers(1, 20, [1, 2, 3])  # function 16
+        assert await bus.read_registers(1, RegisterTable.holding, 20, 3) == [1, 2, 3]
+
+
+async def test_a_relay_that_does_not_switch_fails_verification(lamp: Profile) -> None:
+    async with served("tcp", {1: lamp}) as (server, bus):
+        def stuck(event: WriteEvent) -> None:
+            if "relay_on" in event.metrics:
+                server.set_value(event.unit, "relay_on", 0)
+        server.on_write(stuck)
+        with pytest.raises(VerificationError, match="wrote relay_on=1 but read back 0"):
+            await write_metric(bus, 1, lamp, "relay_on", 1)

@@ -8,7 +8,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import device_drivers.mqtt.payload as payload_module
 from device_drivers.errors import PayloadError
 from device_drivers.mqtt import (
     Command,
@@ -136,13 +135,6 @@ def test_bools_count_as_numbers(profiles: dict[str, Profile]) -> None:
                                 "mqtt": {"metrics": [{"name": "relay_on"}]}})
     assert profile is not None
     assert parse(profile, {"relay_on": True}) == ({"relay_on": 1.0}, [])
-
-
-def test_json_fallback_parses_the_same(probe: Profile, monkeypatch: pytest.MonkeyPatch) -> None:
-    document = b'{"ts": 1782907200000, "ph": 7.25, "temperature_c": -1, "x": NaN}'
-    fast = parse(probe, document)
-    monkeypatch.setattr(payload_module, "_fast_loads", None)
-    assert parse(probe, document) == fast
 
 
 PROBE = shipped_profiles()["sw-water-quality-probe-mqtt"]

@@ -5,15 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import typer
 
 from device_registry.cli import device_app, group_app, profile_app
+from device_registry.observed import Observed, latest_readings, set_latest_readings
 from device_registry.profile import SHIPPED_PROFILES_DIR
 from gateway.cli import main
+from streetwatch.database import Database
+from streetwatch.readings import Reading
 
 pytestmark = pytest.mark.services
 
@@ -233,3 +239,48 @@ def test_every_command_has_an_example(app: typer.Typer) -> None:
     for command in app.registered_commands:
         assert command.callback is not None
         assert "Example: streetwatch " in (command.callback.__doc__ or ""), command.name
+
+
+def test_show_reports_what_the_telemetry_store_saw(cli: Cli) -> None:
+    cli(*ADD_GAUGE)
+    assert "last_seen        never" in cli("device", "show", "CG-TH-0007")[1]  # the store has seen nothing
+    seen = datetime(2026, 7, 1, 4, 0, tzinfo=UTC)
+    asked: list[str] = []
+
+    async def from_store(db: Database, device_id: str) -> Observed:
+        asked.append(device_id)
+        assert await db.fetch_value("SELECT count(*) FROM devices") == 1  # the registry's own database
+        return Observed(seen, (Reading(device_id, "water_level_mm", seen, 312.0),
+                               Reading(device_id, "battery_v", seen, 3.61)))
+
+    wired = latest_readings()
+    set_latest_readings(from_store)
+    try:
+        code, out, _ = cli("device", "show", "CG-TH-0007")
+        assert code == 0
+        data = json.loads(cli("device", "show", "CG-TH-0007", "--format", "json")[1])
+    finally:
+        set_latest_readings(wired)
+    assert asked == ["CG-TH-0007", "CG-TH-0007"]
+    assert "last_seen        2026-07-01 04:00:00+00:00" in out
+    assert [line.split()[:3] for line in out.splitlines()[-2:]] == [["water_level_mm", "312.0", "mm"],
+                                                                    ["battery_v", "3.61", "V"]]
+    assert data["last_seen"] == "2026-07-01 04:00:00+00:00"
+    assert data["readings"][1] == {"metric": "battery_v", "value": 3.61, "unit": "V", "at": "2026-07-01 04:00:00+00:00"}
+
+
+def test_db_migrate_includes_the_registry(cli: Cli) -> None:
+    assert cli("db", "migrate")[0] == 0
+    status = json.loads(cli("db", "status", "--format", "json")[1])
+    assert {"component": "device_registry", "version": 1} in [
+        {"component": s["component"], "version": s["version"]} for s in status]
+    assert all(s["applied_at"] != "pending" for s in status)
+
+
+def test_a_real_process_gets_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "STREETWATCH_DATA_DIR": str(tmp_path / "data")}
+    add = [sys.executable, "-m", "gateway", *ADD_LAMP]
+    assert subprocess.run(add, env=env, cwd=tmp_path, capture_output=True, check=False).returncode == 0
+    again = subprocess.run(add, env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert (again.returncode, again.stdout) == (2, "")
+    assert again.stderr.splitlines() == ["streetwatch: error: id: device 'LP-BY-000123' is already registered"]

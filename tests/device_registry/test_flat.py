@@ -119,7 +119,7 @@ labels = st.from_regex(r"[A-Za-z0-9._-]{1,12}", fullmatch=True)
     level=st.floats(-1e6, 1e6, allow_nan=False),
     notes=st.text(st.characters(blacklist_categories=("Cs",)), max_size=20).map(str.strip),
 )
-def test_fields_round_trip(  # noqa: PLR0917 - hypothesis passes each strategy by name
+def test_fields_round_trip(
     lat: float, lon: float, unit: int, port: int, groups: list[str], tags: dict[str, str], level: float, notes: str,
 ) -> None:
     device = device_from_fields({**LAMP, "lat": repr(lat), "lon": repr(lon), "unit": str(unit), "port": str(port),

@@ -16,6 +16,7 @@ from device_registry import (
     InvalidDevice,
     ProfileRejected,
     Registry,
+    RegistryError,
     StatusChangeRefused,
     UnknownTarget,
     device_from_fields,
@@ -61,7 +62,7 @@ async def test_add_refuses_duplicates_and_what_the_profile_rules_out(registry: R
     with pytest.raises(DuplicateDevice, match="id: device 'LP-BY-000123' is already registered"):
         await _add(registry, {**LAMP, "host": "10.9.9.9"})
     with pytest.raises(InvalidDevice) as err:
-        await _add(registry, {**LAMP, "id": "LP-2", "profile": "acme-lc200"})
+        await _add(registry, {**LAMP, "id": "LP-2", "host": "10.20.0.16", "profile": "acme-lc200"})
     assert [p.field for p in err.value.problems] == ["profile"]
     with pytest.raises(InvalidDevice, match="transport: profile sw-culvert-gauge-mqtt speaks mqtt"):
         await _add(registry, {**LAMP, "id": "CG-9", "kind": "culvert_gauge", "profile": "sw-culvert-gauge-mqtt"})
@@ -69,6 +70,27 @@ async def test_add_refuses_duplicates_and_what_the_profile_rules_out(registry: R
     with pytest.raises(DuplicateDevice, match="retired"):
         await _add(registry, LAMP)
     assert await registry.revision() == 2  # the add and the retirement; refusals change nothing
+
+
+async def test_one_modbus_address_one_device_in_service(registry: Registry) -> None:
+    await _add(registry, LAMP, {**LAMP, "id": "LP-2", "unit": "2"}, {**GAUGE, "id": "CG-1"}, {**GAUGE, "id": "CG-2"})
+    with pytest.raises(InvalidDevice, match=r"^unit: unit 1 on 10\.20\.0\.15:502 is already used by LP-BY-000123$"):
+        await _add(registry, {**LAMP, "id": "LP-3"})
+    with pytest.raises(InvalidDevice, match=r"unit: unit 2 on 10\.20\.0\.15:502 is already used by LP-2"):
+        await registry.update(LAMP["id"], {"unit": "2"}, by="x")
+    await registry.update(LAMP["id"], {"unit": "3"}, by="x")  # moving itself is fine
+    await registry.retire("LP-2", by="x")
+    await _add(registry, {**LAMP, "id": "LP-3", "unit": "2"})  # a retired device frees its address
+    with pytest.raises(InvalidDevice, match="already used by LP-3"):
+        await registry.set_status("LP-2", DeviceStatus.registered, by="x")
+    rtu = {**LAMP, "transport": "modbus-rtu", "host": "", "serial_port": "/dev/ttyUSB0", "unit": "7"}
+    with pytest.raises(ImportRejected) as err:
+        await registry.import_devices(_rows({**rtu, "id": "R-1"}, {**rtu, "id": "R-2", "unit": "8"},
+                                            {**rtu, "id": "R-3"}, {**LAMP, "id": "R-4", "unit": "3"}), by="x")
+    assert [str(p) for p in err.value.problems] == [
+        "line 4: unit: unit 7 on /dev/ttyUSB0 is already used by R-1",
+        "line 5: unit: unit 3 on 10.20.0.15:502 is already used by LP-BY-000123",
+    ]
 
 
 async def test_updates_are_recorded_with_who_and_when(registry: Registry, clock: FakeClock) -> None:
@@ -233,3 +255,13 @@ async def test_listing_many_devices_is_ordered_and_complete(registry: Registry) 
     assert [d.id for d in devices] == sorted(r["id"] for r in rows)
     assert len(await registry.list(DeviceFilter(group="g3"))) == len([n for n in range(1, 2001) if n % 7 == 3])
     assert len(await registry.get_many([r["id"] for r in rows[::3]])) == len(rows[::3])
+
+
+async def test_a_change_made_meanwhile_is_not_overwritten(registry: Registry) -> None:
+    await _add(registry, LAMP)
+    stale = await registry.require(LAMP["id"])
+    await registry.update(LAMP["id"], {"site": "Liwan"}, by="a")
+    with pytest.raises(RegistryError, match="was changed meanwhile"):
+        await registry.replace(stale, stale.model_copy(update={"notes": "x"}), by="b")
+    assert (await registry.require(LAMP["id"])).site == "Liwan"
+    assert [d.id for d in await registry.resolve_target("site:Liwan")] == [LAMP["id"]]
