@@ -235,7 +235,9 @@ class CulvertLevel:
             wet_at = self.rainfall.next_wet_s(self._t)
             if wet_at >= self._t + step:
                 # A dry spell: jump over whole grid steps at once (exact with zero input).
-                dry_steps = math.floor((min(wet_at, t_s) - self._t) / step)
+                # At least one: the loop's condition says a whole step fits, even when rounding
+                # makes (t + step - t) / step come out a hair below 1.
+                dry_steps = max(math.floor((min(wet_at, t_s) - self._t) / step), 1)
                 dt = dry_steps * step
                 self._x1, self._x2 = _cascade_step(self._x1, self._x2, 0.0, dt, k1=r.lag_s, k2=r.drain_s)
                 self._t += dt

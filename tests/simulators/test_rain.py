@@ -116,6 +116,17 @@ def test_demo_storm_passes_yellow_orange_red_then_drains() -> None:
     assert series[-1][1] == pytest.approx(40, abs=1)
 
 
+@pytest.mark.timeout(10)  # the bug this guards against was an endless loop
+def test_a_dry_step_that_rounds_below_one_still_moves_on() -> None:
+    # (t + step - t) / step < 1 in floating point for these: integration must still advance.
+    t, step = 625.720304108054, 8.330698679157667
+    rain = Rainfall((RainEvent(t + step + 50, 60, 30),))
+    culvert = CulvertLevel(rain, CulvertResponse(lag_s=10 * step, drain_s=20 * step))
+    culvert._t = t  # the grid point such a run has reached
+    assert culvert.level_mm_at(t + step) == pytest.approx(40)
+    assert culvert.level_mm_at(t + step + 200) > 40
+
+
 events = st.builds(
     RainEvent,
     start_s=st.floats(0, 600), duration_s=st.floats(10, 3600), peak_mm_h=st.floats(0.5, 150),
