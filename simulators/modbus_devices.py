@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from pymodbus.constants import ExcCodes
 from pymodbus.pdu import ModbusPDU
 
+from device_drivers.modbus.codec import encode_metric
 from device_registry.profile import Profile, RegisterTable
 from simulators.faults import FaultKind, FaultWindow
 from simulators.modbus_server import Fault, ModbusSimServer, ServerKind, WriteEvent
@@ -75,6 +76,9 @@ class DeviceServer(ModbusSimServer):
         self.delay_s = delay_s
         self.devices = {unit: device for unit, (_, device) in devices.items()}
         self._profiles = {unit: profile for unit, (profile, _) in devices.items()}
+        self._metrics = {profile.name: {m.name: m for m in profile.modbus.metrics}
+                         for profile, _ in devices.values() if profile.modbus is not None}
+        self._written: dict[int, dict[str, float]] = {}  # what refresh last put in each unit's image
         self._faults: dict[int, Fault | None] = {}
         self._refreshed_at: dict[int, float] = {}
         self._silent: set[int] = set()
@@ -95,8 +99,17 @@ class DeviceServer(ModbusSimServer):
             self._silent.add(unit)
             return
         self._silent.discard(unit)
-        for metric, value in values.items():
-            self.set_value(unit, metric, value)
+        profile = self._profiles[unit]
+        metrics = self._metrics[profile.name]
+        spec = profile.modbus
+        assert spec is not None
+        written = self._written.setdefault(unit, {})
+        for name, value in values.items():
+            if written.get(name) == value:
+                continue  # encoding is most of a refresh's cost; most registers have not changed
+            metric = metrics[name]
+            self.set_registers(unit, metric.table, metric.address, encode_metric(metric, value, spec))
+            written[name] = value
 
     def _fault_now(self, unit: int) -> Fault | None:
         if unit in self._silent:
@@ -141,6 +154,7 @@ class DeviceServer(ModbusSimServer):
         device = self.devices.get(event.unit)
         if device is None:
             return
+        self._written.pop(event.unit, None)  # a client changed the image: rewrite all of it
         now = self.clock.now()
         try:
             for metric, value in event.metrics.items():
