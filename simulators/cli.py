@@ -13,6 +13,7 @@ import signal
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 import typer
 
@@ -30,9 +31,10 @@ from streetwatch.config import Settings
 from streetwatch.database import DatabaseError
 
 SIMULATOR = "streetwatch simulate"
+T = TypeVar("T")
 
 
-def _parsed(option: str, parse: Callable[[str], object], text: str) -> object:
+def _parsed(option: str, parse: Callable[[str], T], text: str) -> T:
     try:
         return parse(text)
     except ValueError as exc:
@@ -88,8 +90,8 @@ def simulate(
                           drain_s=_seconds("--culvert-drain", culvert_drain))
         scenario = Scenario(
             lamps=lamps, gauges=gauges, probes=probes, seed=seed, culvert=culvert,
-            rainfall=_parsed("--rain", Rainfall.parse, rain),  # type: ignore[arg-type]
-            faults=_parsed("--faults", FaultSpec.parse_many, faults),  # type: ignore[arg-type]
+            rainfall=_parsed("--rain", Rainfall.parse, rain),
+            faults=_parsed("--faults", FaultSpec.parse_many, faults),
             lamp_transport=lamp_transport, gauge_transport=gauge_transport, probe_transport=probe_transport,
             gauge_interval_s=_seconds("--gauge-interval", gauge_interval),
             probe_interval_s=_seconds("--probe-interval", probe_interval),
@@ -112,9 +114,7 @@ def simulate(
 
 
 def _seconds(option: str, text: str) -> float:
-    value = _parsed(option, parse_duration_s, text)
-    assert isinstance(value, float)
-    return value
+    return _parsed(option, parse_duration_s, text)
 
 
 async def _run(fleet: Fleet, current: Settings, *, csv_file: Path | None, register: bool, duration_s: float | None,

@@ -158,8 +158,6 @@ class SimProbe:
 class SimLamp:
     """A lamp-post controller; Modbus writes go to :meth:`write`."""
 
-    WRITABLE = ("dim_level_pct", "relay_on", "flash_mode", "clock_epoch_s")
-
     def __init__(self, planned: PlannedDevice, scenario: Scenario, origin: datetime,
                  initial_dim_pct: int = 60) -> None:
         self.device_id = planned.id
