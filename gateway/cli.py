@@ -11,6 +11,7 @@ from device_registry.cli import device_app, group_app, profile_app
 from gateway import cli_compose, cli_db, cli_demo
 from rules.cli import alerts_app, rules_app
 from rules.control.cli import command_app, energy_app, lamp_app, schedule_app
+from simulators.cli import simulate
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
 from telemetry_store.cli import readings_app
@@ -80,6 +81,7 @@ app.add_typer(lamp_app, name="lamp")
 app.add_typer(command_app, name="command")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(energy_app, name="energy")
+app.command("simulate")(simulate)
 
 
 def main(argv: list[str] | None = None) -> int:
