@@ -6,6 +6,7 @@ and immutable.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import date
 from enum import StrEnum
@@ -15,6 +16,29 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 KNOWN_KINDS = ("lamp_controller", "culvert_gauge", "water_quality_probe")
+# Group names and tag keys travel in CSV cells (';' and '=' separate them) and in CLI selectors.
+LABEL_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_SERIAL_PORT = re.compile(r"^(/\S+|COM[1-9][0-9]*|[a-z][a-z0-9+.-]*://\S+)$")
+
+
+def check_host(value: str) -> str:
+    """An IPv4/IPv6 address or a DNS host name; ``192.168.1.300`` and ``my host`` are refused."""
+    candidate = value.strip()
+    octets = candidate.split(".")
+    if len(octets) == 4 and all(o.isascii() and o.isdigit() and len(o) <= 3 and int(o) <= 255
+                                and (o == "0" or o[0] != "0") for o in octets):
+        return candidate  # the common case, checked without ipaddress (it is slow when listing 100,000 devices)
+    try:
+        return str(ipaddress.ip_address(candidate.strip("[]")))
+    except ValueError:
+        pass
+    if re.fullmatch(r"[0-9.]+", candidate):
+        raise ValueError(f"{value!r} is not a valid IPv4 address")
+    labels = candidate.removesuffix(".").split(".")
+    if not candidate or len(candidate) > 253 or not all(_HOSTNAME_LABEL.match(label) for label in labels):
+        raise ValueError(f"{value!r} is not a valid host name or IP address")
+    return candidate
 
 
 class Transport(StrEnum):
@@ -46,6 +70,11 @@ class ModbusTcpAddress(_Frozen):
     port: int = Field(502, ge=1, le=65535)
     unit: int = Field(1, ge=0, le=247)
 
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        return check_host(value)
+
     @property
     def bus_key(self) -> str:
         return f"tcp://{self.host}:{self.port}"
@@ -58,6 +87,11 @@ class ModbusRtuOverTcpAddress(_Frozen):
     host: str = Field(min_length=1, max_length=253)
     port: int = Field(ge=1, le=65535)
     unit: int = Field(1, ge=0, le=247)
+
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        return check_host(value)
 
     @property
     def bus_key(self) -> str:
@@ -74,6 +108,14 @@ class ModbusRtuAddress(_Frozen):
     stopbits: Literal[1, 2] = 1
     bytesize: Literal[7, 8] = 8
     unit: int = Field(1, ge=1, le=247)
+
+    @field_validator("serial_port")
+    @classmethod
+    def _check_serial_port(cls, value: str) -> str:
+        if not _SERIAL_PORT.match(value):
+            raise ValueError(f"{value!r} is not a serial port: use a device path such as /dev/ttyUSB0, "
+                             "COM3, or a pyserial URL such as rfc2217://host:port")
+        return value
 
     @property
     def bus_key(self) -> str:
@@ -130,7 +172,36 @@ class Device(_Frozen):
     @classmethod
     def _check_id(cls, value: str) -> str:
         if not DEVICE_ID_PATTERN.match(value):
-            raise ValueError("letters, digits, '.', '_' and '-' only, 1 to 64 characters")
+            raise ValueError(f"{value!r}: letters, digits, '.', '_' and '-' only, 1 to 64 characters")
+        return value
+
+    @field_validator("groups")
+    @classmethod
+    def _check_groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for group in value:
+            if not LABEL_PATTERN.match(group):
+                raise ValueError(f"group {group!r}: letters, digits, '.', '_' and '-' only, 1 to 64 characters")
+        return tuple(dict.fromkeys(value))  # a device is in a group once; keep the installer's order
+
+    @field_validator("tags")
+    @classmethod
+    def _check_tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, text in value.items():
+            if not LABEL_PATTERN.match(key):
+                raise ValueError(f"tag key {key!r}: letters, digits, '.', '_' and '-' only, 1 to 64 characters")
+            if ";" in text or len(text) > 256:
+                raise ValueError(f"tag {key}: the value may not contain ';' and is at most 256 characters")
+        return value
+
+    @field_validator("thresholds")
+    @classmethod
+    def _check_thresholds(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for metric, levels in value.items():
+            if not LABEL_PATTERN.match(metric):
+                raise ValueError(f"metric {metric!r} is not a metric name")
+            for level in levels:
+                if not LABEL_PATTERN.match(level):
+                    raise ValueError(f"{metric}: level {level!r} is not a level name (e.g. red)")
         return value
 
     @property

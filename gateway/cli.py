@@ -7,9 +7,11 @@ from pathlib import Path
 
 import typer
 
+from device_registry.cli import device_app, group_app, profile_app
 from gateway import cli_db, cli_demo
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
+from telemetry_store.cli import readings_app
 
 app = typer.Typer(
     name="streetwatch",
@@ -63,6 +65,10 @@ def config_show(ctx: typer.Context) -> None:
 app.add_typer(config_app, name="config")
 app.add_typer(cli_db.app, name="db")
 app.command("demo")(cli_demo.demo)
+app.add_typer(device_app, name="device")
+app.add_typer(profile_app, name="profile")
+app.add_typer(group_app, name="group")
+app.add_typer(readings_app, name="readings")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,8 +8,9 @@ from gateway.components import all_migrations
 from streetwatch import migrations
 from streetwatch.cli_support import OutputFormat, render, run, settings
 from streetwatch.database import open_database
+from telemetry_store.cli import retention_command
 
-app = typer.Typer(help="Database schema: migrate and show status.", no_args_is_help=True)
+app = typer.Typer(help="Database schema: migrate and show status; retention.", no_args_is_help=True)
 
 
 @app.command("migrate")
@@ -48,3 +49,6 @@ def status_command(
     rows = [{"component": s.component, "version": s.version, "name": s.name,
              "applied_at": s.applied_at or "pending"} for s in run(go())]
     typer.echo(render(rows, output, ["component", "version", "name", "applied_at"]))
+
+
+app.command("retention")(retention_command)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
 from streetwatch.migrations import Migration
+from telemetry_store import MIGRATIONS as TELEMETRY_STORE_MIGRATIONS
 
 
 def all_migrations() -> list[Migration]:
     """The migrations of every component the gateway runs."""
     migrations: list[Migration] = []
+    migrations += REGISTRY_MIGRATIONS
+    migrations += TELEMETRY_STORE_MIGRATIONS
     return migrations

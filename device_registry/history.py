@@ -1,0 +1,62 @@
+"""A device's change history: who changed what, when. Field names are the CSV columns."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from device_registry.device import Device
+from device_registry.flat import SECRET_COLUMNS, device_to_fields
+
+Changes = dict[str, tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One change: ``changes`` maps each field to its (old, new) text; secrets show as ``***``."""
+
+    device_id: str
+    at: datetime
+    by: str
+    action: str  # added, updated, status, retired, imported, group
+    changes: Changes
+    note: str = ""
+
+    def describe(self) -> str:
+        """``status: registered → commissioned; site: → Baiyun``; a new device in brief (JSON has it all)."""
+        if "id" in self.changes:
+            new = {name: pair[1] for name, pair in self.changes.items()}
+            return (f"new {new.get('kind', '')} ({new.get('profile', '')}, {new.get('transport', '')}), "
+                    f"status {new.get('status', '')}")
+        return "; ".join(f"{name}: {old} → {new}".replace(":  →", ": →") for name, (old, new) in self.changes.items())
+
+
+def diff(before: Device | None, after: Device) -> Changes:
+    """Fields that differ, as text; for a new device every field that is set."""
+    new = device_to_fields(after)
+    old = device_to_fields(before) if before is not None else dict.fromkeys(new, "")
+    changes: Changes = {}
+    for name, value in new.items():
+        if value != old[name]:
+            masked = name in SECRET_COLUMNS
+            changes[name] = ("***" if masked and old[name] else old[name], "***" if masked and value else value)
+    return changes
+
+
+def encode_changes(changes: Changes) -> str:
+    return json.dumps({name: list(pair) for name, pair in changes.items()}, ensure_ascii=False)
+
+
+def as_datetime(value: Any) -> datetime:
+    """PostgreSQL gives a datetime, SQLite the ISO text we stored."""
+    result = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return result if result.tzinfo is not None else result.replace(tzinfo=UTC)
+
+
+def entry_from_row(row: Mapping[str, Any]) -> HistoryEntry:
+    changes = {name: (str(pair[0]), str(pair[1])) for name, pair in json.loads(row["changes"]).items()}
+    return HistoryEntry(row["device_id"], as_datetime(row["at"]), row["actor"], row["action"], changes,
+                        row["note"])

@@ -1,0 +1,160 @@
+"""Benchmark: readings/s through the store against a bare COPY and naive INSERTs, in one run.
+
+    python -m telemetry_store.bench --readings 500000            # starts its own PostgreSQL
+    python -m telemetry_store.bench --database-url postgresql://…  # or uses an empty database
+
+The same rows go (1) through :class:`StoreWriter` and the TimescaleDB store (keys, staging COPY,
+idempotent merge, last-value table, rollup marks), (2) in one bare binary ``COPY`` into a
+hypertable of the same layout — this machine's physical limit — and (3) as one autocommitted
+``INSERT`` per reading, as many bridges do (a smaller sample; its rate is extrapolated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from streetwatch.config import DatabaseUrl, StoreSettings
+from streetwatch.readings import Reading
+from telemetry_store.opening import open_store
+from telemetry_store.writer import StoreWriter
+
+METRICS = ("power_w", "supply_voltage_v", "lamp_current_a", "dim_level_pct", "power_factor", "energy_kwh",
+           "controller_temp_c", "signal_quality_pct", "relay_on", "fault_bits")
+BASELINE_DDL = """
+DROP TABLE IF EXISTS {table};
+CREATE TABLE {table} (ts TIMESTAMPTZ NOT NULL, device_key INTEGER NOT NULL, metric_key SMALLINT NOT NULL,
+                      value DOUBLE PRECISION NOT NULL);
+SELECT create_hypertable('{table}', by_range('ts', INTERVAL '1 day'));
+CREATE UNIQUE INDEX {table}_series_ts ON {table} (device_key, metric_key, ts DESC);
+"""
+
+
+def make_readings(count: int, devices: int) -> list[Reading]:
+    """Every device reports every metric once a minute, devices spread over the minute."""
+    start = datetime(2026, 7, 1, tzinfo=UTC)
+    out: list[Reading] = []
+    minute = 0
+    while len(out) < count:
+        for d in range(devices):
+            ts = start + timedelta(minutes=minute, microseconds=d * 60_000_000 // devices)
+            for m, metric in enumerate(METRICS):
+                out.append(Reading(f"lamp-{d:06d}", metric, ts, 230.0 + ((d * 7 + m * 13 + minute) % 97) / 8))
+                if len(out) == count:
+                    return out
+        minute += 1
+    return out
+
+
+async def run_store(url: DatabaseUrl, readings: list[Reading], settings: StoreSettings, message_size: int) -> float:
+    async with open_store(url, settings) as store:
+        started = time.perf_counter()
+        async with StoreWriter.from_settings(store, settings) as writer:
+            for i in range(0, len(readings), message_size):  # as the gateway hands them over, per message
+                await writer.put_many(readings[i : i + message_size])
+            await writer.flush()
+        elapsed = time.perf_counter() - started
+        t = time.perf_counter()
+        await store.latest([readings[0].device_id])
+        one_ms = (time.perf_counter() - t) * 1000
+        t = time.perf_counter()
+        every = await store.latest()
+        all_ms = (time.perf_counter() - t) * 1000
+        print(f"  latest(): one device {one_ms:.1f} ms; all {len({v.device_id for v in every}):,} devices"
+              f" ({len(every):,} values) {all_ms:.0f} ms")
+    return elapsed
+
+
+async def _keys(conn: psycopg.AsyncConnection[Any]) -> tuple[dict[str, int], dict[str, int]]:
+    devices = dict(await (await conn.execute("SELECT device_id, device_key FROM device_keys")).fetchall())
+    metrics = dict(await (await conn.execute("SELECT metric, metric_key FROM metric_keys")).fetchall())
+    return devices, metrics
+
+
+async def run_bare_copy(url: str, readings: list[Reading]) -> float:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(BASELINE_DDL.format(table="bench_copy").encode())
+        devices, metrics = await _keys(conn)
+        started = time.perf_counter()
+        async with conn.transaction(), conn.cursor().copy(
+            "COPY bench_copy (ts, device_key, metric_key, value) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["timestamptz", "int4", "int2", "float8"])
+            for r in readings:
+                await copy.write_row((r.ts, devices[r.device_id], metrics[r.metric], r.value))
+        return time.perf_counter() - started
+
+
+async def run_naive(url: str, readings: list[Reading]) -> float:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(BASELINE_DDL.format(table="bench_naive").encode())
+        devices, metrics = await _keys(conn)
+        started = time.perf_counter()
+        for r in readings:
+            await conn.execute("INSERT INTO bench_naive (ts, device_key, metric_key, value) VALUES (%s, %s, %s, %s)"
+                               " ON CONFLICT DO NOTHING", (r.ts, devices[r.device_id], metrics[r.metric], r.value))
+        return time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def database(url: str | None) -> Iterator[str]:
+    if url is not None:
+        yield url
+        return
+    try:
+        from tests.fixtures.services import PostgresServer
+    except ImportError:
+        sys.exit("no --database-url given and tests.fixtures is not importable: run from the repository root")
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server.create_database("bench")
+    finally:
+        server.close()
+
+
+async def _versions(url: str) -> str:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        pg = (await (await conn.execute("SHOW server_version")).fetchone() or ["?"])[0]
+        ts = (await (await conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"))
+              .fetchone() or ["?"])[0]
+        lic = (await (await conn.execute("SHOW timescaledb.license")).fetchone() or ["?"])[0]
+    return f"PostgreSQL {pg}, TimescaleDB {ts} ({lic})"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m telemetry_store.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--readings", type=int, default=500_000)
+    parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--naive-sample", type=int, default=5_000, help="readings written by naive INSERTs")
+    parser.add_argument("--batch-size", type=int, default=StoreSettings().batch_size)
+    parser.add_argument("--message-size", type=int, default=10, help="readings per put_many, as per MQTT message")
+    parser.add_argument("--database-url", help="an empty TimescaleDB database; default: a throwaway server")
+    args = parser.parse_args(argv)
+    readings = make_readings(args.readings, args.devices)
+    settings = StoreSettings(batch_size=args.batch_size, queue_size=max(100_000, args.batch_size * 4))
+    with database(args.database_url) as url:
+        print(f"{len(readings):,} readings, {min(args.devices, len(readings)):,} devices x {len(METRICS)} metrics,"
+              f" batches of {args.batch_size:,}; {asyncio.run(_versions(url))}")
+        store_s = asyncio.run(run_store(DatabaseUrl.parse(url), readings, settings, args.message_size))
+        copy_s = asyncio.run(run_bare_copy(url, readings))
+        sample = readings[: args.naive_sample]
+        naive_s = asyncio.run(run_naive(url, sample))
+    copy_rate, store_rate, naive_rate = len(readings) / copy_s, len(readings) / store_s, len(sample) / naive_s
+    print(f"bare COPY:    {copy_rate:>10,.0f} readings/s  ({copy_s:.2f} s)")
+    print(f"store:        {store_rate:>10,.0f} readings/s = {store_rate / copy_rate:.0%} of bare COPY"
+          f"  ({store_s:.2f} s)")
+    print(f"naive INSERT: {naive_rate:>10,.0f} readings/s  ({len(sample):,} readings, {naive_s:.2f} s)"
+          f"; the store is {store_rate / naive_rate:,.0f}x faster")
+
+
+if __name__ == "__main__":
+    main()

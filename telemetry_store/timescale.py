@@ -1,0 +1,285 @@
+"""The TimescaleDB store: binary COPY into a staging table, then one idempotent merge.
+
+A batch is one transaction: ``COPY … FROM STDIN (FORMAT BINARY)`` into a per-connection temp
+table, then a single statement that inserts into the hypertable with ``ON CONFLICT DO NOTHING``
+(the gateway delivers at least once), keeps ``latest_readings`` current (only a newer ``ts``
+wins, so a late reading never hides a newer one) and marks the touched minutes for the rollup job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from streetwatch.config import StoreSettings
+from streetwatch.readings import Reading
+from telemetry_store import timescale_sql as sql
+from telemetry_store.contract import TABLES, TelemetryStore, retention_keep, split_by_watermark
+from telemetry_store.errors import StoreError, StoreUnavailable
+from telemetry_store.keys import KeyCache, KeyMap
+from telemetry_store.model import (
+    EPOCH,
+    Bucket,
+    LatestValue,
+    Resolution,
+    RetentionStep,
+    ceil_time,
+    floor_time,
+    merge_parts,
+    resolution_for,
+)
+from telemetry_store.rollup_plan import contiguous_ranges
+
+log = logging.getLogger(__name__)
+Conn = psycopg.AsyncConnection[Any]
+Row = tuple[datetime, int, int, float]
+MIN_PARALLEL_PART = 500  # below this a second connection costs more than it gains
+SAFE_BATCHES_AFTER_DUPLICATE = 20
+
+
+def convert_error(exc: psycopg.Error | PoolTimeout, timeout_s: float) -> StoreError:
+    if isinstance(exc, PoolTimeout):
+        return StoreUnavailable(f"couldn't get a PostgreSQL connection within {timeout_s:g} s")
+    if isinstance(exc, psycopg.OperationalError):
+        return StoreUnavailable(f"PostgreSQL is unavailable: {str(exc).strip()}")
+    return StoreError(f"PostgreSQL refused a store operation: {str(exc).strip()}")
+
+
+async def prepare_connection(conn: Conn) -> None:
+    """Give each pooled connection its own staging table (emptied at every commit)."""
+    await conn.execute(sql.CREATE_STAGING)
+
+
+class TimescaleStore(TelemetryStore):
+    """Readings in a TimescaleDB hypertable. Use :func:`telemetry_store.open_store` to get one."""
+
+    backend = "postgresql"
+
+    def __init__(self, pool: AsyncConnectionPool[Any], settings: StoreSettings, connect_timeout_s: float) -> None:
+        self._pool = pool
+        self.settings = settings
+        self._timeout_s = connect_timeout_s
+        self._keys = KeyCache()
+        self._safe_batches_left = 0
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Conn]:
+        try:
+            async with self._pool.connection(timeout=self._timeout_s) as conn:
+                yield conn
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise convert_error(exc, self._timeout_s) from exc
+
+    async def start(self) -> None:
+        """Apply the configured chunk interval (new chunks only) and learn the keys."""
+        async with self._connection() as conn:
+            try:
+                await conn.execute(sql.SET_CHUNK_INTERVAL, (self.settings.chunk_interval,))
+            except psycopg.errors.DataError as exc:  # a typo in the setting, not an outage
+                raise StoreError(f"store.chunk_interval {self.settings.chunk_interval!r} is not a PostgreSQL"
+                                 f" interval: {str(exc).strip()}") from exc
+            await self._load_keys(conn, None, None)
+
+    async def _load_keys(self, conn: Conn, device_ids: list[str] | None, metrics: list[str] | None) -> None:
+        if device_ids is None:
+            cur = await conn.execute("SELECT device_id, device_key FROM device_keys")
+        else:
+            cur = await conn.execute("SELECT device_id, device_key FROM device_keys WHERE device_id = ANY(%s)",
+                                     (device_ids,))
+        self._keys.devices.add(await cur.fetchall())
+        if metrics is None:
+            cur = await conn.execute("SELECT metric, metric_key FROM metric_keys")
+        else:
+            cur = await conn.execute("SELECT metric, metric_key FROM metric_keys WHERE metric = ANY(%s)", (metrics,))
+        self._keys.metrics.add(await cur.fetchall())
+
+    async def _ensure_keys(self, conn: Conn, readings: Sequence[Reading]) -> None:
+        devices = list({r.device_id for r in readings} - self._keys.devices.by_id.keys())
+        metrics = list({r.metric for r in readings} - self._keys.metrics.by_id.keys())
+        if not devices and not metrics:
+            return
+        async with conn.transaction():
+            if devices:
+                await conn.execute(sql.ADD_DEVICE_KEYS, (sorted(devices),))
+            if metrics:
+                await conn.execute(sql.ADD_METRIC_KEYS, (sorted(metrics),))
+        await self._load_keys(conn, devices, metrics)
+
+    async def write(self, readings: Sequence[Reading]) -> None:
+        """Store a batch; a big one is split by device over two connections, written in parallel.
+
+        The parts touch disjoint series, so they never wait for each other's rows. Each part is
+        one transaction; a failure raises after the others finish, and writing the whole batch
+        again is safe (a reading written twice is stored once).
+        """
+        if not readings:
+            return
+        async with self._connection() as conn:
+            await self._ensure_keys(conn, readings)
+        devices, metrics = self._keys.devices.by_id, self._keys.metrics.by_id
+        try:
+            rows = [(r.ts, devices[r.device_id], metrics[r.metric], r.value) for r in readings]
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"a reading in the batch is not storable: {exc}") from exc
+        if len(rows) < 2 * MIN_PARALLEL_PART:
+            await self._write_part(rows)
+            return
+        parts: list[list[Row]] = [[], []]
+        for row in rows:
+            parts[row[1] & 1].append(row)
+        results = await asyncio.gather(*(self._write_part(part) for part in parts if part), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            raise next((f for f in failures if isinstance(f, StoreUnavailable)), failures[0])
+
+    async def _write_part(self, rows: list[Row]) -> None:
+        async with self._connection() as conn:
+            try:
+                async with conn.transaction():
+                    async with conn.cursor().copy(sql.COPY_STAGING) as copy:
+                        copy.set_types(sql.STAGING_TYPES)
+                        for row in rows:
+                            await copy.write_row(row)
+                    if self._safe_batches_left == 0:
+                        try:
+                            async with conn.transaction():  # a savepoint: a duplicate undoes only this
+                                await conn.execute(sql.MERGE_FAST)
+                            return
+                        except psycopg.errors.UniqueViolation:
+                            # Redeliveries come in runs (a gateway replaying its spool): stay careful a while.
+                            self._safe_batches_left = SAFE_BATCHES_AFTER_DUPLICATE
+                    self._safe_batches_left = max(0, self._safe_batches_left - 1)
+                    await conn.execute(sql.MERGE_SKIPPING_DUPLICATES)
+            except (psycopg.DataError, TypeError, ValueError) as exc:  # e.g. a naive ts, a value that is no number
+                raise StoreError(f"a reading in the batch is not storable: {str(exc).strip()}") from exc
+
+    async def _series_keys(self, conn: Conn, device_id: str, metric: str) -> tuple[int, int] | None:
+        device, known_metric = self._keys.devices.by_id.get(device_id), self._keys.metrics.by_id.get(metric)
+        if device is None or known_metric is None:  # perhaps written by another process since we looked
+            await self._load_keys(conn, [device_id], [metric])
+            device, known_metric = self._keys.devices.by_id.get(device_id), self._keys.metrics.by_id.get(metric)
+        return None if device is None or known_metric is None else (device, known_metric)
+
+    async def _names(self, conn: Conn, rows: list[tuple[Any, ...]]) -> tuple[KeyMap, KeyMap]:
+        if any(row[0] not in self._keys.devices.by_key or row[1] not in self._keys.metrics.by_key for row in rows):
+            await self._load_keys(conn, None, None)
+        return self._keys.devices, self._keys.metrics
+
+    async def _device_keys(self, conn: Conn, device_ids: Collection[str]) -> list[int]:
+        unknown = [d for d in device_ids if d not in self._keys.devices.by_id]
+        if unknown:
+            await self._load_keys(conn, unknown, [])
+        return [self._keys.devices.by_id[d] for d in device_ids if d in self._keys.devices.by_id]
+
+    async def latest(self, device_ids: Collection[str] | None = None) -> list[LatestValue]:
+        async with self._connection() as conn:
+            if device_ids is None:
+                cur = await conn.execute(sql.LATEST_ALL)
+            else:
+                cur = await conn.execute(sql.LATEST_OF, (await self._device_keys(conn, device_ids),))
+            rows = await cur.fetchall()
+            devices, metrics = await self._names(conn, rows)
+        found = [LatestValue(devices.by_key[d], metrics.by_key[m], ts, value) for d, m, ts, value in rows]
+        return sorted(found, key=lambda v: (v.device_id, v.metric))
+
+    async def last_seen(self, device_ids: Collection[str] | None = None) -> dict[str, datetime]:
+        async with self._connection() as conn:
+            if device_ids is None:
+                cur = await conn.execute(sql.LAST_SEEN_ALL)
+            else:
+                cur = await conn.execute(sql.LAST_SEEN_OF, (await self._device_keys(conn, device_ids),))
+            rows = await cur.fetchall()
+            if any(row[0] not in self._keys.devices.by_key for row in rows):
+                await self._load_keys(conn, None, None)
+        return {self._keys.devices.by_key[d]: ts for d, ts in rows}
+
+    async def history(self, device_id: str, metric: str, start: datetime, end: datetime) -> list[Reading]:
+        async with self._connection() as conn:
+            keys = await self._series_keys(conn, device_id, metric)
+            if keys is None:
+                return []
+            cur = await conn.execute(sql.HISTORY, (*keys, start, end))
+            rows = await cur.fetchall()
+        return [Reading(device_id, metric, ts, value) for ts, value in rows]
+
+    async def buckets(
+        self, device_id: str, metric: str, start: datetime, end: datetime, bucket: timedelta
+    ) -> list[Bucket]:
+        resolution = resolution_for(bucket)
+        lo, hi = floor_time(start, bucket), ceil_time(end, bucket)
+        if hi <= lo:
+            return []
+        watermarks = await self.rollup_watermarks()
+        parts: list[tuple[datetime, float, float, float, int]] = []
+        async with self._connection() as conn:
+            keys = await self._series_keys(conn, device_id, metric)
+            if keys is None:
+                return []
+            for source, piece_lo, piece_hi in split_by_watermark(lo, hi, resolution, watermarks):
+                query = sql.BUCKETS_RAW if source is Resolution.raw else sql.buckets_rollup(TABLES[source])
+                cur = await conn.execute(query, (bucket, EPOCH, *keys, piece_lo, piece_hi))
+                parts += await cur.fetchall()
+        return merge_parts(parts)
+
+    async def rollup_watermarks(self) -> dict[Resolution, datetime]:
+        async with self._connection() as conn:
+            cur = await conn.execute("SELECT resolution, watermark FROM rollup_state")
+            return {Resolution(name): mark for name, mark in await cur.fetchall()}
+
+    async def refresh_rollups(self, now: datetime) -> int:
+        rebuilt = 0
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (sql.REFRESH_LOCK_KEY,))
+            for resolution, source in ((Resolution.minute, "readings"), (Resolution.hour, "readings_1m")):
+                source_resolution = Resolution.raw if resolution is Resolution.minute else Resolution.minute
+                await conn.execute(sql.FORGET_MARKS_PAST_RETENTION, (resolution.value, source_resolution.value))
+                complete_until = floor_time(now, resolution.width)
+                cur = await conn.execute(sql.DIRTY_MARKS, (resolution.value, complete_until))
+                marks: list[tuple[datetime, int]] = list(await cur.fetchall())
+                for range_lo, range_hi in contiguous_ranges([m[0] for m in marks], resolution.width):
+                    await conn.execute(sql.rebuild_rollup(TABLES[resolution], source, resolution.width),
+                                       (range_lo, range_hi))
+                if resolution is Resolution.minute and marks:
+                    hours = sorted({floor_time(m[0], Resolution.hour.width) for m in marks})
+                    await conn.execute(sql.MARK_DIRTY, (Resolution.hour.value, hours))
+                if marks:
+                    await conn.execute(sql.CLEAR_MARKS, ([m[0] for m in marks], [m[1] for m in marks],
+                                                         resolution.value))
+                await conn.execute(sql.ADVANCE_WATERMARK, (resolution.value, complete_until))
+                rebuilt += len(marks)
+        return rebuilt
+
+    async def retention_plan(self, now: datetime) -> list[RetentionStep]:
+        return await self._retention(now, apply=False)
+
+    async def apply_retention(self, now: datetime) -> list[RetentionStep]:
+        steps = await self._retention(now, apply=True)
+        for step in steps:
+            if step.drop_count:
+                log.info("retention dropped %d chunk(s) of %s older than %s", step.drop_count, step.table,
+                         step.cutoff)
+        return steps
+
+    async def _retention(self, now: datetime, *, apply: bool) -> list[RetentionStep]:
+        steps = []
+        async with self._connection() as conn:
+            for resolution, keep in retention_keep(self.settings).items():
+                table = TABLES[resolution]
+                cutoff = None if keep is None else now - keep
+                count = 0
+                if cutoff is not None:
+                    query = sql.DROP_CHUNKS if apply else sql.SHOW_CHUNKS
+                    cur = await conn.execute(query, (table, cutoff))
+                    row = await cur.fetchone()
+                    count = int(row[0]) if row else 0
+                    if apply:
+                        await conn.execute(sql.RECORD_RETENTION, (resolution.value, cutoff))
+                steps.append(RetentionStep(resolution, table, keep, cutoff, count, "chunks"))
+        return steps

@@ -1,0 +1,124 @@
+"""The TimescaleDB store's SQL, in one place (psycopg ``%s`` placeholders)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+REFRESH_LOCK_KEY = 0x5757_0501  # one rollup refresh at a time across processes
+
+CREATE_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS readings_staging (
+    ts TIMESTAMPTZ NOT NULL, device_key INTEGER NOT NULL, metric_key SMALLINT NOT NULL, value DOUBLE PRECISION NOT NULL
+) ON COMMIT DELETE ROWS
+"""
+COPY_STAGING = "COPY readings_staging (ts, device_key, metric_key, value) FROM STDIN (FORMAT BINARY)"
+STAGING_TYPES = ["timestamptz", "int4", "int2", "float8"]
+
+# One round trip: the hypertable, the last-value table (a newer ts wins; rows are locked in key
+# order, so concurrent writers cannot deadlock here) and the minutes the rollup job must rebuild.
+# The fast form inserts plainly and fails on a duplicate; the safe form skips duplicates
+# (ON CONFLICT costs about a third more, measured, so it runs only after the fast form failed).
+_MERGE = """
+WITH stored AS (
+    INSERT INTO readings (ts, device_key, metric_key, value)
+    SELECT ts, device_key, metric_key, value FROM readings_staging
+    {on_conflict}
+), newest AS (
+    INSERT INTO latest_readings AS l (device_key, metric_key, ts, value)
+    SELECT DISTINCT ON (device_key, metric_key) device_key, metric_key, ts, value
+    FROM readings_staging ORDER BY device_key, metric_key, ts DESC
+    ON CONFLICT (device_key, metric_key) DO UPDATE SET ts = excluded.ts, value = excluded.value
+    WHERE excluded.ts > l.ts
+)
+INSERT INTO rollup_dirty AS d (resolution, bucket)
+SELECT DISTINCT '1m', time_bucket(INTERVAL '1 minute', ts) FROM readings_staging ORDER BY 2
+ON CONFLICT (resolution, bucket) DO UPDATE SET generation = d.generation + 1
+"""
+MERGE_FAST = _MERGE.format(on_conflict="")
+MERGE_SKIPPING_DUPLICATES = _MERGE.format(on_conflict="ON CONFLICT DO NOTHING")
+
+# Keys: only names not there yet, so the identity sequence is not burnt on conflicts.
+ADD_DEVICE_KEYS = """
+INSERT INTO device_keys (device_id)
+SELECT id FROM unnest(%s::text[]) AS id WHERE NOT EXISTS (SELECT 1 FROM device_keys k WHERE k.device_id = id)
+ON CONFLICT (device_id) DO NOTHING
+"""
+ADD_METRIC_KEYS = """
+INSERT INTO metric_keys (metric)
+SELECT m FROM unnest(%s::text[]) AS m WHERE NOT EXISTS (SELECT 1 FROM metric_keys k WHERE k.metric = m)
+ON CONFLICT (metric) DO NOTHING
+"""
+SET_CHUNK_INTERVAL = "SELECT set_chunk_time_interval('readings', %s::interval)"
+
+LATEST_ALL = "SELECT device_key, metric_key, ts, value FROM latest_readings"
+LATEST_OF = "SELECT device_key, metric_key, ts, value FROM latest_readings WHERE device_key = ANY(%s::int[])"
+LAST_SEEN_ALL = "SELECT device_key, max(ts) FROM latest_readings GROUP BY device_key"
+LAST_SEEN_OF = ("SELECT device_key, max(ts) FROM latest_readings WHERE device_key = ANY(%s::int[])"
+                " GROUP BY device_key")
+HISTORY = """
+SELECT ts, value FROM readings
+WHERE device_key = %s AND metric_key = %s AND ts >= %s AND ts < %s ORDER BY ts
+"""
+BUCKETS_RAW = """
+SELECT time_bucket(%s::interval, ts, %s::timestamptz) AS b, min(value), max(value), sum(value), count(*)
+FROM readings WHERE device_key = %s AND metric_key = %s AND ts >= %s AND ts < %s GROUP BY b
+"""
+
+
+def buckets_rollup(table: str) -> str:
+    return f"""
+SELECT time_bucket(%s::interval, bucket, %s::timestamptz) AS b,
+       min(min_value), max(max_value), sum(sum_value), sum(count)::bigint
+FROM {table} WHERE device_key = %s AND metric_key = %s AND bucket >= %s AND bucket < %s GROUP BY b
+"""
+
+
+def rebuild_rollup(table: str, source: str, width: timedelta) -> str:
+    """Recompute ``table``'s buckets in ``[%s, %s)`` from ``source``.
+
+    Upsert only: readings are never changed once stored, so a bucket's aggregate only grows, and a
+    bucket whose source was dropped by retention keeps its last value instead of vanishing.
+    """
+    seconds = int(width.total_seconds())
+    if source == "readings":
+        select = f"""SELECT time_bucket(INTERVAL '{seconds} seconds', ts), device_key, metric_key,
+               min(value), max(value), sum(value), count(*)
+        FROM readings WHERE ts >= %s AND ts < %s GROUP BY 1, 2, 3"""
+    else:
+        select = f"""SELECT time_bucket(INTERVAL '{seconds} seconds', bucket), device_key, metric_key,
+               min(min_value), max(max_value), sum(sum_value), sum(count)
+        FROM {source} WHERE bucket >= %s AND bucket < %s GROUP BY 1, 2, 3"""
+    return f"""
+INSERT INTO {table} (bucket, device_key, metric_key, min_value, max_value, sum_value, count)
+{select}
+ON CONFLICT (device_key, metric_key, bucket) DO UPDATE SET
+    min_value = excluded.min_value, max_value = excluded.max_value,
+    sum_value = excluded.sum_value, count = excluded.count
+"""
+
+
+# Rebuilding a bucket whose source retention has (partly) dropped would shrink it: forget those marks.
+FORGET_MARKS_PAST_RETENTION = """
+DELETE FROM rollup_dirty d USING retention_state r
+WHERE d.resolution = %s AND r.resolution = %s AND d.bucket < r.dropped_before
+"""
+RECORD_RETENTION = """
+INSERT INTO retention_state AS s (resolution, dropped_before) VALUES (%s, %s)
+ON CONFLICT (resolution) DO UPDATE SET dropped_before = greatest(s.dropped_before, excluded.dropped_before)
+"""
+DIRTY_MARKS = "SELECT bucket, generation FROM rollup_dirty WHERE resolution = %s AND bucket < %s ORDER BY bucket"
+MARK_DIRTY = """
+INSERT INTO rollup_dirty AS d (resolution, bucket) SELECT %s, b FROM unnest(%s::timestamptz[]) AS b
+ON CONFLICT (resolution, bucket) DO UPDATE SET generation = d.generation + 1
+"""
+# A mark whose generation moved on was re-marked by a writer during the rebuild: keep it.
+CLEAR_MARKS = """
+DELETE FROM rollup_dirty d USING unnest(%s::timestamptz[], %s::bigint[]) AS p(bucket, generation)
+WHERE d.resolution = %s AND d.bucket = p.bucket AND d.generation = p.generation
+"""
+ADVANCE_WATERMARK = """
+INSERT INTO rollup_state AS s (resolution, watermark) VALUES (%s, %s)
+ON CONFLICT (resolution) DO UPDATE SET watermark = greatest(s.watermark, excluded.watermark)
+"""
+SHOW_CHUNKS = "SELECT count(*) FROM show_chunks(%s::regclass, older_than => %s::timestamptz)"
+DROP_CHUNKS = "SELECT count(*) FROM drop_chunks(%s::regclass, older_than => %s::timestamptz)"
