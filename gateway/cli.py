@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from device_registry.cli import device_app, group_app, profile_app
-from gateway import cli_db, cli_demo
+from gateway import cli_db, cli_demo, cli_ingest, cli_run
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
 from telemetry_store.cli import readings_app
@@ -69,6 +69,9 @@ app.add_typer(device_app, name="device")
 app.add_typer(profile_app, name="profile")
 app.add_typer(group_app, name="group")
 app.add_typer(readings_app, name="readings")
+app.command("run")(cli_run.run_command)
+app.add_typer(cli_ingest.app, name="ingest")
+device_app.command("pending")(cli_ingest.pending_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
+from gateway.schema import MIGRATIONS as GATEWAY_MIGRATIONS
 from streetwatch.migrations import Migration
 from telemetry_store import MIGRATIONS as TELEMETRY_STORE_MIGRATIONS
 
@@ -12,4 +13,5 @@ def all_migrations() -> list[Migration]:
     migrations: list[Migration] = []
     migrations += REGISTRY_MIGRATIONS
     migrations += TELEMETRY_STORE_MIGRATIONS
+    migrations += GATEWAY_MIGRATIONS
     return migrations

@@ -32,6 +32,8 @@ from enum import IntEnum
 from pathlib import Path
 from typing import BinaryIO
 
+from gateway.errors import GatewayError
+
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<IIQ")
@@ -56,7 +58,7 @@ class Record:
     payload: bytes
 
 
-class JournalError(Exception):
+class JournalError(GatewayError):
     """The journal cannot be written (disk full, permissions): nothing more can be acknowledged."""
 
 
@@ -67,24 +69,35 @@ def _encode(seq: int, received_at: float, source: Source, device_id: str, payloa
     return _HEADER.pack(len(body), crc, seq) + body
 
 
-def _read_records(path: Path) -> Iterator[tuple[int, Record]]:
-    """Yield (offset after the record, record) for every intact record of one segment."""
+def _read_records(path: Path, start: int = 0, chunk_bytes: int = 1 << 20) -> Iterator[tuple[int, Record]]:
+    """Yield (file offset after the record, record) for every intact record of one segment from byte ``start``.
+
+    Reads the file in chunks, so a reader that stops early reads little of a large segment.
+    """
     with path.open("rb") as fh:
-        data = fh.read()
-    offset = 0
-    while offset + _HEADER.size <= len(data):
-        length, crc, seq = _HEADER.unpack_from(data, offset)
-        start, end = offset + _HEADER.size, offset + _HEADER.size + length
-        if length > _MAX_BODY or end > len(data):
-            return
-        body = data[start:end]
-        if zlib.crc32(body, zlib.crc32(seq.to_bytes(8, "little"))) != crc:
-            return
-        received_at, source, device_len = _BODY_HEAD.unpack_from(body)
-        head = _BODY_HEAD.size
-        device_id = body[head : head + device_len].decode()
-        yield end, Record(seq, received_at, Source(source), device_id, body[head + device_len :])
-        offset = end
+        fh.seek(start)
+        buf, base, pos = b"", start, 0  # buf[0] is at file offset base
+        while True:
+            need = _HEADER.size
+            if len(buf) - pos >= _HEADER.size:
+                length, crc, seq = _HEADER.unpack_from(buf, pos)
+                if length > _MAX_BODY:
+                    return
+                need = _HEADER.size + length
+                if len(buf) - pos >= need:
+                    body = buf[pos + _HEADER.size : pos + need]
+                    if zlib.crc32(body, zlib.crc32(seq.to_bytes(8, "little"))) != crc:
+                        return
+                    received_at, source, device_len = _BODY_HEAD.unpack_from(body)
+                    head = _BODY_HEAD.size
+                    device_id = body[head : head + device_len].decode()
+                    pos += need
+                    yield base + pos, Record(seq, received_at, Source(source), device_id, body[head + device_len :])
+                    continue
+            chunk = fh.read(max(chunk_bytes, need))
+            if not chunk:
+                return
+            buf, base, pos = buf[pos:] + chunk, base + pos, 0
 
 
 class Journal:
@@ -109,6 +122,9 @@ class Journal:
         self._wakeup = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
+        # Where the last read_from stopped: (next seq, segment, byte offset), so a reader catching
+        # up through a long segment does not parse it from its start at every call.
+        self._cursor: tuple[int, Path, int] | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -178,6 +194,10 @@ class Journal:
         self._next_seq = seq + 1
         return seq
 
+    def sync_soon(self) -> None:
+        """Have what was appended so far fsynced shortly, without waiting for it."""
+        self._wakeup.set()
+
     async def sync(self) -> None:
         """Wait until everything appended so far is fsynced (shared by all waiting appenders)."""
         if self._pending is None:
@@ -245,23 +265,53 @@ class Journal:
         os.replace(tmp, self.directory / "stored")
         self._stored_written = self._stored_seq
 
-    def read_from(self, seq: int, limit: int = 10_000) -> list[Record]:
-        """Up to ``limit`` intact records with sequence number ≥ ``seq``, in order (flushes first)."""
+    def read_from(self, seq: int, limit: int = 10_000, max_bytes: int = 8 * 1024 * 1024) -> list[Record]:
+        """Up to ``limit`` intact records (about ``max_bytes`` of payload) with sequence number ≥ ``seq``,
+        in order (flushes first)."""
         if self._file is not None:
             self._file.flush()
+        records, cursor = self._read(seq, limit, max_bytes, list(self._segments), self._cursor)
+        self._cursor = cursor
+        return records
+
+    async def read_from_async(self, seq: int, limit: int = 10_000, max_bytes: int = 8 * 1024 * 1024) -> list[Record]:
+        """:meth:`read_from` with the file reading done in a worker thread, off the event loop."""
+        if self._file is not None:
+            self._file.flush()
+        records, cursor = await asyncio.to_thread(self._read, seq, limit, max_bytes, list(self._segments),
+                                                  self._cursor)
+        self._cursor = cursor
+        return records
+
+    @staticmethod
+    def _read(seq: int, limit: int, max_bytes: int, segments: list[tuple[int, Path]],
+              cursor: tuple[int, Path, int] | None) -> tuple[list[Record], tuple[int, Path, int] | None]:
+        # Only files are touched here, so it may run in a worker thread: appends only add whole
+        # records after the flush, and only segments wholly confirmed (below ``seq``) are deleted.
         records: list[Record] = []
-        for index, (_, path) in enumerate(self._segments):
-            following = self._segments[index + 1][0] if index + 1 < len(self._segments) else None
+        size = 0
+        last: tuple[Path, int] | None = None
+        for index, (_, path) in enumerate(segments):
+            following = segments[index + 1][0] if index + 1 < len(segments) else None
             if following is not None and following <= seq:
                 continue
-            if not path.exists():
-                continue
-            for _, record in _read_records(path):
-                if record.seq >= seq:
+            start = cursor[2] if cursor is not None and cursor[0] == seq and cursor[1] == path else 0
+            try:
+                for end, record in _read_records(path, start):
+                    if record.seq < seq:
+                        continue
                     records.append(record)
-                    if len(records) >= limit:
-                        return records
-        return records
+                    size += len(record.payload)
+                    last = (path, end)
+                    if len(records) >= limit or size >= max_bytes:
+                        break
+            except FileNotFoundError:
+                continue
+            if len(records) >= limit or size >= max_bytes:
+                break
+        if last is None:
+            return records, cursor
+        return records, (records[-1].seq + 1, last[0], last[1])
 
     def _recover(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -292,3 +342,39 @@ class Journal:
         self.mark_stored(self._stored_seq)
         if self.backlog:
             log.info("journal in %s holds %d record(s) not yet in the store", self.directory, self.backlog)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalStatus:
+    """What a journal directory holds, read without opening it (a gateway may be writing it)."""
+
+    directory: Path
+    segments: int
+    size_bytes: int
+    stored_seq: int
+    last_seq: int
+
+    @property
+    def backlog(self) -> int:
+        """Records the store has not confirmed."""
+        return max(0, self.last_seq - self.stored_seq)
+
+
+def inspect(directory: Path) -> JournalStatus:
+    """The journal's size and backlog, read-only (nothing is truncated or created)."""
+    segments = sorted(directory.glob(f"*{_SEGMENT_SUFFIX}")) if directory.is_dir() else []
+    stored = 0
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        stored = int((directory / "stored").read_text().strip() or 0)
+    size = 0
+    for path in segments:
+        with contextlib.suppress(FileNotFoundError):
+            size += path.stat().st_size
+    last = stored
+    for path in reversed(segments):
+        with contextlib.suppress(FileNotFoundError):
+            for _, record in _read_records(path):
+                last = max(last, record.seq)
+            if last > stored or path == segments[0]:
+                break
+    return JournalStatus(directory, len(segments), size, stored, last)
