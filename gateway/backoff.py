@@ -2,7 +2,7 @@
 
 >>> backoff = Backoff(base_s=1.0, cap_s=30.0, rng=random.Random(7))
 >>> round(backoff.failed(now=100.0) - 100.0, 2), round(backoff.failed(now=200.0) - 200.0, 2)
-(0.96, 2.12)
+(0.93, 1.72)
 >>> backoff.succeeded(); backoff.failures
 0
 """

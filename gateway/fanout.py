@@ -94,7 +94,7 @@ class Fanout:
                     await sub.took.wait()
         except TimeoutError:
             sub.stalled = True
-            log.error("subscriber %s took nothing for %.0f s: its readings are dropped until it catches up",
+            log.error("subscriber %s took nothing for %g s: its readings are dropped until it catches up",
                       sub.name, self.stall_after_s)
 
     def publish_status(self, change: StatusChange) -> None:

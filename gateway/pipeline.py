@@ -133,7 +133,7 @@ class StorePipeline:
                 await self._idle.wait()
         except TimeoutError:
             return False
-        return True
+        return self.journal.backlog == 0
 
     async def _write_from_memory(self) -> None:
         if not self._queue:

@@ -51,7 +51,9 @@ def gateway_settings(tmp_path: Path, database_url: str, mqtt_url: str = "mqtt://
     options = {"metrics_port": None, "api_port": None, "poll_timeout_s": 0.3, "offline_after_failures": 3}
     options.update(gateway)
     return Settings(data_dir=tmp_path / "data", database_url=database_url, mqtt_url=mqtt_url,
-                    mqtt={"client_id": f"gw-{uuid.uuid4().hex[:10]}"},
+                    # A short session: the broker is shared, and a finished test's session must not go on
+                    # collecting every later test's messages.
+                    mqtt={"client_id": f"gw-{uuid.uuid4().hex[:10]}", "session_expiry_s": 5},
                     store={"flush_interval_ms": 50, "batch_size": 2_000, "queue_size": 20_000},
                     gateway=options)
 
@@ -107,6 +109,14 @@ def publisher(mqtt_url: str) -> aiomqtt.Client:
     """A device-side client; ``await client.publish(topic, payload, qos=1)`` returns after the PUBACK."""
     port = int(mqtt_url.rsplit(":", 1)[1])
     return aiomqtt.Client("127.0.0.1", port, identifier=f"dev-{uuid.uuid4().hex[:10]}", max_inflight_messages=100)
+
+
+async def forget_session(mqtt_url: str, client_id: str) -> None:
+    """End a gateway's persistent session at the shared broker (it would collect messages until it expires)."""
+    port = int(mqtt_url.rsplit(":", 1)[1])
+    async with aiomqtt.Client("127.0.0.1", port, identifier=client_id, protocol=aiomqtt.ProtocolVersion.V5,
+                              clean_start=True):
+        pass
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from gateway.journal import Journal, Source
+from gateway.journal import Journal, Source, inspect
 
 
 async def test_append_read_back_in_order(tmp_path: Path) -> None:
@@ -112,3 +112,31 @@ def test_every_acknowledged_record_survives_sigkill(tmp_path: Path) -> None:
     assert len(acknowledged) >= 300
     assert set(acknowledged) <= {seq for seq, _ in kept}
     assert kept == [(seq, str(seq - 1).encode()) for seq in range(1, len(kept) + 1)]
+
+
+async def test_reading_on_in_pieces_across_segments_gives_every_record_once(tmp_path: Path) -> None:
+    async with Journal.open(tmp_path, segment_bytes=300) as journal:
+        for i in range(60):
+            journal.append_nowait(Source.MQTT_TELEMETRY, f"CG-{i % 3}", str(i).encode() * (1 + i % 4), float(i))
+        await journal.sync()
+        assert len(list(tmp_path.glob("*.journal"))) > 5
+        pieces: list[int] = []
+        seq = 1
+        while records := await journal.read_from_async(seq, limit=7):
+            pieces += [r.seq for r in records]
+            seq = records[-1].seq + 1
+        assert pieces == list(range(1, 61))
+        assert [r.payload for r in journal.read_from(59)] == [b"58" * 3, b"59" * 4]
+        journal.append_nowait(Source.MQTT_TELEMETRY, "CG-0", b"late", 0.0)  # appended after a read reached the end
+        assert [r.payload for r in await journal.read_from_async(61)] == [b"late"]
+
+
+async def test_inspect_reads_size_and_backlog_without_opening(tmp_path: Path) -> None:
+    assert inspect(tmp_path / "none").backlog == 0
+    async with Journal.open(tmp_path, segment_bytes=200) as journal:
+        for i in range(10):
+            await journal.append(Source.MODBUS_POLL, "LP-1", b"0123456789" * 3, float(i))
+        journal.mark_stored(4)
+    status = inspect(tmp_path)
+    assert (status.stored_seq, status.last_seq, status.backlog) == (4, 10, 6)
+    assert status.size_bytes == sum(p.stat().st_size for p in tmp_path.glob("*.journal")) > 0

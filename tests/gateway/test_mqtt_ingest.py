@@ -30,7 +30,7 @@ from tests.gateway.conftest import (
 )
 
 pytestmark = pytest.mark.services
-T0 = datetime(2026, 7, 1, 11, 0, tzinfo=UTC)
+T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)  # within retention
 
 
 async def count_readings(database_url: str) -> int:

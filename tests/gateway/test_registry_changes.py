@@ -47,7 +47,7 @@ async def test_added_registered_and_retired_devices_take_effect_while_running(tm
             await registry.add(mqtt_device(newcomer), by="installer")
             await eventually(lambda: second.request_count(1) >= 3, what="the added device polled")
             await eventually(lambda: gateway.directory is not None and gateway.directory.get(newcomer) is not None)
-            ts = datetime(2026, 7, 1, 12, tzinfo=UTC)
+            ts = datetime.now(UTC).replace(microsecond=0)
             await device.publish(topics.telemetry(newcomer), encode_telemetry({"water_level_mm": 6}, ts), qos=1)
             store = gateway.store
             assert store is not None
