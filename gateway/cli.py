@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from device_registry.cli import device_app, group_app, profile_app
-from gateway import cli_db, cli_demo, cli_ingest, cli_run
+from gateway import cli_bench, cli_db, cli_demo, cli_ingest, cli_run
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
 from telemetry_store.cli import readings_app
@@ -72,6 +72,7 @@ app.add_typer(readings_app, name="readings")
 app.command("run")(cli_run.run_command)
 app.add_typer(cli_ingest.app, name="ingest")
 device_app.command("pending")(cli_ingest.pending_command)
+app.add_typer(cli_bench.app, name="bench")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ def run_command(
     mqtt: bool = typer.Option(True, "--mqtt/--no-mqtt", help="take MQTT telemetry and status from the broker"),
     modbus: bool = typer.Option(True, "--modbus/--no-modbus", help="poll the registered Modbus devices"),
     log_format: LogFormat = typer.Option(LogFormat.text, "--log-format", help="text, or json lines for a collector"),
-    commit_ms: float = typer.Option(2.0, "--journal-commit-ms", min=0.1, max=5_000.0,
+    commit_ms: float = typer.Option(5.0, "--journal-commit-ms", min=0.1, max=5_000.0,
                                     help="group commit window: appends share one fsync within it"),
 ) -> None:
     """Run the gateway: MQTT ingest, Modbus polling, the store writer, metrics and the API, until stopped.

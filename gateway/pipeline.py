@@ -39,7 +39,7 @@ class StorePipeline:
 
     def __init__(self, journal: Journal, sink: BatchSink, decode: Decoder, *, batch_size: int = 5_000,
                  flush_interval_s: float = 0.2, capacity_readings: int = 100_000, retry_base_s: float = 0.5,
-                 retry_cap_s: float = 10.0, on_written: Written | None = None) -> None:
+                 retry_cap_s: float = 10.0, max_concurrent_writes: int = 2, on_written: Written | None = None) -> None:
         if batch_size <= 0 or capacity_readings < batch_size:
             raise ValueError("need batch_size > 0 and capacity_readings >= batch_size")
         self.journal = journal
@@ -49,6 +49,7 @@ class StorePipeline:
         self.flush_interval_s = flush_interval_s
         self.capacity_readings = capacity_readings
         self.on_written = on_written
+        self.max_concurrent_writes = max_concurrent_writes
         self.retry = Backoff(base_s=retry_base_s, cap_s=retry_cap_s)
         self.stored_readings = 0
         self.refused_readings = 0  # bad data the store refused: logged, not stored
@@ -60,6 +61,10 @@ class StorePipeline:
         self._expected = journal.next_seq
         self._catching_up = journal.backlog > 0
         self._closed = False
+        # Batches being written, oldest first, with the last journal record each holds: confirmed in order.
+        self._writes: deque[tuple[int, asyncio.Task[bool]]] = deque()
+        self._failed = False  # a batch in flight failed: confirm nothing after it
+        self._read_seq: int | None = None  # where catching up reads next
         self._has_data = asyncio.Event()
         self._batch_ready = asyncio.Event()
         self._idle = asyncio.Event()
@@ -111,14 +116,19 @@ class StorePipeline:
 
     async def run(self) -> None:
         """The writer; returns after :meth:`drain` once nothing is left in memory (or the store is away)."""
-        while True:
-            if self._closed and (self._catching_up or not self._queue):
-                self._idle.set()  # the journal keeps whatever is not stored yet
-                return
-            if self._catching_up:
-                await self._catch_up()
-            else:
-                await self._write_from_memory()
+        try:
+            while True:
+                if self._closed and (self._catching_up or not self._queue):
+                    await self._settle_all()
+                    self._idle.set()  # the journal keeps whatever is not stored yet
+                    return
+                if self._catching_up:
+                    await self._catch_up()
+                else:
+                    await self._write_from_memory()
+        finally:
+            for _, task in self._writes:
+                task.cancel()
 
     async def drain(self, timeout_s: float) -> bool:
         """Stop taking readings and wait (at most ``timeout_s``) until what is in memory is stored.
@@ -137,6 +147,9 @@ class StorePipeline:
 
     async def _write_from_memory(self) -> None:
         if not self._queue:
+            if self._writes:
+                await self._settle_oldest()
+                return
             self._idle.set()
             self._has_data.clear()
             await self._has_data.wait()
@@ -159,32 +172,62 @@ class StorePipeline:
             batch.extend(readings)
         self._queued -= len(batch)
         self._oldest_at = started_at  # what is left arrived while this batch was taken, at the earliest
-        if await self._write(batch):
-            self.journal.mark_stored(last_seq)
+        await self._submit(batch, last_seq)
 
     async def _catch_up(self) -> None:
-        start = self.journal.stored_seq + 1
+        if self._read_seq is None:
+            await self._settle_all()
+            self._read_seq = self.journal.stored_seq + 1
+        start = self._read_seq
+        end = self.journal.next_seq - 1  # appended (and flushed by the read) before the read began
         records = await self.journal.read_from_async(start, limit=self.batch_size)
         if not records:
-            end = self.journal.next_seq - 1
-            if self.journal.stored_seq < end:
+            if not await self._settle_all():
+                self._read_seq = None
+                return
+            if start <= end:  # there were records to read, and none could be
                 log.error("journal records %d..%d cannot be read back (damaged): they are skipped", start, end)
                 self.journal.mark_stored(end)
+                self._read_seq = end + 1
             self._caught_up()
             return
+        self._read_seq = records[-1].seq + 1
         batch: list[Reading] = []
         for record in records:
             batch.extend(self.decode(record))
             if len(batch) >= self.batch_size:
-                if not await self._write(batch):
-                    return
-                self.journal.mark_stored(record.seq)
+                await self._submit(batch, record.seq)
                 batch = []
-        if not await self._write(batch):
-            return
-        self.journal.mark_stored(records[-1].seq)
-        if self.journal.stored_seq >= self.journal.next_seq - 1:
-            self._caught_up()
+        await self._submit(batch, records[-1].seq)
+        if self._failed:
+            await self._settle_all()
+            self._read_seq = None  # read again from what the store confirmed
+
+    async def _submit(self, batch: list[Reading], last_seq: int) -> None:
+        """Start writing a batch: at most ``max_concurrent_writes`` at once, confirmed in journal order."""
+        while len(self._writes) >= self.max_concurrent_writes:
+            await self._settle_oldest()
+        task = asyncio.create_task(self._write(batch), name=f"store-write {last_seq}")
+        self._writes.append((last_seq, task))
+
+    async def _settle_oldest(self) -> None:
+        last_seq, task = self._writes[0]
+        try:
+            ok = await task
+        finally:
+            self._writes.popleft()
+        if not ok:
+            self._failed = True
+        elif not self._failed:
+            self.journal.mark_stored(last_seq)
+
+    async def _settle_all(self) -> bool:
+        """Wait for every batch in flight; whether all were stored (after a failure, the later ones may be
+        in the store too, but only the journal knows for sure: they are written again)."""
+        while self._writes:
+            await self._settle_oldest()
+        failed, self._failed = self._failed, False
+        return not failed
 
     def _caught_up(self) -> None:
         # Nothing is awaited from the check to here: no record can be appended in between.
@@ -192,6 +235,7 @@ class StorePipeline:
             return
         log.info("store path: the journal is caught up, readings go through memory again")
         self._catching_up = False
+        self._read_seq = None
         self._expected = self.journal.next_seq
         self._queue.clear()
         self._queued = 0

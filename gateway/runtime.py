@@ -82,7 +82,7 @@ class RunOptions:
     maintenance: bool = True
     registry_check_s: float = 2.0
     stop_timeout_s: float = 9.0
-    journal_fsync_interval_s: float = 0.002
+    journal_fsync_interval_s: float = 0.005
     keep_devices: bool = False  # keep whole Device objects (directory.devices) for services that need them
     max_backoff_s: float = 300.0  # a Modbus device offline is retried at most this far apart
 
@@ -175,8 +175,9 @@ class Gateway:
                 attempt = AsyncExitStack()
                 db = await attempt.enter_async_context(open_database(settings.database, connect_timeout=5.0))
                 await migrations.migrate(db, all_migrations())
+                # Two batches in flight, each split over two connections, and the maintenance job.
                 store = await attempt.enter_async_context(open_store(settings.database, settings.store,
-                                                                     connect_timeout_s=5.0))
+                                                                     max_connections=6, connect_timeout_s=5.0))
             except (DatabaseUnavailable, StoreUnavailable) as exc:
                 await attempt.aclose()
                 if backoff.failures == 0:

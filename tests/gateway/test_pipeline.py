@@ -156,3 +156,28 @@ async def test_drain_stores_what_is_in_memory_or_leaves_it_in_the_journal(tmp_pa
         assert await stored_power(store) == ([] if store_down else [float(i) for i in range(10)])
         poll(journal, pipeline, 10)  # after the drain nothing more is taken in memory
         assert pipeline.queue_depth == 0
+
+
+async def test_a_failed_batch_among_concurrent_ones_confirms_nothing_after_it(tmp_path: Path) -> None:
+    """Two batches in flight; the first fails, the second succeeds: the journal must not skip the first."""
+
+    class FailsOnce(SwitchedStore):
+        calls = 0
+
+        async def write(self, readings: Sequence[Reading]) -> None:
+            self.calls += 1
+            if self.calls == 1:
+                await asyncio.sleep(0.05)  # the second batch completes first
+                raise StoreUnavailable("a connection was lost mid-batch")
+            await super().write(readings)
+
+    async with setup(tmp_path) as (journal, _switched, store):
+        failing = FailsOnce(store)
+        pipeline = StorePipeline(journal, failing, decode, batch_size=30, flush_interval_s=0.01,
+                                 capacity_readings=300, retry_base_s=0.01, retry_cap_s=0.02, max_concurrent_writes=2)
+        for i in range(20):
+            poll(journal, pipeline, i)  # 60 readings: two batches, written at once
+        async with writing(pipeline):
+            await eventually(lambda: journal.backlog == 0 and not pipeline.catching_up)
+        assert await stored_power(store) == [float(i) for i in range(20)]
+        assert failing.calls >= 3 and pipeline.write_failures == 1
