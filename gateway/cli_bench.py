@@ -36,3 +36,36 @@ def ingest_command(  # noqa: PLR0917 - a Typer command: one parameter per option
     bench_ingest.run(seconds=seconds, rate=rate, lamp_share=lamp_share, devices=devices, publishers=publishers,
                      copy_sample=copy_sample, naive_sample=naive_sample, database_url=database_url,
                      mqtt_url=mqtt_url, inflight=inflight)
+
+
+@app.command("modbus")
+def modbus_command(
+    devices: int = typer.Option(1_000, "--devices", min=1, max=5_000, help="simulated Modbus TCP devices"),
+    seconds: float = typer.Option(20.0, "--seconds", min=1, max=300, help="measured polling time"),
+    interval: float = typer.Option(0.25, "--interval", min=0.01, help="poll interval of every device, seconds"),
+    concurrency: int = typer.Option(200, "--concurrency", min=1, help="requests at once (gateway.poll_concurrency)"),
+    baseline: float = typer.Option(10.0, "--baseline-seconds", min=0, help="0 skips the drivers' baseline"),
+) -> None:
+    """Polls/s and poll latency of the gateway's poller for many simulated Modbus TCP devices.
+
+    Example: streetwatch bench modbus --devices 1000 --seconds 20
+    """
+    from gateway import bench_modbus
+
+    bench_modbus.run(devices=devices, seconds=seconds, concurrency=concurrency, interval_s=interval,
+                     baseline_s=baseline)
+
+
+@app.command("memory")
+def memory_command(
+    devices: int = typer.Option(100_000, "--devices", min=100, help="registered devices"),
+    seconds: float = typer.Option(90.0, "--seconds", min=10, max=1_800, help="how long to watch the memory"),
+    mqtt_url: str | None = typer.Option(None, "--mqtt-url", help="a broker (default: a throwaway Mosquitto)"),
+) -> None:
+    """Resident memory of the running gateway with many registered devices (target: 100,000 under 300 MB).
+
+    Example: streetwatch bench memory --devices 100000 --seconds 90
+    """
+    from gateway import bench_memory
+
+    bench_memory.run(devices=devices, seconds=seconds, mqtt_url=mqtt_url)

@@ -202,7 +202,7 @@ class Gateway:
         records = GatewayRecords(db)
         self.recorder = recorder = Recorder(records, clock=self.clock)
         self.states = states = DeviceStates(offline_after_failures=settings.gateway.offline_after_failures)
-        states.restore(await records.device_states())
+        states.restore({d: c for d, c in (await records.device_states()).items() if directory.get(d)})
         self.fanout = fanout = Fanout()
         states.listen(recorder.status_change)
         states.listen(fanout.publish_status)

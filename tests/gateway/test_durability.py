@@ -139,7 +139,7 @@ async def test_sigkill_under_mqtt_load_then_restart_stores_every_reading_once(
         assert stored(postgres_server, database) == (expected, expected)
     finally:
         gateway.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(gateway.wait(), 15)
+        code = await asyncio.wait_for(gateway.wait(), 10)  # a clean stop within 10 s
         log.close()
         await forget_session(mqtt_url, client_id)
     assert code == 0  # and the clean stop is clean

@@ -19,6 +19,7 @@ from streetwatch import topics
 from streetwatch.config import DatabaseUrl, StoreSettings
 from streetwatch.database import open_database
 from telemetry_store import open_store
+from tests.fixtures.services import MosquittoServer
 from tests.gateway.conftest import (
     LAMP_MQTT_PROFILE,
     eventually,
@@ -119,3 +120,35 @@ async def test_telemetry_reaches_the_store_and_bad_input_is_set_aside(
     status = {row["what"]: row["value"] for row in json.loads(capsys.readouterr().out)}
     assert status["spool backlog (journal records not in the store)"] == 0
     assert status["unregistered devices sending (device pending)"] == 1
+
+
+async def test_the_session_survives_a_broker_restart_and_two_gateways_share_the_load(
+        mosquitto_server: MosquittoServer, mqtt_url: str, tmp_path: Path) -> None:
+    """Reconnect with backoff and subscribe again; with a shared subscription each message goes to one gateway."""
+    url = f"sqlite:///{tmp_path / 'sw.db'}"
+    gauges = [f"CG-{uuid.uuid4().hex[:6]}" for _ in range(10)]
+    await register(url, [mqtt_device(g) for g in gauges])
+    group = f"g{uuid.uuid4().hex[:6]}"
+    first = gateway_settings(tmp_path / "a", url, mqtt_url).model_copy(deep=True)
+    second = gateway_settings(tmp_path / "b", url, mqtt_url).model_copy(deep=True)
+    first.mqtt.shared_group = second.mqtt.shared_group = group
+    options = RunOptions(modbus=False, maintenance=False)
+    async with running(Gateway(first, options=options)) as a, running(Gateway(second, options=options)) as b:
+        assert a.ingest is not None and b.ingest is not None and a.pipeline is not None and b.pipeline is not None
+        await eventually(lambda: a.ingest.connected and b.ingest.connected, what="both subscribed")
+        assert a.ingest.subscriptions[0] == f"$share/{group}/streetwatch/devices/+/telemetry"
+        await asyncio.to_thread(mosquitto_server.stop)
+        await eventually(lambda: not a.ingest.connected and not b.ingest.connected, what="both disconnected")
+        await asyncio.to_thread(mosquitto_server.start)
+        await eventually(lambda: a.ingest.connected and b.ingest.connected, what="both reconnected")
+        async with publisher(mqtt_url) as device:
+            for i in range(20):
+                for gauge in gauges:
+                    await device.publish(topics.telemetry(gauge), encode_telemetry(
+                        {"water_level_mm": i, "battery_v": 3.7}, T0 + timedelta(seconds=i)), qos=1)
+        await eventually(lambda: a.pipeline.stored_readings + b.pipeline.stored_readings >= 400,
+                         what="every reading stored by one gateway or the other")
+        assert a.ingest.stats.connects == b.ingest.stats.connects == 2
+        assert a.ingest.stats.messages > 0 and b.ingest.stats.messages > 0  # the load was split
+        assert a.ingest.stats.messages + b.ingest.stats.messages == 200
+    assert await count_readings(url) == 400
