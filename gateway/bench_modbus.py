@@ -24,6 +24,7 @@ import yaml
 
 from device_drivers import bench_modbus as drivers_bench
 from device_registry import Device, open_registry
+from gateway.logs import configure_logging
 from gateway.runtime import Gateway, RunOptions, running
 from streetwatch.config import Settings
 
@@ -76,6 +77,7 @@ async def _measure(ports: list[int], *, seconds: float, warmup_s: float, interva
 
 
 def run(*, devices: int, seconds: float, concurrency: int, interval_s: float, baseline_s: float) -> None:
+    configure_logging("WARNING")
     parent, child = multiprocessing.Pipe()
     server = multiprocessing.get_context("spawn").Process(
         target=drivers_bench._serve, args=("tcp", devices, 1, child), name="bench-modbus-devices")

@@ -9,9 +9,10 @@ import signal
 import typer
 
 from gateway.errors import GatewayError
+from gateway.http import HttpError
 from gateway.logs import LogFormat, configure_logging
 from gateway.runtime import Gateway, RunOptions
-from streetwatch.cli_support import UserError, settings
+from streetwatch.cli_support import UserError, error_line, settings
 
 log = logging.getLogger(__name__)
 
@@ -49,5 +50,21 @@ def run_command(
     gateway = Gateway(current, options=options)
     try:
         asyncio.run(serve_until_signalled(gateway))
-    except GatewayError as exc:
+    except HttpError as exc:  # a port in use: the configuration's to fix
         raise UserError(str(exc)) from None
+    except GatewayError as exc:
+        error_line(f"the gateway cannot start: {exc}")
+        raise typer.Exit(1) from None
+    except BaseExceptionGroup as group:  # a task failed; the journal keeps what was accepted
+        failures = group.subgroup(GatewayError)
+        if failures is None:
+            raise
+        error_line(f"the gateway stopped: {_first(failures)}")
+        raise typer.Exit(1) from None
+
+
+def _first(group: BaseExceptionGroup[GatewayError]) -> BaseException:
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

@@ -132,7 +132,10 @@ class Journal:
         cls, directory: Path, *, fsync_interval_s: float = 0.005, segment_bytes: int = 64 * 1024 * 1024
     ) -> AsyncIterator[Journal]:
         journal = cls(directory, fsync_interval_s=fsync_interval_s, segment_bytes=segment_bytes)
-        journal._recover()
+        try:
+            journal._recover()
+        except OSError as exc:
+            raise JournalError(f"cannot open the journal in {directory}: {exc.strerror or exc}") from exc
         journal._flusher = asyncio.create_task(journal._flush_loop(), name="journal-fsync")
         try:
             yield journal

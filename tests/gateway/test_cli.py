@@ -99,3 +99,18 @@ def test_run_with_its_api_port_taken_is_one_line_and_exit_2(tmp_path: Path) -> N
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == (f"streetwatch: error: gateway.api_port {port}: cannot listen there: "
                                               "Address already in use")
+
+
+def test_run_with_a_data_dir_it_cannot_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "not-a-dir").write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "run", "--no-mqtt", "--no-modbus"],
+        env={"PATH": "/usr/bin:/bin", "STREETWATCH_GATEWAY__API_PORT": "0", "STREETWATCH_GATEWAY__METRICS_PORT": "0",
+             "STREETWATCH_DATA_DIR": str(tmp_path / "not-a-dir"),
+             "STREETWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'sw.db'}"},
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"streetwatch: error: the gateway cannot start: cannot open the journal in {tmp_path}/not-a-dir/journal: "
+        "Not a directory")
