@@ -12,6 +12,7 @@ from gateway.errors import GatewayError
 from gateway.http import HttpError
 from gateway.logs import LogFormat, configure_logging
 from gateway.runtime import Gateway, RunOptions
+from gateway.services import composed_services
 from streetwatch.cli_support import UserError, error_line, settings
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def run_command(
     current = settings(ctx)
     configure_logging(current.log_level, log_format)
     options = RunOptions(mqtt=mqtt, modbus=modbus, journal_fsync_interval_s=commit_ms / 1000)
-    gateway = Gateway(current, options=options)
+    gateway = Gateway(current, services=composed_services(current), options=options)
     try:
         asyncio.run(serve_until_signalled(gateway))
     except HttpError as exc:  # a port in use: the configuration's to fix

@@ -151,6 +151,8 @@ class MqttIngest:
             self.broker.host, self.broker.port, username=self.broker.username, password=self.broker.password,
             identifier=self.settings.mqtt.client_id, protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
             properties=properties, keepalive=30, timeout=10,
+            # QoS 1 is bounded by receive_maximum; this bounds a flood of QoS 0 messages too.
+            max_queued_incoming_messages=10 * self.receive_maximum,
             tls_context=ssl.create_default_context() if self.broker.tls else None)
         # aiomqtt 2.5 has no manual acknowledgement; its paho client does. Messages still pass
         # through aiomqtt's queue (``_queue``); PUBACK goes out when we call ``ack`` (see _acker).

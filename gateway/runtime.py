@@ -16,7 +16,9 @@ online/offline changes if it has ``on_readings``/``on_status`` (:class:`~gateway
 and runs as a task if it has ``async def run()``::
 
     ServiceSpec("rules", lambda ctx: RulesService(ctx.db, ctx.settings, clock=ctx.clock,
-                                                  devices=ctx.directory.devices))
+                                                  devices=ctx.directory.devices), needs_devices=True)
+
+``gateway/services.py`` lists the services ``streetwatch run`` composes.
 
 :meth:`Gateway.stop` (SIGTERM, SIGINT) stops the intake first (acknowledging what is journaled),
 writes what is in memory to the store, and leaves the rest in the journal: within ``stop_timeout_s``.
@@ -71,8 +73,14 @@ class GatewayContext:
 
 @dataclass(frozen=True)
 class ServiceSpec:
+    """A service to compose: ``open(ctx)`` gives an async context manager (see the module doc).
+
+    ``needs_devices``: the service reads whole devices from ``ctx.directory.devices``.
+    """
+
     name: str
     open: Callable[[GatewayContext], AbstractAsyncContextManager[Any]]
+    needs_devices: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,8 +204,9 @@ class Gateway:
         settings, options = self.settings, self.options
         self.store = store
         registry = Registry(db, profiles_dir=settings.profiles_dir, clock=self.clock)
+        keep_devices = options.keep_devices or any(spec.needs_devices for spec in self.services)
         self.directory = directory = DeviceDirectory(registry, check_interval_s=options.registry_check_s,
-                                                     keep_devices=options.keep_devices)
+                                                     keep_devices=keep_devices)
         await directory.load()
         records = GatewayRecords(db)
         self.recorder = recorder = Recorder(records, clock=self.clock)
