@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from device_registry.cli import device_app, group_app, profile_app
-from gateway import cli_compose, cli_db, cli_demo
+from gateway import cli_bench, cli_compose, cli_db, cli_demo, cli_ingest, cli_run
 from rules.cli import alerts_app, rules_app
 from rules.control.cli import command_app, energy_app, lamp_app, schedule_app
 from simulators.cli import simulate
@@ -82,6 +82,10 @@ app.add_typer(command_app, name="command")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(energy_app, name="energy")
 app.command("simulate")(simulate)
+app.command("run")(cli_run.run_command)
+app.add_typer(cli_ingest.app, name="ingest")
+device_app.command("pending")(cli_ingest.pending_command)
+app.add_typer(cli_bench.app, name="bench")
 
 
 def main(argv: list[str] | None = None) -> int:

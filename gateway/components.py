@@ -5,6 +5,7 @@ from __future__ import annotations
 from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
 from rules.control.migrations import MIGRATIONS as CONTROL_MIGRATIONS
 from rules.schema import MIGRATIONS as RULES_MIGRATIONS
+from gateway.schema import MIGRATIONS as GATEWAY_MIGRATIONS
 from streetwatch.migrations import Migration
 from telemetry_store import MIGRATIONS as TELEMETRY_STORE_MIGRATIONS
 
@@ -16,4 +17,5 @@ def all_migrations() -> list[Migration]:
     migrations += TELEMETRY_STORE_MIGRATIONS
     migrations += RULES_MIGRATIONS
     migrations += CONTROL_MIGRATIONS
+    migrations += GATEWAY_MIGRATIONS
     return migrations

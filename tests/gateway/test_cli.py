@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,27 @@ def test_config_show_reports_effective_values(
     out = capsys.readouterr().out
     assert "timezone" in out and "UTC" in out
     assert "sqlite: sqlite:///x.db" in out
+
+
+@pytest.mark.parametrize("command", [["run"], ["ingest", "status"], ["ingest", "rejected"], ["ingest", "events"],
+                                     ["device", "pending"]])
+def test_gateway_commands_show_an_example(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*command, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Example:" in text and f"streetwatch {' '.join(command)}" in text.split("Example:", 1)[1]
+
+
+def test_run_with_its_api_port_taken_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", "run", "--no-mqtt", "--no-modbus"],
+            env={"PATH": "/usr/bin:/bin", "STREETWATCH_GATEWAY__API_PORT": str(port),
+                 "STREETWATCH_GATEWAY__METRICS_PORT": "0"},
+            cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60,
+        )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (f"streetwatch: error: gateway.api_port {port}: cannot listen there: "
+                                              "Address already in use")

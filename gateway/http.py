@@ -1,0 +1,92 @@
+"""The gateway's two small HTTP servers: Prometheus metrics, and a read-only API.
+
+- ``GET /metrics`` on ``gateway.metrics_port``;
+- ``GET /health`` (readiness: 200 when the store is reachable and the MQTT session is up, else 503;
+  both say why) and ``GET /devices/{id}/state`` on ``gateway.api_port``.
+
+A port of 0 or unset disables that server. The sockets are bound before the gateway starts, so a
+port in use is a one-line error at start, not a failure later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import uvicorn
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, make_asgi_app
+from starlette.types import ASGIApp
+
+from gateway.errors import GatewayError
+
+
+class HttpError(GatewayError):
+    """An HTTP server cannot start (its port is in use)."""
+
+
+class GatewayView(Protocol):
+    def health(self) -> tuple[bool, dict[str, Any]]: ...
+
+    def device_state(self, device_id: str) -> dict[str, Any] | None: ...
+
+
+def create_api(view: GatewayView) -> FastAPI:
+    app = FastAPI(title="Streetwatch gateway", openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/health")
+    def health() -> JSONResponse:
+        ok, body = view.health()
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/devices/{device_id}/state")
+    def device_state(device_id: str) -> dict[str, Any]:
+        state = view.device_state(device_id)
+        if state is None:
+            raise HTTPException(status_code=404, detail=f"device {device_id} is not served by this gateway")
+        return state
+
+    return app
+
+
+def metrics_app(registry: CollectorRegistry) -> ASGIApp:
+    return make_asgi_app(registry)
+
+
+def bind(port: int, what: str, host: str = "0.0.0.0") -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise HttpError(f"{what} {port}: cannot listen there: {exc.strerror}") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the gateway handles SIGTERM and SIGINT itself
+
+
+async def serve(app: ASGIApp, sock: socket.socket) -> None:
+    """Serve ``app`` on an already bound socket until cancelled; then stop accepting and close."""
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                            timeout_graceful_shutdown=1)
+    server = _Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]), name=f"http :{sock.getsockname()[1]}")
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        server.should_exit = True
+        await task
+        raise
+    finally:
+        sock.close()
