@@ -11,7 +11,7 @@ app = typer.Typer(help="Benchmarks: MQTT ingest end to end, Modbus polling, memo
 
 
 @app.command("ingest")
-def ingest_command(  # noqa: PLR0917 - a Typer command: one parameter per option
+def ingest_command(
     seconds: float = typer.Option(60.0, "--seconds", min=1, max=600, help="how long the load is offered"),
     rate: float = typer.Option(50_000.0, "--rate", min=100, help="readings/s offered"),
     devices: int = typer.Option(10_000, "--devices", min=10, help="simulated MQTT devices"),

@@ -87,7 +87,7 @@ def status_command(
 
 
 @app.command("rejected")
-def rejected_command(  # noqa: PLR0917 - a Typer command: one parameter per option
+def rejected_command(
     ctx: typer.Context,
     device: str | None = typer.Option(None, "--device", "-d", help="only this device"),
     reason: str | None = typer.Option(None, "--reason", help="only this reason, e.g. not_json, unknown_metric"),

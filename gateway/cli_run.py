@@ -11,6 +11,7 @@ import typer
 from gateway.errors import GatewayError
 from gateway.logs import LogFormat, configure_logging
 from gateway.runtime import Gateway, RunOptions
+from gateway.services import default_services
 from streetwatch.cli_support import UserError, settings
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,13 @@ def run_command(
     mqtt: bool = typer.Option(True, "--mqtt/--no-mqtt", help="take MQTT telemetry and status from the broker"),
     modbus: bool = typer.Option(True, "--modbus/--no-modbus", help="poll the registered Modbus devices"),
     log_format: LogFormat = typer.Option(LogFormat.text, "--log-format", help="text, or json lines for a collector"),
+    services: bool = typer.Option(True, "--services/--intake-only",
+                                  help="run the rules engine, command dispatcher and lighting scheduler"),
     commit_ms: float = typer.Option(5.0, "--journal-commit-ms", min=0.1, max=5_000.0,
                                     help="group commit window: appends share one fsync within it"),
 ) -> None:
-    """Run the gateway: MQTT ingest, Modbus polling, the store writer, metrics and the API, until stopped.
+    """Run the gateway: MQTT ingest, Modbus polling, the store writer, the rules engine, remote control and
+    the lighting scheduler, metrics and the API, until stopped.
 
     Accepted readings are journaled in data_dir first and reach the store exactly once.
     SIGTERM or Ctrl-C stops it within 10 s.
@@ -45,8 +49,8 @@ def run_command(
     """
     current = settings(ctx)
     configure_logging(current.log_level, log_format)
-    options = RunOptions(mqtt=mqtt, modbus=modbus, journal_fsync_interval_s=commit_ms / 1000)
-    gateway = Gateway(current, options=options)
+    options = RunOptions(mqtt=mqtt, modbus=modbus, journal_fsync_interval_s=commit_ms / 1000, keep_devices=services)
+    gateway = Gateway(current, options=options, services=default_services() if services else ())
     try:
         asyncio.run(serve_until_signalled(gateway))
     except GatewayError as exc:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
+from gateway.schema import MIGRATIONS as GATEWAY_MIGRATIONS
 from rules.control.migrations import MIGRATIONS as CONTROL_MIGRATIONS
 from rules.schema import MIGRATIONS as RULES_MIGRATIONS
-from gateway.schema import MIGRATIONS as GATEWAY_MIGRATIONS
 from streetwatch.migrations import Migration
 from telemetry_store import MIGRATIONS as TELEMETRY_STORE_MIGRATIONS
 
