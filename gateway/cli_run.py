@@ -35,10 +35,13 @@ def run_command(
     mqtt: bool = typer.Option(True, "--mqtt/--no-mqtt", help="take MQTT telemetry and status from the broker"),
     modbus: bool = typer.Option(True, "--modbus/--no-modbus", help="poll the registered Modbus devices"),
     log_format: LogFormat = typer.Option(LogFormat.text, "--log-format", help="text, or json lines for a collector"),
+    services: bool = typer.Option(True, "--services/--intake-only",
+                                  help="run the rules engine, command dispatcher and lighting scheduler"),
     commit_ms: float = typer.Option(5.0, "--journal-commit-ms", min=0.1, max=5_000.0,
                                     help="group commit window: appends share one fsync within it"),
 ) -> None:
-    """Run the gateway: MQTT ingest, Modbus polling, the store writer, metrics and the API, until stopped.
+    """Run the gateway: MQTT ingest, Modbus polling, the store writer, the rules engine, remote control and
+    the lighting scheduler, metrics and the API, until stopped.
 
     Accepted readings are journaled in data_dir first and reach the store exactly once.
     SIGTERM or Ctrl-C stops it within 10 s.
@@ -48,7 +51,7 @@ def run_command(
     current = settings(ctx)
     configure_logging(current.log_level, log_format)
     options = RunOptions(mqtt=mqtt, modbus=modbus, journal_fsync_interval_s=commit_ms / 1000)
-    gateway = Gateway(current, services=composed_services(current), options=options)
+    gateway = Gateway(current, services=composed_services(current) if services else (), options=options)
     try:
         asyncio.run(serve_until_signalled(gateway))
     except HttpError as exc:  # a port in use: the configuration's to fix

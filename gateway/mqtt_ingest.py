@@ -144,16 +144,23 @@ class MqttIngest:
                 pass
 
     def _client(self) -> aiomqtt.Client:
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self.settings.mqtt.session_expiry_s
-        properties.ReceiveMaximum = self.receive_maximum
-        client = aiomqtt.Client(
-            self.broker.host, self.broker.port, username=self.broker.username, password=self.broker.password,
-            identifier=self.settings.mqtt.client_id, protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
-            properties=properties, keepalive=30, timeout=10,
+        tls = ssl.create_default_context() if self.broker.tls else None
+        common: dict[str, Any] = {
+            "username": self.broker.username, "password": self.broker.password,
+            "identifier": self.settings.mqtt.client_id, "keepalive": 30, "timeout": 10, "tls_context": tls,
             # QoS 1 is bounded by receive_maximum; this bounds a flood of QoS 0 messages too.
-            max_queued_incoming_messages=10 * self.receive_maximum,
-            tls_context=ssl.create_default_context() if self.broker.tls else None)
+            "max_queued_incoming_messages": 10 * self.receive_maximum}
+        if self.settings.mqtt.protocol == "3.1.1":
+            # Brokers that speak only 3.1.1 (the demo's in-process one): the session persists
+            # through clean_session=False; the broker decides how long it keeps it.
+            client = aiomqtt.Client(self.broker.host, self.broker.port, protocol=aiomqtt.ProtocolVersion.V311,
+                                    clean_session=False, **common)
+        else:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self.settings.mqtt.session_expiry_s
+            properties.ReceiveMaximum = self.receive_maximum
+            client = aiomqtt.Client(self.broker.host, self.broker.port, protocol=aiomqtt.ProtocolVersion.V5,
+                                    clean_start=False, properties=properties, **common)
         # aiomqtt 2.5 has no manual acknowledgement; its paho client does. Messages still pass
         # through aiomqtt's queue (``_queue``); PUBACK goes out when we call ``ack`` (see _acker).
         client._client.manual_ack_set(True)

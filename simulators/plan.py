@@ -214,7 +214,8 @@ def _plan_gauges(scenario: Scenario, streets: tuple[baiyun.Street, ...], slots: 
         gauges.append(PlannedDevice(
             id=device_id, role=Target.gauge, profile=PROFILES[(Target.gauge, transport)], transport=transport,
             latitude=lat, longitude=lon, landmark=landmark, site=street.site,
-            groups=("culverts", f"street-{street.slug}"),
+            # The gauge belongs to its own hazard point's group, so a flood rule's action can name it.
+            groups=("culverts", f"street-{street.slug}", f"hazard-{street.slug}{suffix}"),
             tags=(("street", street.slug), ("hazard_group", f"hazard-{street.slug}{suffix}"),
                   ("mounting_height_mm", "2500")),
             poll_interval_s=scenario.gauge_interval_s, installed_on=_installed_on(scenario.seed, device_id),

@@ -63,6 +63,8 @@ class MqttSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     client_id: str = Field("streetwatch-gateway", description="fixed client id for the persistent session")
+    protocol: Literal["5", "3.1.1"] = Field("5", description="MQTT version the gateway speaks; shared "
+                                           "subscriptions need 5")
     session_expiry_s: int = Field(86_400, ge=0, description="how long the broker keeps the session")
     shared_group: str | None = Field(None, description="MQTT v5 shared-subscription group, e.g. 'gw'")
     max_payload_bytes: int = Field(65_536, gt=0)
