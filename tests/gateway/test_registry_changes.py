@@ -39,9 +39,14 @@ async def test_added_registered_and_retired_devices_take_effect_while_running(tm
             assert gateway.ingest is not None and gateway.recorder is not None
             await eventually(lambda: gateway.ingest.connected and first.request_count(1) > 0, what="polling")
             await device.publish(topics.telemetry(newcomer), encode_telemetry({"water_level_mm": 5}), qos=1)
-            await eventually(lambda: gateway.ingest.stats.unknown_device_messages == 1)
-            await gateway.recorder.flush()
-            assert await pending_ids(url) == [newcomer]
+            # The shared test broker may also hold retained statuses of other tests' devices: look for ours.
+            await eventually(lambda: gateway.ingest.stats.unknown_device_messages >= 1)
+            for _ in range(100):
+                await gateway.recorder.flush()
+                if newcomer in await pending_ids(url):
+                    break
+                await asyncio.sleep(0.05)
+            assert newcomer in await pending_ids(url)
 
             await registry.add(modbus_device("LP-1", second.port, interval_s=0.1), by="installer")
             await registry.add(mqtt_device(newcomer), by="installer")
@@ -54,7 +59,7 @@ async def test_added_registered_and_retired_devices_take_effect_while_running(tm
             await eventually(lambda: gateway.journal is not None and gateway.journal.backlog == 0)
             await eventually(lambda: _has_reading(store, newcomer), what="the newcomer's reading stored")
             await gateway.recorder.flush()
-            assert await pending_ids(url) == []  # registered: off the installers' list
+            assert newcomer not in await pending_ids(url)  # registered: off the installers' list
 
             await registry.retire("LP-0", by="installer")
             await eventually(lambda: gateway.poller is not None and gateway.poller.devices == 1, what="LP-0 dropped")
