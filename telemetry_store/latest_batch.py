@@ -25,6 +25,7 @@ _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # binary timestamptz: microseconds
 _MICROSECOND = timedelta(microseconds=1)
 _SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # no flags, no header extension
 _TRAILER = b"\xff\xff"
+_NULL = b"\xff\xff\xff\xff"  # a field's length -1
 _INT2, _TIMESTAMPTZ, _FLOAT8 = 21, 1184, 701  # element type oids
 _HEAD = struct.Struct(">hiiiqiq")  # 6 fields; device_key int4; newest_ts, oldest_ts
 _ARRAY = struct.Struct(">iiiiii")  # byte length; 1 dimension, no NULLs, element oid; length, lower bound 1
@@ -53,18 +54,20 @@ def encode_latest(rows: Sequence[Row], times: Iterable[datetime]) -> bytes:
     storable (a naive time, a value that is no number).
     """
     micros = {ts: (ts - _PG_EPOCH) // _MICROSECOND for ts in times}
-    elements = {ts: _TIME(8, stamp) for ts, stamp in micros.items()}
     out = [_SIGNATURE]
     for device_key, metrics in newest_per_device(rows).items():
-        newest = list(metrics.values())
+        keys = tuple(sorted(metrics))  # in key order, as stored: the server compares the lists whole
+        newest = [metrics[key] for key in keys]
         count = len(newest)
         stamps = [row[0] for row in newest]
         last, first = max(stamps), min(stamps)
         out.append(_HEAD.pack(6, 4, device_key, 8, micros[last], 8, micros[first]))
-        out.append(_keys_array(tuple(metrics)))
-        out.append(_ARRAY.pack(20 + 12 * count, 1, 0, _TIMESTAMPTZ, count, 1))
-        # A device's metrics usually share one time (one message).
-        out.append(elements[last] * count if last == first else b"".join([elements[ts] for ts in stamps]))
+        out.append(_keys_array(keys))
+        if last == first:  # usual: a device sends its metrics together; NULL stands for "all at newest_ts"
+            out.append(_NULL)
+        else:
+            out.append(_ARRAY.pack(20 + 12 * count, 1, 0, _TIMESTAMPTZ, count, 1))
+            out.append(b"".join([_TIME(8, micros[ts]) for ts in stamps]))
         out.append(_ARRAY.pack(20 + 12 * count, 1, 0, _FLOAT8, count, 1))
         out.append(b"".join([_VALUE(8, row[3]) for row in newest]))
     out.append(_TRAILER)

@@ -165,6 +165,7 @@ CREATE FUNCTION latest_values_merge(
 ) LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
     i INTEGER;
+    added BOOLEAN := false;
 BEGIN
     -- The usual case: the batch has every metric stored for the device, all newer than any of them.
     IF n_oldest > o_newest AND n_keys @> o_keys THEN
@@ -176,10 +177,15 @@ BEGIN
         i := array_position(metric_keys, n_keys[j]);
         IF i IS NULL THEN
             metric_keys := metric_keys || n_keys[j]; ts := ts || n_ts[j]; value := value || n_values[j];
+            added := true;
         ELSIF n_ts[j] > ts[i] THEN
             ts[i] := n_ts[j]; value[i] := n_values[j];
         END IF;
     END LOOP;
+    IF added THEN  -- keep the keys in order: the usual case compares the lists whole
+        SELECT array_agg(k ORDER BY k), array_agg(t ORDER BY k), array_agg(v ORDER BY k)
+        INTO metric_keys, ts, value FROM unnest(metric_keys, ts, value) AS u(k, t, v);
+    END IF;
     SELECT min(t) INTO oldest_ts FROM unnest(ts) AS t;
 END
 $$;

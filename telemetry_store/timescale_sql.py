@@ -14,7 +14,7 @@ CREATE TEMP TABLE IF NOT EXISTS readings_staging (
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS latest_staging (
     device_key INTEGER NOT NULL, newest_ts TIMESTAMPTZ NOT NULL, oldest_ts TIMESTAMPTZ NOT NULL,
-    metric_keys SMALLINT[] NOT NULL, ts TIMESTAMPTZ[] NOT NULL, value DOUBLE PRECISION[] NOT NULL
+    metric_keys SMALLINT[] NOT NULL, ts TIMESTAMPTZ[], value DOUBLE PRECISION[] NOT NULL
 ) ON COMMIT DELETE ROWS
 """
 READINGS_COLUMNS = "(ts, device_key, metric_key, value) FROM STDIN (FORMAT BINARY)"
@@ -22,8 +22,9 @@ COPY_READINGS = "COPY readings " + READINGS_COLUMNS
 COPY_STAGING = "COPY readings_staging " + READINGS_COLUMNS
 ROW_TYPES = ["timestamptz", "int4", "int2", "float8"]
 
-# The usual case needs no merge: the batch has every metric stored for the device, all newer.
-_FAST = "excluded.oldest_ts > l.newest_ts AND excluded.metric_keys @> l.metric_keys"
+# The usual case needs no merge: the batch has the metrics stored for the device, all newer (both
+# lists are in key order, so comparing them whole is cheap).
+_FAST = "excluded.oldest_ts > l.newest_ts AND excluded.metric_keys = l.metric_keys"
 _MERGED = ("(latest_values_merge(l.metric_keys, l.ts, l.value, l.newest_ts,"
            " excluded.metric_keys, excluded.ts, excluded.value, excluded.oldest_ts)).{}")
 # One round trip after the COPYs: the last values (a newer ts wins; rows are locked in key order, so
@@ -35,7 +36,9 @@ WITH {stored}marked AS (
     ON CONFLICT (resolution, bucket) DO UPDATE SET generation = d.generation + 1
 )
 INSERT INTO latest_values AS l (device_key, newest_ts, oldest_ts, metric_keys, ts, value)
-SELECT device_key, newest_ts, oldest_ts, metric_keys, ts, value FROM latest_staging ORDER BY device_key
+SELECT device_key, newest_ts, oldest_ts, metric_keys,
+       coalesce(ts, array_fill(newest_ts, ARRAY[cardinality(metric_keys)])), value  -- NULL: all at newest_ts
+FROM latest_staging ORDER BY device_key
 ON CONFLICT (device_key) DO UPDATE SET newest_ts = greatest(l.newest_ts, excluded.newest_ts), {columns}
 """
 _COLUMNS = ", ".join(f"{column} = CASE WHEN {_FAST} THEN excluded.{column} ELSE {_MERGED.format(column)} END"

@@ -158,7 +158,7 @@ class StoreWriter:
                 self._space.clear()
                 await self._space.wait()
                 continue
-            taken = items[start : start + room]
+            taken = items if start == 0 and room >= len(items) else items[start : start + room]
             if len(self._buffer) == self._taken:  # these are the oldest not in a batch yet
                 self._oldest_at = asyncio.get_running_loop().time()
             self._buffer.extend(taken)
