@@ -93,10 +93,23 @@ async def _keys(conn: psycopg.AsyncConnection[Any]) -> tuple[dict[str, int], dic
     return devices, metrics
 
 
-async def _copy_stream(url: str, readings: list[Reading], keys: tuple[dict[str, int], dict[str, int]]) -> None:
+async def create_baseline(url: str, table: str) -> None:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(BASELINE_DDL.format(table=table).encode())
+
+
+async def settle(url: str) -> None:
+    """Start each method from a clean slate: no other method's dirty buffers or garbage to pay for."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("VACUUM (ANALYZE)")
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):  # a --database-url of a plain user
+            await conn.execute("CHECKPOINT")
+
+
+async def _copy_stream(conn: psycopg.AsyncConnection[Any], readings: list[Reading],
+                       keys: tuple[dict[str, int], dict[str, int]]) -> None:
     devices, metrics = keys
     async with (
-        await psycopg.AsyncConnection.connect(url, autocommit=True) as conn,
         conn.transaction(),
         conn.cursor().copy("COPY bench_copy (ts, device_key, metric_key, value) FROM STDIN (FORMAT BINARY)") as copy,
     ):
@@ -106,23 +119,23 @@ async def _copy_stream(url: str, readings: list[Reading], keys: tuple[dict[str, 
 
 
 async def run_bare_copy(url: str, readings: list[Reading], streams: int = 1) -> float:
-    """One ``COPY`` per stream into a fresh hypertable shaped as ``readings``; streams split by device."""
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await conn.execute(BASELINE_DDL.format(table="bench_copy").encode())
-        keys = await _keys(conn)
-    parts: list[list[Reading]] = [[] for _ in range(streams)]
-    for r in readings:
-        parts[keys[0][r.device_id] % streams].append(r)
-    started = time.perf_counter()
-    async with asyncio.TaskGroup() as group:
-        for i, part in enumerate(parts):
-            group.create_task(_copy_stream(url, part, keys), name=f"bench-copy-{i}")
-    return time.perf_counter() - started
+    """One ``COPY`` per stream (connected beforehand) into ``bench_copy``; streams split by device."""
+    async with contextlib.AsyncExitStack() as stack:
+        conns = [await stack.enter_async_context(await psycopg.AsyncConnection.connect(url, autocommit=True))
+                 for _ in range(streams)]
+        keys = await _keys(conns[0])
+        parts: list[list[Reading]] = [[] for _ in range(streams)]
+        for r in readings:
+            parts[keys[0][r.device_id] % streams].append(r)
+        started = time.perf_counter()
+        async with asyncio.TaskGroup() as group:
+            for i, (conn, part) in enumerate(zip(conns, parts, strict=True)):
+                group.create_task(_copy_stream(conn, part, keys), name=f"bench-copy-{i}")
+        return time.perf_counter() - started
 
 
 async def run_naive(url: str, readings: list[Reading]) -> float:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await conn.execute(BASELINE_DDL.format(table="bench_naive").encode())
         devices, metrics = await _keys(conn)
         started = time.perf_counter()
         for r in readings:
@@ -183,7 +196,12 @@ async def run_rounds(url: str, readings: list[Reading], args: argparse.Namespace
     """Every method once per round, their order rotated from round to round (the machine is shared)."""
     settings = StoreSettings(batch_size=args.batch_size, queue_size=max(100_000, args.batch_size * 4))
     sample = readings[: args.naive_sample]
-    await reset_store(url, readings)
+    prepare: dict[str, Callable[[], Awaitable[None]]] = {
+        "store": lambda: reset_store(url, readings),
+        "copy": lambda: create_baseline(url, "bench_copy"),
+        "copy2": lambda: create_baseline(url, "bench_copy"),
+        "naive": lambda: create_baseline(url, "bench_naive"),
+    }
     methods: dict[str, Callable[[int], Awaitable[float]]] = {
         "store": lambda r: run_store(DatabaseUrl.parse(url), readings, settings, args.message_size, show_latest=r == 0),
         "copy": lambda r: run_bare_copy(url, readings),
@@ -196,8 +214,8 @@ async def run_rounds(url: str, readings: list[Reading], args: argparse.Namespace
         order = names[r % len(names):] + names[: r % len(names)]
         figures = []
         for name in order:
-            if name == "store":
-                await reset_store(url, readings)
+            await prepare[name]()
+            await settle(url)
             seconds = await methods[name](r)
             rate = rates.add(name, len(sample) if name == "naive" else len(readings), seconds)
             figures.append(f"{name} {rate:,.0f}")
@@ -210,7 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m telemetry_store.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--readings", type=int, default=500_000)
     parser.add_argument("--devices", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=3, help="each method once per round; medians are shown")
+    parser.add_argument("--rounds", type=int, default=5, help="each method once per round; medians are shown")
     parser.add_argument("--naive-sample", type=int, default=5_000, help="readings written by naive INSERTs")
     parser.add_argument("--batch-size", type=int, default=StoreSettings().batch_size)
     parser.add_argument("--message-size", type=int, default=10, help="readings per put_many, as per MQTT message")
