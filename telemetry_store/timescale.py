@@ -1,10 +1,11 @@
-"""The TimescaleDB store: binary COPY into a staging table, then one idempotent merge.
+"""The TimescaleDB store: binary COPY straight into the hypertable, then one merge of the last values.
 
-A batch is one transaction: ``COPY … FROM STDIN (FORMAT BINARY)`` into a per-connection temp
-table, then a single statement that inserts into the hypertable (skipping duplicates once one was
-seen: the gateway delivers at least once), keeps ``latest_values`` current (one row per device;
-only a newer ``ts`` wins, so a late reading never hides a newer one) and marks the touched minutes
-for the rollup job.
+A batch is one transaction: ``COPY … FROM STDIN (FORMAT BINARY)`` into ``readings``; a binary COPY
+of the batch's newest value per metric, one row per device (:mod:`telemetry_store.latest_batch`),
+into a per-connection temp table; then one statement that merges those into ``latest_values``
+(only a newer ``ts`` wins, so a late reading never hides a newer one) and marks the touched minutes
+for the rollup job. The gateway delivers at least once: a duplicate fails the COPY, and the batch
+(and the next few) goes through a staging table with ``ON CONFLICT DO NOTHING`` instead.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def convert_error(exc: psycopg.Error | PoolTimeout, timeout_s: float) -> StoreEr
 
 
 async def prepare_connection(conn: Conn) -> None:
-    """Give each pooled connection its own staging table (emptied at every commit)."""
+    """Give each pooled connection its own staging tables (emptied at every commit)."""
     await conn.execute(sql.CREATE_STAGING)
 
 
@@ -123,7 +124,7 @@ class TimescaleStore(TelemetryStore):
         if not readings:
             return
         async with self._connection() as conn:
-            await self._write_part(conn, await self._rows(conn, readings))
+            await self._write_rows(conn, await self._rows(conn, readings))
 
     async def _rows(self, conn: Conn, readings: Sequence[Reading]) -> list[Row]:
         """The readings as rows of keys; names seen for the first time get their keys first."""
@@ -134,7 +135,7 @@ class TimescaleStore(TelemetryStore):
             await self._ensure_keys(conn, readings)
             return [(r.ts, devices[r.device_id], metrics[r.metric], r.value) for r in readings]
 
-    async def _write_part(self, conn: Conn, rows: list[Row]) -> None:
+    async def _write_rows(self, conn: Conn, rows: list[Row]) -> None:
         try:  # before any I/O: a naive time fails here
             times = {row[0] for row in rows}
             minutes = (minutes_touched(times),)
