@@ -187,10 +187,14 @@ class StoreWriter:
     async def _run(self) -> None:
         self._taken = 0
         in_flight: InFlight = deque()
-        async with asyncio.TaskGroup() as group:  # cancelling the worker cancels its batches
-            error = await self._dispatch(group, in_flight)
-            for task, _ in in_flight:  # after a failure: their readings stay in the buffer
-                task.cancel()
+        error: BaseException | None
+        try:
+            async with asyncio.TaskGroup() as group:  # cancelling the worker cancels its batches
+                error = await self._dispatch(group, in_flight)
+                for task, _ in in_flight:  # after a failure: their readings stay in the buffer
+                    task.cancel()
+        except Exception as exc:  # a fault of the worker itself: stop as after a failed batch, never hang
+            error = exc
         if error is not None:
             log.error("store writer stopped with %d reading(s) kept: %s", len(self._buffer), error)
             self._taken = 0
@@ -219,7 +223,7 @@ class StoreWriter:
             if len(in_flight) == self.concurrency:
                 await asyncio.wait([in_flight[0][0]])
                 continue
-            wait_s = None  # nothing waits: until a full batch or a flush is asked for, or the oldest is done
+            wait_s = None  # nothing waiting: wake on a full batch, a flush or the oldest batch finishing
             if waiting:
                 urgent = self._closing or self._done + self._taken < self._flush_upto
                 wait_s = self._oldest_at + self.flush_interval_s - loop.time()
