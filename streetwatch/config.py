@@ -73,7 +73,7 @@ class MqttSettings(BaseModel):
 class StoreSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    batch_size: int = Field(5_000, gt=0, description="flush a write batch at this many readings")
+    batch_size: int = Field(20_000, gt=0, description="flush a write batch at this many readings")
     flush_interval_ms: int = Field(200, gt=0, description="…or when the oldest reading is this old")
     queue_size: int = Field(100_000, gt=0, description="readings waiting for the writer (backpressure)")
     chunk_interval: str = Field("1 day", description="TimescaleDB chunk interval of the readings hypertable")

@@ -21,6 +21,7 @@ class TelemetryStore(ABC):
 
     backend: str
     settings: StoreSettings
+    write_concurrency = 1  # batches StoreWriter may hand to write() at once
 
     @abstractmethod
     async def write(self, readings: Sequence[Reading]) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+MINUTE = timedelta(minutes=1)
 
 
 class Resolution(StrEnum):
@@ -43,6 +45,15 @@ def resolution_for(bucket: timedelta) -> Resolution:
 def floor_time(ts: datetime, width: timedelta) -> datetime:
     """The start of the ``width``-wide bucket holding ``ts``, buckets aligned on the Unix epoch (UTC)."""
     return ts - (ts - EPOCH) % width
+
+
+def minutes_touched(times: Iterable[datetime]) -> list[datetime]:
+    """The starts of the minutes (UTC, epoch-aligned) that ``times`` fall in, in order, each once.
+
+    >>> minutes_touched([datetime(2026, 3, 1, 12, 0, 59, tzinfo=UTC), datetime(2026, 3, 1, 12, 0, tzinfo=UTC)])
+    [datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.timezone.utc)]
+    """
+    return sorted({EPOCH + (ts - EPOCH) // MINUTE * MINUTE for ts in times})
 
 
 def ceil_time(ts: datetime, width: timedelta) -> datetime:

@@ -4,7 +4,8 @@ Readings are narrow rows keyed by small integers: ``device_keys`` and ``metric_k
 text ids once, so a row is (ts, device_key int4, metric_key int2, value float8). On TimescaleDB
 ``readings`` is a hypertable; the unique index on (device_key, metric_key, ts DESC) both refuses a
 reading written twice and serves "this device's metric over this range". ``latest_readings`` is
-the last-value table the writer keeps current in the same transaction ("latest of every device").
+the last-value table the writer keeps current in the same transaction ("latest of every device"); on
+TimescaleDB migration 2 replaces it by ``latest_values``, one row per device with parallel arrays.
 ``readings_1m``/``readings_1h`` are the rollups the store maintains itself (the Apache edition has
 no continuous aggregates); ``rollup_dirty`` marks buckets whose rollups must be rebuilt and
 ``rollup_state`` holds up to when each rollup is complete; ``retention_state`` up to when retention
@@ -144,6 +145,59 @@ CREATE TABLE retention_state (
 );
 """
 
+# One latest row per device instead of per (device, metric): a batch updates ten times fewer rows
+# for ten-metric devices. The arrays are parallel (metric_keys[i] was last ts[i], value[i]);
+# newest_ts is when the device last reported anything, oldest_ts its stalest latest value.
+_PG_V2 = """
+CREATE TABLE latest_values (
+    device_key  INTEGER PRIMARY KEY,
+    newest_ts   TIMESTAMPTZ NOT NULL,
+    oldest_ts   TIMESTAMPTZ NOT NULL,
+    metric_keys SMALLINT[] NOT NULL,
+    ts          TIMESTAMPTZ[] NOT NULL,
+    value       DOUBLE PRECISION[] NOT NULL
+) WITH (fillfactor = 50);
+-- A device's stored latest values merged with a batch's newest per metric: a newer ts wins.
+CREATE FUNCTION latest_values_merge(
+    o_keys SMALLINT[], o_ts TIMESTAMPTZ[], o_values DOUBLE PRECISION[], o_newest TIMESTAMPTZ,
+    n_keys SMALLINT[], n_ts TIMESTAMPTZ[], n_values DOUBLE PRECISION[], n_oldest TIMESTAMPTZ,
+    OUT metric_keys SMALLINT[], OUT ts TIMESTAMPTZ[], OUT value DOUBLE PRECISION[], OUT oldest_ts TIMESTAMPTZ
+) LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    i INTEGER;
+    added BOOLEAN := false;
+BEGIN
+    -- The usual case: the batch has every metric stored for the device, all newer than any of them.
+    IF n_oldest > o_newest AND n_keys @> o_keys THEN
+        metric_keys := n_keys; ts := n_ts; value := n_values; oldest_ts := n_oldest;
+        RETURN;
+    END IF;
+    metric_keys := o_keys; ts := o_ts; value := o_values;
+    FOR j IN 1 .. cardinality(n_keys) LOOP
+        i := array_position(metric_keys, n_keys[j]);
+        IF i IS NULL THEN
+            metric_keys := metric_keys || n_keys[j]; ts := ts || n_ts[j]; value := value || n_values[j];
+            added := true;
+        ELSIF n_ts[j] > ts[i] THEN
+            ts[i] := n_ts[j]; value[i] := n_values[j];
+        END IF;
+    END LOOP;
+    IF added THEN  -- keep the keys in order: the usual case compares the lists whole
+        SELECT array_agg(k ORDER BY k), array_agg(t ORDER BY k), array_agg(v ORDER BY k)
+        INTO metric_keys, ts, value FROM unnest(metric_keys, ts, value) AS u(k, t, v);
+    END IF;
+    SELECT min(t) INTO oldest_ts FROM unnest(ts) AS t;
+END
+$$;
+INSERT INTO latest_values (device_key, newest_ts, oldest_ts, metric_keys, ts, value)
+SELECT device_key, max(ts), min(ts), array_agg(metric_key ORDER BY metric_key), array_agg(ts ORDER BY metric_key),
+       array_agg(value ORDER BY metric_key)
+FROM latest_readings GROUP BY device_key;
+DROP TABLE latest_readings;
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(COMPONENT, 1, "readings, keys, latest values, rollups", postgresql=_PG_V1, sqlite=_SQLITE_V1),
+    Migration(COMPONENT, 2, "one latest row per device", postgresql=_PG_V2,
+              sqlite="-- SQLite keeps its latest row per (device, metric): a write there is one transaction anyway"),
 ]

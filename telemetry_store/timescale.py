@@ -1,15 +1,17 @@
-"""The TimescaleDB store: binary COPY into a staging table, then one idempotent merge.
+"""The TimescaleDB store: binary COPY straight into the hypertable, then one merge of the last values.
 
-A batch is one transaction: ``COPY … FROM STDIN (FORMAT BINARY)`` into a per-connection temp
-table, then a single statement that inserts into the hypertable with ``ON CONFLICT DO NOTHING``
-(the gateway delivers at least once), keeps ``latest_readings`` current (only a newer ``ts``
-wins, so a late reading never hides a newer one) and marks the touched minutes for the rollup job.
+A batch is one transaction: ``COPY … FROM STDIN (FORMAT BINARY)`` into ``readings``; a binary COPY
+of the batch's newest value per metric, one row per device (:mod:`telemetry_store.latest_batch`),
+into a per-connection temp table; then one statement that merges those into ``latest_values``
+(only a newer ``ts`` wins, so a late reading never hides a newer one) and marks the touched minutes
+for the rollup job. The gateway delivers at least once: a duplicate fails the COPY, and the batch
+(and the next few) goes through a staging table with ``ON CONFLICT DO NOTHING`` instead.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import struct
 from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -24,6 +26,7 @@ from telemetry_store import timescale_sql as sql
 from telemetry_store.contract import TABLES, TelemetryStore, retention_keep, split_by_watermark
 from telemetry_store.errors import StoreError, StoreUnavailable
 from telemetry_store.keys import KeyCache, KeyMap
+from telemetry_store.latest_batch import COPY_LATEST, Row, encode_latest
 from telemetry_store.model import (
     EPOCH,
     Bucket,
@@ -33,15 +36,14 @@ from telemetry_store.model import (
     ceil_time,
     floor_time,
     merge_parts,
+    minutes_touched,
     resolution_for,
 )
 from telemetry_store.rollup_plan import contiguous_ranges
 
 log = logging.getLogger(__name__)
 Conn = psycopg.AsyncConnection[Any]
-Row = tuple[datetime, int, int, float]
-MIN_PARALLEL_PART = 500  # below this a second connection costs more than it gains
-SAFE_BATCHES_AFTER_DUPLICATE = 20
+CAREFUL_BATCHES_AFTER_DUPLICATE = 20
 
 
 def convert_error(exc: psycopg.Error | PoolTimeout, timeout_s: float) -> StoreError:
@@ -53,7 +55,7 @@ def convert_error(exc: psycopg.Error | PoolTimeout, timeout_s: float) -> StoreEr
 
 
 async def prepare_connection(conn: Conn) -> None:
-    """Give each pooled connection its own staging table (emptied at every commit)."""
+    """Give each pooled connection its own staging tables (emptied at every commit)."""
     await conn.execute(sql.CREATE_STAGING)
 
 
@@ -61,13 +63,14 @@ class TimescaleStore(TelemetryStore):
     """Readings in a TimescaleDB hypertable. Use :func:`telemetry_store.open_store` to get one."""
 
     backend = "postgresql"
+    write_concurrency = 2  # the client prepares a batch while the server stores another (2 cores here)
 
     def __init__(self, pool: AsyncConnectionPool[Any], settings: StoreSettings, connect_timeout_s: float) -> None:
         self._pool = pool
         self.settings = settings
         self._timeout_s = connect_timeout_s
         self._keys = KeyCache()
-        self._safe_batches_left = 0
+        self._careful_batches_left = 0
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Conn]:
@@ -113,52 +116,61 @@ class TimescaleStore(TelemetryStore):
         await self._load_keys(conn, devices, metrics)
 
     async def write(self, readings: Sequence[Reading]) -> None:
-        """Store a batch; a big one is split by device over two connections, written in parallel.
+        """Store a batch in one transaction (see the module docstring).
 
-        The parts touch disjoint series, so they never wait for each other's rows. Each part is
-        one transaction; a failure raises after the others finish, and writing the whole batch
-        again is safe (a reading written twice is stored once).
+        Calls may run at once on different connections (:attr:`write_concurrency` for the writer):
+        they lock the last-value rows in device order, so they wait for each other at worst.
         """
         if not readings:
             return
         async with self._connection() as conn:
-            await self._ensure_keys(conn, readings)
+            await self._write_rows(conn, await self._rows(conn, readings))
+
+    async def _rows(self, conn: Conn, readings: Sequence[Reading]) -> list[Row]:
+        """The readings as rows of keys; names seen for the first time get their keys first."""
         devices, metrics = self._keys.devices.by_id, self._keys.metrics.by_id
         try:
-            rows = [(r.ts, devices[r.device_id], metrics[r.metric], r.value) for r in readings]
-        except (TypeError, ValueError) as exc:
-            raise StoreError(f"a reading in the batch is not storable: {exc}") from exc
-        if len(rows) < 2 * MIN_PARALLEL_PART:
-            await self._write_part(rows)
-            return
-        parts: list[list[Row]] = [[], []]
-        for row in rows:
-            parts[row[1] & 1].append(row)
-        results = await asyncio.gather(*(self._write_part(part) for part in parts if part), return_exceptions=True)
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            raise next((f for f in failures if isinstance(f, StoreUnavailable)), failures[0])
+            return [(r.ts, devices[r.device_id], metrics[r.metric], r.value) for r in readings]
+        except KeyError:
+            await self._ensure_keys(conn, readings)
+            return [(r.ts, devices[r.device_id], metrics[r.metric], r.value) for r in readings]
 
-    async def _write_part(self, rows: list[Row]) -> None:
-        async with self._connection() as conn:
-            try:
-                async with conn.transaction():
-                    async with conn.cursor().copy(sql.COPY_STAGING) as copy:
-                        copy.set_types(sql.STAGING_TYPES)
-                        for row in rows:
-                            await copy.write_row(row)
-                    if self._safe_batches_left == 0:
-                        try:
-                            async with conn.transaction():  # a savepoint: a duplicate undoes only this
-                                await conn.execute(sql.MERGE_FAST)
-                            return
-                        except psycopg.errors.UniqueViolation:
-                            # Redeliveries come in runs (a gateway replaying its spool): stay careful a while.
-                            self._safe_batches_left = SAFE_BATCHES_AFTER_DUPLICATE
-                    self._safe_batches_left = max(0, self._safe_batches_left - 1)
-                    await conn.execute(sql.MERGE_SKIPPING_DUPLICATES)
-            except (psycopg.DataError, TypeError, ValueError) as exc:  # e.g. a naive ts, a value that is no number
-                raise StoreError(f"a reading in the batch is not storable: {str(exc).strip()}") from exc
+    async def _write_rows(self, conn: Conn, rows: list[Row]) -> None:
+        try:  # before any I/O: a naive time fails here
+            times = {row[0] for row in rows}
+            minutes = (minutes_touched(times),)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise StoreError(f"a reading in the batch is not storable: {exc}") from exc
+        try:
+            if self._careful_batches_left == 0:
+                try:
+                    await self._write(conn, rows, times, minutes, careful=False)
+                    return
+                except psycopg.errors.UniqueViolation:
+                    # Redeliveries come in runs (a gateway replaying its spool): stay careful a while.
+                    self._careful_batches_left = CAREFUL_BATCHES_AFTER_DUPLICATE
+            self._careful_batches_left = max(0, self._careful_batches_left - 1)
+            await self._write(conn, rows, times, minutes, careful=True)
+        except (psycopg.DataError, TypeError, ValueError, OverflowError, struct.error) as exc:
+            raise StoreError(f"a reading in the batch is not storable: {str(exc).strip()}") from exc
+
+    @staticmethod
+    async def _write(conn: Conn, rows: list[Row], times: set[datetime], minutes: tuple[list[datetime]], *,
+                     careful: bool) -> None:
+        """One transaction: COPY the rows, COPY the newest values per device, then merge.
+
+        The fast form copies straight into the hypertable (a duplicate fails the COPY, and the
+        transaction); the careful one into the staging table, and the merge skips what is stored.
+        """
+        async with conn.transaction():
+            async with conn.cursor().copy(sql.COPY_STAGING if careful else sql.COPY_READINGS) as copy:
+                copy.set_types(sql.ROW_TYPES)
+                for row in rows:
+                    await copy.write_row(row)
+                latest = encode_latest(rows, times)  # while the server inserts the rows sent so far
+            async with conn.cursor().copy(COPY_LATEST) as copy:
+                await copy.write(latest)
+            await conn.execute(sql.MERGE_SKIPPING_DUPLICATES if careful else sql.MERGE_LATEST, minutes)
 
     async def _series_keys(self, conn: Conn, device_id: str, metric: str) -> tuple[int, int] | None:
         device, known_metric = self._keys.devices.by_id.get(device_id), self._keys.metrics.by_id.get(metric)

@@ -6,36 +6,50 @@ from datetime import timedelta
 
 REFRESH_LOCK_KEY = 0x5757_0501  # one rollup refresh at a time across processes
 
+# Per connection, emptied at every commit: the readings of a batch that must skip duplicates, and
+# the batch's newest values per device (telemetry_store.latest_batch encodes those rows).
 CREATE_STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS readings_staging (
     ts TIMESTAMPTZ NOT NULL, device_key INTEGER NOT NULL, metric_key SMALLINT NOT NULL, value DOUBLE PRECISION NOT NULL
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS latest_staging (
+    device_key INTEGER NOT NULL, newest_ts TIMESTAMPTZ NOT NULL, oldest_ts TIMESTAMPTZ NOT NULL,
+    metric_keys SMALLINT[] NOT NULL, ts TIMESTAMPTZ[], value DOUBLE PRECISION[] NOT NULL
 ) ON COMMIT DELETE ROWS
 """
-COPY_STAGING = "COPY readings_staging (ts, device_key, metric_key, value) FROM STDIN (FORMAT BINARY)"
-STAGING_TYPES = ["timestamptz", "int4", "int2", "float8"]
+READINGS_COLUMNS = "(ts, device_key, metric_key, value) FROM STDIN (FORMAT BINARY)"
+COPY_READINGS = "COPY readings " + READINGS_COLUMNS
+COPY_STAGING = "COPY readings_staging " + READINGS_COLUMNS
+ROW_TYPES = ["timestamptz", "int4", "int2", "float8"]
 
-# One round trip: the hypertable, the last-value table (a newer ts wins; rows are locked in key
-# order, so concurrent writers cannot deadlock here) and the minutes the rollup job must rebuild.
-# The fast form inserts plainly and fails on a duplicate; the safe form skips duplicates
-# (ON CONFLICT costs about a third more, measured, so it runs only after the fast form failed).
+# The usual case needs no merge: the batch has the metrics stored for the device, all newer (both
+# lists are in key order, so comparing them whole is cheap).
+_FAST = "excluded.oldest_ts > l.newest_ts AND excluded.metric_keys = l.metric_keys"
+_MERGED = ("(latest_values_merge(l.metric_keys, l.ts, l.value, l.newest_ts,"
+           " excluded.metric_keys, excluded.ts, excluded.value, excluded.oldest_ts)).{}")
+# One round trip after the COPYs: the last values (a newer ts wins; rows are locked in key order, so
+# concurrent writers cannot deadlock here), the minutes the rollup job must rebuild (%s, computed by
+# the client) and, in the careful form, the readings from staging without the duplicates.
 _MERGE = """
-WITH stored AS (
-    INSERT INTO readings (ts, device_key, metric_key, value)
-    SELECT ts, device_key, metric_key, value FROM readings_staging
-    {on_conflict}
-), newest AS (
-    INSERT INTO latest_readings AS l (device_key, metric_key, ts, value)
-    SELECT DISTINCT ON (device_key, metric_key) device_key, metric_key, ts, value
-    FROM readings_staging ORDER BY device_key, metric_key, ts DESC
-    ON CONFLICT (device_key, metric_key) DO UPDATE SET ts = excluded.ts, value = excluded.value
-    WHERE excluded.ts > l.ts
+WITH {stored}marked AS (
+    INSERT INTO rollup_dirty AS d (resolution, bucket) SELECT '1m', b FROM unnest(%s::timestamptz[]) AS b
+    ON CONFLICT (resolution, bucket) DO UPDATE SET generation = d.generation + 1
 )
-INSERT INTO rollup_dirty AS d (resolution, bucket)
-SELECT DISTINCT '1m', time_bucket(INTERVAL '1 minute', ts) FROM readings_staging ORDER BY 2
-ON CONFLICT (resolution, bucket) DO UPDATE SET generation = d.generation + 1
+INSERT INTO latest_values AS l (device_key, newest_ts, oldest_ts, metric_keys, ts, value)
+SELECT device_key, newest_ts, oldest_ts, metric_keys,
+       coalesce(ts, array_fill(newest_ts, ARRAY[cardinality(metric_keys)])), value  -- NULL: all at newest_ts
+FROM latest_staging ORDER BY device_key
+ON CONFLICT (device_key) DO UPDATE SET newest_ts = greatest(l.newest_ts, excluded.newest_ts), {columns}
 """
-MERGE_FAST = _MERGE.format(on_conflict="")
-MERGE_SKIPPING_DUPLICATES = _MERGE.format(on_conflict="ON CONFLICT DO NOTHING")
+_COLUMNS = ", ".join(f"{column} = CASE WHEN {_FAST} THEN excluded.{column} ELSE {_MERGED.format(column)} END"
+                     for column in ("metric_keys", "ts", "value", "oldest_ts"))
+MERGE_LATEST = _MERGE.format(stored="", columns=_COLUMNS)
+# ctid: among equal (series, ts) the first row copied wins, as it does in the latest values.
+MERGE_SKIPPING_DUPLICATES = _MERGE.format(columns=_COLUMNS, stored="""stored AS (
+    INSERT INTO readings (ts, device_key, metric_key, value)
+    SELECT ts, device_key, metric_key, value FROM readings_staging ORDER BY ctid
+    ON CONFLICT DO NOTHING
+), """)
 
 # Keys: only names not there yet, so the identity sequence is not burnt on conflicts.
 ADD_DEVICE_KEYS = """
@@ -50,11 +64,13 @@ ON CONFLICT (metric) DO NOTHING
 """
 SET_CHUNK_INTERVAL = "SELECT set_chunk_time_interval('readings', %s::interval)"
 
-LATEST_ALL = "SELECT device_key, metric_key, ts, value FROM latest_readings"
-LATEST_OF = "SELECT device_key, metric_key, ts, value FROM latest_readings WHERE device_key = ANY(%s::int[])"
-LAST_SEEN_ALL = "SELECT device_key, max(ts) FROM latest_readings GROUP BY device_key"
-LAST_SEEN_OF = ("SELECT device_key, max(ts) FROM latest_readings WHERE device_key = ANY(%s::int[])"
-                " GROUP BY device_key")
+LATEST_ALL = """
+SELECT l.device_key, u.metric_key, u.ts, u.value
+FROM latest_values l, unnest(l.metric_keys, l.ts, l.value) AS u(metric_key, ts, value)
+"""
+LATEST_OF = LATEST_ALL + " WHERE l.device_key = ANY(%s::int[])"
+LAST_SEEN_ALL = "SELECT device_key, newest_ts FROM latest_values"
+LAST_SEEN_OF = "SELECT device_key, newest_ts FROM latest_values WHERE device_key = ANY(%s::int[])"
 HISTORY = """
 SELECT ts, value FROM readings
 WHERE device_key = %s AND metric_key = %s AND ts >= %s AND ts < %s ORDER BY ts

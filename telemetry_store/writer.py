@@ -1,11 +1,14 @@
 """The write path: a bounded buffer of readings and one named worker that writes them in batches.
 
 Producers (the poller, the MQTT ingest) ``put`` readings; the worker flushes a batch when it has
-``batch_size`` readings or when the oldest has waited ``flush_interval``. A full buffer makes
-``put`` wait (backpressure instead of unbounded memory). A batch that fails is retried after
-each of ``retry_delays_s``; if it still fails the worker stops, keeps the batch, and the error is
-raised to the producer on its next ``put`` (as psycopg's COPY writer does): nothing is dropped
-silently. The producer may then spool :meth:`StoreWriter.pending` or :meth:`StoreWriter.resume`.
+``batch_size`` readings or when the oldest has waited ``flush_interval``. A store that can take
+several batches at once (``write_concurrency``: TimescaleDB, over several connections) gets the
+next batch while the previous one is still being written, so the client prepares one while the
+database stores the other; batches count as written in order. A full buffer makes ``put`` wait
+(backpressure instead of unbounded memory). A batch that fails is retried after each of
+``retry_delays_s``; if it still fails the worker stops, keeps the batch (and those after it), and
+the error is raised to the producer on its next ``put`` (as psycopg's COPY writer does): nothing is
+dropped silently. The producer may then spool :meth:`StoreWriter.pending` or :meth:`StoreWriter.resume`.
 
 A batch the database refuses as bad data (not an outage) is split in halves until the readings
 it refuses are alone; those are set aside in :attr:`StoreWriter.rejected`, the rest is written.
@@ -32,9 +35,15 @@ log = logging.getLogger(__name__)
 
 
 class BatchSink(Protocol):
-    """What the writer writes to: a :class:`~telemetry_store.TelemetryStore`, or anything that stores batches."""
+    """What the writer writes to: a :class:`~telemetry_store.TelemetryStore`, or anything that stores batches.
+
+    One with a ``write_concurrency`` attribute above 1 is given that many batches at once.
+    """
 
     async def write(self, readings: Sequence[Reading]) -> None: ...
+
+
+InFlight = deque[tuple["asyncio.Task[BaseException | None]", int]]  # a batch being written, and its size
 
 
 class StoreWriter:
@@ -51,11 +60,13 @@ class StoreWriter:
         self.capacity = queue_size
         self.retry_delays_s = tuple(retry_delays_s)
         self.name = name
+        self.concurrency = max(1, int(getattr(store, "write_concurrency", 1)))
         self.rejected: list[tuple[Reading, StoreError]] = []
         self.batches_written = 0
         self._buffer: deque[Reading] = deque()
         self._accepted = 0  # readings ever taken by put
         self._done = 0  # readings ever written or rejected
+        self._taken = 0  # readings at the head of the buffer in batches being written
         self._flush_upto = 0
         self._oldest_at = 0.0
         self._closing = False
@@ -147,14 +158,14 @@ class StoreWriter:
                 self._space.clear()
                 await self._space.wait()
                 continue
-            taken = items[start : start + room]
-            if not self._buffer:
+            taken = items if start == 0 and room >= len(items) else items[start : start + room]
+            if len(self._buffer) == self._taken:  # these are the oldest not in a batch yet
                 self._oldest_at = asyncio.get_running_loop().time()
             self._buffer.extend(taken)
             self._accepted += len(taken)
             start += len(taken)
             self._has_data.set()
-            if len(self._buffer) >= self.batch_size:
+            if len(self._buffer) - self._taken >= self.batch_size:
                 self._batch_ready.set()
 
     async def flush(self) -> None:
@@ -174,44 +185,89 @@ class StoreWriter:
                                           or self._task is None or self._task.done())
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+        self._taken = 0
+        in_flight: InFlight = deque()
+        error: BaseException | None
         try:
-            while True:
-                if not self._buffer:
-                    if self._closing:
-                        return
-                    self._has_data.clear()
-                    await self._has_data.wait()
-                    continue
-                urgent = self._closing or self._done < self._flush_upto
-                wait_s = self._oldest_at + self.flush_interval_s - loop.time()
-                if len(self._buffer) < self.batch_size and not urgent and wait_s > 0:
-                    self._batch_ready.clear()
-                    try:
-                        async with asyncio.timeout(wait_s):
-                            await self._batch_ready.wait()
-                    except TimeoutError:
-                        pass
-                started_at = loop.time()
-                batch = list(itertools.islice(self._buffer, min(self.batch_size, len(self._buffer))))
-                await self._write_with_retries(batch)
-                for _ in batch:
-                    self._buffer.popleft()
-                # What is left arrived while the batch was written, at the earliest when it started.
-                self._oldest_at = started_at
-                self._done += len(batch)
-                self.batches_written += 1
-                self._space.set()
-                async with self._progress:
-                    self._progress.notify_all()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.error("store writer stopped with %d reading(s) kept: %s", len(self._buffer), exc)
-            self._error = exc
+            async with asyncio.TaskGroup() as group:  # cancelling the worker cancels its batches
+                error = await self._dispatch(group, in_flight)
+                for task, _ in in_flight:  # after a failure: their readings stay in the buffer
+                    task.cancel()
+        except Exception as exc:  # a fault of the worker itself: stop as after a failed batch, never hang
+            error = exc
+        if error is not None:
+            log.error("store writer stopped with %d reading(s) kept: %s", len(self._buffer), error)
+            self._taken = 0
+            self._error = error
             self._space.set()
             async with self._progress:
                 self._progress.notify_all()
+
+    async def _dispatch(self, group: asyncio.TaskGroup, in_flight: InFlight) -> BaseException | None:
+        """Start batches and finish them in order until closed and drained, or until one fails for good."""
+        loop = asyncio.get_running_loop()
+        while True:
+            while in_flight and in_flight[0][0].done():
+                task, size = in_flight.popleft()
+                error = task.result()
+                if error is not None:
+                    return error
+                await self._finished(size)
+            waiting = len(self._buffer) - self._taken
+            if not waiting and not in_flight:
+                if self._closing:
+                    return None
+                self._has_data.clear()
+                await self._has_data.wait()
+                continue
+            if len(in_flight) == self.concurrency:
+                await asyncio.wait([in_flight[0][0]])
+                continue
+            wait_s = None  # nothing waiting: wake on a full batch, a flush or the oldest batch finishing
+            if waiting:
+                urgent = self._closing or self._done + self._taken < self._flush_upto
+                wait_s = self._oldest_at + self.flush_interval_s - loop.time()
+                if waiting >= self.batch_size or urgent or wait_s <= 0:
+                    size = min(self.batch_size, waiting)
+                    batch = list(itertools.islice(self._buffer, self._taken, self._taken + size))
+                    self._taken += size
+                    # What is left arrived while the batch was gathered, at the earliest now.
+                    self._oldest_at = loop.time()
+                    in_flight.append((group.create_task(self._write_batch(batch), name=f"{self.name}-batch"),
+                                      size))
+                    continue
+            await self._wait_for_reason(in_flight[0][0] if in_flight else None, wait_s)
+
+    async def _wait_for_reason(self, oldest: asyncio.Task[BaseException | None] | None,
+                               wait_s: float | None) -> None:
+        """Until a full batch or a flush is asked for, the oldest batch is done, or ``wait_s`` passed."""
+        self._batch_ready.clear()
+        ready = asyncio.create_task(self._batch_ready.wait(), name=f"{self.name}-wait")
+        try:
+            await asyncio.wait([ready] if oldest is None else [ready, oldest], timeout=wait_s,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+
+    async def _finished(self, size: int) -> None:
+        for _ in range(size):
+            self._buffer.popleft()
+        self._taken -= size
+        self._done += size
+        self.batches_written += 1
+        self._space.set()
+        async with self._progress:
+            self._progress.notify_all()
+
+    async def _write_batch(self, batch: list[Reading]) -> BaseException | None:
+        """The error that stopped this batch for good, if any (the worker decides what follows)."""
+        try:
+            await self._write_with_retries(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return exc
+        return None
 
     async def _write_with_retries(self, batch: list[Reading]) -> None:
         for delay_s in (*self.retry_delays_s, None):

@@ -60,6 +60,26 @@ async def test_late_and_out_of_order_readings(store: TelemetryStore) -> None:
     assert await store.last_seen(["probe-1"]) == {"probe-1": newest.ts}
 
 
+async def test_metrics_reported_apart_keep_their_own_latest(store: TelemetryStore) -> None:
+    minute = timedelta(minutes=1)
+    await store.write([Reading("g-1", "water_level_mm", T0, 10.0), Reading("g-1", "battery_v", T0, 3.6)])
+    await store.write([Reading("g-1", "water_level_mm", T0 + minute, 11.0)])  # the battery reports hourly
+    await store.write([Reading("g-1", "water_level_mm", T0 + 2 * minute, 12.0),
+                       Reading("g-1", "temperature_c", T0 + 2 * minute, 21.5)])  # a metric seen first now
+    await store.write([Reading("g-1", "battery_v", T0 - timedelta(hours=1), 3.9),  # late: loses
+                       Reading("g-1", "water_level_mm", T0 + 3 * minute, 13.0)])
+    await store.write([Reading("g-1", "battery_v", T0 + 90 * timedelta(seconds=1), 3.5)])  # older than the level
+    assert await store.latest(["g-1"]) == [
+        LatestValue("g-1", "battery_v", T0 + timedelta(seconds=90), 3.5),
+        LatestValue("g-1", "temperature_c", T0 + 2 * minute, 21.5),
+        LatestValue("g-1", "water_level_mm", T0 + 3 * minute, 13.0)]
+    assert await store.last_seen(["g-1"]) == {"g-1": T0 + 3 * minute}
+    everything = [Reading("g-1", m, T0 + 4 * minute, 1.0) for m in ("water_level_mm", "battery_v", "temperature_c")]
+    await store.write(everything)
+    assert {(v.metric, v.ts, v.value) for v in await store.latest(["g-1"])} == {
+        (r.metric, r.ts, r.value) for r in everything}
+
+
 async def test_latest_and_last_seen_filter_by_device(store: TelemetryStore) -> None:
     readings = [Reading(f"lamp-{d}", metric, T0 + timedelta(seconds=d + i), float(10 * d + i))
                 for d in range(5) for i, metric in enumerate(("power_w", "voltage_v", "dim_level_pct"))]

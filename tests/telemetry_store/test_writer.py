@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -113,3 +113,77 @@ async def test_an_outage_reaches_the_producer_and_nothing_is_dropped(
             await writer.resume()
             await writer.flush()
         assert await store.history("lamp-1", "power_w", *FOREVER) == readings(30)
+
+
+class OneGatePerBatch:
+    """The real store taking two batches at once; the first ``held`` calls wait at their own gate."""
+
+    write_concurrency = 2
+
+    def __init__(self, store: TelemetryStore, held: int) -> None:
+        self.store = store
+        self.held = held
+        self.gates: list[asyncio.Event] = []
+        self.finished: list[int] = []
+        self.changed = asyncio.Condition()
+
+    async def write(self, batch: Sequence[Reading]) -> None:
+        gate = asyncio.Event()
+        async with self.changed:
+            number = len(self.gates)
+            self.gates.append(gate)
+            self.changed.notify_all()
+        if number < self.held:
+            await gate.wait()
+        await self.store.write(batch)
+        async with self.changed:
+            self.finished.append(number)
+            self.changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10), self.changed:
+            await self.changed.wait_for(predicate)
+
+
+async def test_two_batches_at_once_count_as_written_in_order(store: TelemetryStore) -> None:
+    gated = OneGatePerBatch(store, held=3)
+    async with StoreWriter(gated, batch_size=10, queue_size=100, flush_interval_s=3600) as writer:
+        await writer.put_many(readings(25))
+        await gated.wait_for(lambda: len(gated.gates) == 2)  # both taken before either is written
+        gated.gates[1].set()
+        await gated.wait_for(lambda: gated.finished == [1])
+        assert len(await store.history("lamp-1", "power_w", *FOREVER)) == 10  # the second batch is stored...
+        assert (writer.written, writer.queue_depth) == (0, 25)  # ...but counts only after the first
+        gated.gates[0].set()
+        async with asyncio.timeout(10):
+            await writer.wait_written(20)
+        assert (writer.written, writer.batches_written, writer.queue_depth) == (20, 2, 5)
+        flushing = asyncio.create_task(writer.flush(), name="flush")  # the last 5 go only when asked
+        await gated.wait_for(lambda: len(gated.gates) == 3)
+        gated.gates[2].set()
+        await flushing
+    assert await store.history("lamp-1", "power_w", *FOREVER) == readings(25)
+
+
+async def test_a_later_batch_stored_before_an_outage_is_kept_and_stored_once(
+    postgres_server: PostgresServer, fresh_pg_url: str
+) -> None:
+    async with open_store(DatabaseUrl.parse(fresh_pg_url), StoreSettings(), connect_timeout_s=1) as store:
+        gated = OneGatePerBatch(store, held=2)
+        async with StoreWriter(gated, batch_size=10, flush_interval_s=3600, retry_delays_s=(0.0,)) as writer:
+            await writer.put_many(readings(20))
+            await gated.wait_for(lambda: len(gated.gates) == 2)
+            gated.gates[1].set()
+            await gated.wait_for(lambda: gated.finished == [1])
+            postgres_server.stop()
+            try:
+                gated.gates[0].set()
+                with pytest.raises(StoreUnavailable, match="20 reading"):
+                    await writer.flush()
+                assert writer.pending() == readings(20)  # the stored second batch is kept too: it comes after
+            finally:
+                postgres_server.start()
+            writer.retry_delays_s = (0.5, 1.0, 2.0, 4.0, 8.0)
+            await writer.resume()
+            await writer.flush()
+        assert await store.history("lamp-1", "power_w", *FOREVER) == readings(20)
