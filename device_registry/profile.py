@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import itertools
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from streetwatch.datafile import DataFileError, parse_mapping
 from streetwatch.expressions import Expression, ExpressionError
 
 SHIPPED_PROFILES_DIR = Path(__file__).parent / "profiles"
@@ -343,19 +342,9 @@ def read_profile_data(path: Path) -> dict[str, Any]:
 
 def parse_profile_text(text: str, suffix: str, source: str) -> dict[str, Any]:
     try:
-        if suffix == ".toml":
-            data: Any = tomllib.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        else:
-            raise ProfileError(source, [f"unknown file type {suffix!r}: use .toml, .yaml or .yml"])
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(source, [f"not valid TOML: {exc}"]) from None
-    except yaml.YAMLError as exc:
-        raise ProfileError(source, [f"not valid YAML: {exc}"]) from None
-    if not isinstance(data, dict):
-        raise ProfileError(source, ["the file must hold a table/mapping at the top"])
-    return data
+        return parse_mapping(text, suffix)
+    except DataFileError as exc:
+        raise ProfileError(source, [str(exc)]) from None
 
 
 def load_profile(path: Path) -> Profile:

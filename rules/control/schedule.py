@@ -25,7 +25,6 @@ times. :func:`check_schedule` reports every problem with its location; :func:`lo
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path
@@ -36,6 +35,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 
 from rules.control.errors import ScheduleError
 from rules.control.sun import SunEvent
+from streetwatch.datafile import DataFileError, parse_mapping
 
 SCHEDULE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 MAX_OFFSET = timedelta(hours=6)
@@ -267,19 +267,9 @@ _TimesAsText.add_implicit_resolver(
 
 def parse_schedule_text(text: str, suffix: str, source: str) -> dict[str, Any]:
     try:
-        if suffix == ".toml":
-            data: Any = tomllib.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            data = yaml.load(text, Loader=_TimesAsText)  # a SafeLoader subclass: no arbitrary objects
-        else:
-            raise ScheduleError(source, [f"unknown file type {suffix!r}: use .yaml, .yml or .toml"])
-    except tomllib.TOMLDecodeError as exc:
-        raise ScheduleError(source, [f"not valid TOML: {exc}"]) from None
-    except yaml.YAMLError as exc:
-        raise ScheduleError(source, [f"not valid YAML: {exc}"]) from None
-    if not isinstance(data, dict):
-        raise ScheduleError(source, ["the file must hold a mapping/table at the top"])
-    return data
+        return parse_mapping(text, suffix, yaml_loader=_TimesAsText)
+    except DataFileError as exc:
+        raise ScheduleError(source, [str(exc)]) from None
 
 
 def read_schedule_data(path: Path) -> dict[str, Any]:
