@@ -13,13 +13,13 @@ told, so nothing is announced twice and nothing is missed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from rules.alert_rows import HISTORY_COLUMNS, alert_from_row, history_from_row, time_param
+from rules.alert_writes import OpenAlert, plan_write
 from rules.alerts import OPEN_STATES, Alert, AlertChange, AlertEvent, AlertState, AlertTransition, HistoryEntry
 from rules.errors import AlertNotFound, AlertSinkUnavailable, AlertStateError
 from rules.schema import MIGRATIONS
@@ -28,6 +28,7 @@ from streetwatch import migrations
 from streetwatch.database import Database, DatabaseUnavailable
 
 _OPEN = ", ".join(f"'{s.value}'" for s in OPEN_STATES)
+_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class AlertStore:
     def __init__(self, db: Database, *, scale: SeverityScale | None = None) -> None:
         self.db = db
         self.scale = scale or SeverityScale()
+        # What this store last wrote or read of each unfinished alert, so that storing a transition
+        # needs no read first. Only a guess: every write it plans is guarded and checked.
+        self._open: dict[tuple[str, str], OpenAlert] = {}
 
     async def migrate(self) -> None:
         await migrations.migrate(self.db, MIGRATIONS)
@@ -57,81 +61,56 @@ class AlertStore:
     async def apply(self, t: AlertTransition) -> AlertChange | None:
         """Store a transition; None when it changes nothing (e.g. clearing an alert closed by hand).
 
-        Raises :class:`AlertSinkUnavailable` when the database cannot be reached.
+        One round trip in the usual case: the alert's row and its history in one atomic write, planned
+        from what this store last wrote or read of the (rule, device). If the alert changed meanwhile
+        (acknowledged or cleared from the CLI), the guarded write changes nothing and the store reads
+        the alert and plans again. Raises :class:`AlertSinkUnavailable` when the database cannot be
+        reached.
         """
+        key = (t.rule, t.device_id)
+        current: OpenAlert | None
         try:
-            async with self.db.transaction() as tx:
-                row = await tx.fetch_one(
-                    f"SELECT * FROM alerts WHERE rule = ? AND device_id = ? AND state IN ({_OPEN})",
-                    (t.rule, t.device_id))
-                current = alert_from_row(row) if row is not None else None
-                if t.event is AlertEvent.cleared:
-                    alert, events = await self._clear(tx, current, t)
-                else:
-                    alert, events = await self._raise(tx, current, t)
-                return AlertChange(alert, events) if alert is not None else None
+            if key in self._open:
+                current = self._open[key]
+            elif t.event in (AlertEvent.cleared, AlertEvent.deescalated):
+                current = await self._read_open(key)
+            else:
+                current = None  # most likely none; an unfinished one makes the INSERT return nothing
+            for _ in range(_ATTEMPTS):
+                write = plan_write(current, t, rank=self._rank, time=self._time)
+                if write is None:
+                    return None
+                row = await self.db.write_then(write.sql, write.params, write.then)
+                if row is not None:
+                    alert = alert_from_row(row)
+                    self._remember(alert)
+                    return AlertChange(alert, write.events)
+                current = await self._read_open(key)
         except DatabaseUnavailable as exc:
             raise AlertSinkUnavailable(str(exc)) from exc
+        raise AlertSinkUnavailable(f"alert {t.rule}/{t.device_id} kept changing while it was stored")
 
-    async def _raise(self, tx: Database, current: Alert | None, t: AlertTransition
-                     ) -> tuple[Alert | None, tuple[AlertEvent, ...]]:
-        at = time_param(tx, t.at)
-        values = (t.metric, t.value, t.threshold, t.message, json.dumps(dict(t.context)))
-        if current is None:
-            if t.event is AlertEvent.deescalated:
-                return None, ()  # closed by hand while it was high; stepping down is no news
-            location = t.location
-            alert = await self._returning(tx,
-                "INSERT INTO alerts (rule, device_id, device_kind, site, severity, peak_severity, state, metric, "
-                "value, threshold, message, context, latitude, longitude, landmark, raised_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-                (t.rule, t.device_id, t.device_kind, t.site, t.severity, t.severity, AlertState.raised.value,
-                 *values, location.latitude if location else None, location.longitude if location else None,
-                 location.landmark if location else None, at, at))
-            await self._history(tx, HistoryEntry(
-                alert.id, t.at, AlertEvent.raised, t.severity, AlertState.raised, t.value))
-            return alert, (AlertEvent.raised,)
-        peak = max(current.peak_severity, t.severity, key=self._rank)
-        if current.state is AlertState.cleared:
-            if t.event is AlertEvent.deescalated:
-                return None, ()
-            alert = await self._returning(tx,
-                "UPDATE alerts SET state = ?, severity = ?, peak_severity = ?, metric = ?, value = ?, threshold = ?, "
-                "message = ?, context = ?, updated_at = ?, cleared_at = NULL, cleared_by = NULL, clear_note = NULL "
-                "WHERE id = ? RETURNING *",
-                (AlertState.raised.value, t.severity, peak, *values, at, current.id))
-            await self._history(tx, HistoryEntry(
-                current.id, t.at, AlertEvent.reopened, t.severity, AlertState.raised, t.value))
-            return alert, (AlertEvent.reopened,)
-        if t.severity == current.severity:
-            return None, ()  # the engine restarted without its state: nothing new to say
-        higher = self._rank(t.severity) > self._rank(current.severity)
-        event = AlertEvent.escalated if higher else AlertEvent.deescalated
-        alert = await self._returning(tx,
-            "UPDATE alerts SET severity = ?, peak_severity = ?, metric = ?, value = ?, threshold = ?, message = ?, "
-            "context = ?, updated_at = ? WHERE id = ? RETURNING *",
-            (t.severity, peak, *values, at, current.id))
-        await self._history(tx, HistoryEntry(current.id, t.at, event, t.severity, current.state, t.value))
-        return alert, (event,)
+    async def _read_open(self, key: tuple[str, str]) -> OpenAlert | None:
+        row = await self.db.fetch_one(
+            f"SELECT id, state, severity, peak_severity FROM alerts WHERE rule = ? AND device_id = ? "
+            f"AND state IN ({_OPEN})", key)
+        current = (OpenAlert(int(row["id"]), AlertState(row["state"]), row["severity"], row["peak_severity"])
+                   if row is not None else None)
+        self._open.pop(key, None)
+        if current is not None:
+            self._open[key] = current
+        return current
 
-    async def _clear(self, tx: Database, current: Alert | None, t: AlertTransition
-                     ) -> tuple[Alert | None, tuple[AlertEvent, ...]]:
-        if current is None or current.state is AlertState.cleared:
-            return None, ()
-        at = time_param(tx, t.at)
-        acknowledged = current.state is AlertState.acknowledged
-        state = AlertState.closed if acknowledged else AlertState.cleared
-        alert = await self._returning(tx,
-            "UPDATE alerts SET state = ?, value = ?, message = ?, updated_at = ?, cleared_at = ?, closed_at = ? "
-            "WHERE id = ? RETURNING *",
-            (state.value, t.value, t.message, at, at, at if acknowledged else None, current.id))
-        await self._history(tx, HistoryEntry(
-            current.id, t.at, AlertEvent.cleared, current.severity, AlertState.cleared, t.value, note=t.message))
-        if not acknowledged:
-            return alert, (AlertEvent.cleared,)
-        await self._history(tx, HistoryEntry(
-            current.id, t.at, AlertEvent.closed, current.severity, AlertState.closed, None))
-        return alert, (AlertEvent.cleared, AlertEvent.closed)
+    def _remember(self, alert: Alert) -> None:
+        key = (alert.rule, alert.device_id)
+        known = OpenAlert.of(alert)
+        if known is None:
+            self._open.pop(key, None)
+        else:
+            self._open[key] = known
+
+    def _time(self, at: datetime) -> Any:
+        return time_param(self.db, at)
 
     async def active_alerts(self) -> list[Alert]:
         """Alerts whose condition still holds (raised or acknowledged), for the engine to restore."""
@@ -163,7 +142,9 @@ class AlertStore:
                 await self._history(tx, HistoryEntry(
                     alert_id, at, AlertEvent.closed, alert.severity, AlertState.closed, None, actor=by))
                 events += (AlertEvent.closed,)
-            return AlertChange(await self._get(tx, alert_id), events)
+            change = AlertChange(await self._get(tx, alert_id), events)
+        self._remember(change.alert)
+        return change
 
     async def clear(self, alert_id: int, by: str, note: str | None, at: datetime) -> AlertChange:
         """Clear by hand (and close: whoever clears has seen it). It is raised again only if it gets worse."""
@@ -184,7 +165,9 @@ class AlertStore:
             await self._history(tx, HistoryEntry(
                 alert_id, at, AlertEvent.closed, alert.severity, AlertState.closed, None, actor=by,
                 note=None if events else note))
-            return AlertChange(await self._get(tx, alert_id), (*events, AlertEvent.closed))
+            change = AlertChange(await self._get(tx, alert_id), (*events, AlertEvent.closed))
+        self._remember(change.alert)
+        return change
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -215,8 +198,11 @@ class AlertStore:
     # -- notification bookkeeping ------------------------------------------------------------
 
     async def mark_notified(self, alert_id: int, state: AlertState, severity: str) -> None:
-        await self.db.execute("UPDATE alerts SET notified_state = ?, notified_severity = ? WHERE id = ?",
-                              (state.value, severity, alert_id))
+        """Subscribers were told the alert is ``state`` at ``severity``; kept only if it still is (a record
+        that arrives after a later change must not hide that change from the sweep)."""
+        await self.db.execute("UPDATE alerts SET notified_state = ?, notified_severity = ? "
+                              "WHERE id = ? AND state = ? AND severity = ?",
+                              (state.value, severity, alert_id, state.value, severity))
 
     async def unnotified(self, since: datetime, limit: int = 200) -> list[Alert]:
         """Alerts changed since ``since`` whose subscribers have not heard of their current state."""
@@ -249,11 +235,6 @@ class AlertStore:
         row = await db.fetch_one("SELECT * FROM alerts WHERE id = ?", (alert_id,))
         if row is None:
             raise AlertNotFound(f"no alert with id {alert_id}")
-        return alert_from_row(row)
-
-    async def _returning(self, tx: Database, sql: str, params: Sequence[Any]) -> Alert:
-        row = await tx.fetch_one(sql, params)
-        assert row is not None, "INSERT/UPDATE … RETURNING * returned no row"
         return alert_from_row(row)
 
     async def _history(self, tx: Database, entry: HistoryEntry) -> None:

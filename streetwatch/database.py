@@ -16,9 +16,9 @@ import asyncio
 import functools
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import aiosqlite
 import psycopg
@@ -30,6 +30,7 @@ from streetwatch.config import DatabaseUrl
 
 Row = Mapping[str, Any]
 Params = Sequence[Any]
+_T = TypeVar("_T")
 
 
 class DatabaseError(Exception):
@@ -47,6 +48,20 @@ class IntegrityError(DatabaseError):
 @functools.lru_cache(maxsize=1024)
 def _to_psycopg(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _chained(head: str, params: Params, then: Sequence[tuple[str, Params]]) -> tuple[str, list[Any]]:
+    """:meth:`Database.write_then` as one PostgreSQL statement (placeholders stay in text order).
+
+    PostgreSQL runs the data-modifying parts of a statement in no set order; each ``then`` after the
+    first reads ``head`` joined to the previous one's RETURNING row, so they run in the order given.
+    """
+    ctes = [f"head AS ({head})"]
+    for i, (sql, _) in enumerate(then):
+        after = f"WITH head AS (SELECT head.id FROM head, then_{i - 1}) " if i else ""
+        ctes.append(f"then_{i} AS ({after}{sql} RETURNING 1 AS done)")
+    values = [*params, *(value for _, p in then for value in p)]
+    return f"WITH {', '.join(ctes)} SELECT * FROM head", values
 
 
 class Database(ABC):
@@ -73,6 +88,19 @@ class Database(ABC):
     @abstractmethod
     def transaction(self) -> AbstractAsyncContextManager[Database]:
         """A database bound to one transaction: committed on success, rolled back on error."""
+
+    @abstractmethod
+    async def write_then(self, head: str, params: Params, then: Sequence[tuple[str, Params]] = ()) -> Row | None:
+        """Run ``head``, an INSERT or UPDATE … RETURNING at most one row, and if it returned one, each
+        statement of ``then`` with a table ``head(id)`` holding that row's ``id``; atomically, in one
+        round trip. Returns the head's row, or None (and ``then`` did not run).
+
+        A ``then`` statement reads the id as ``SELECT head.id, … FROM head``::
+
+            row = await db.write_then("UPDATE alerts SET … WHERE id = ? AND state = ? RETURNING *", (…),
+                                      [("INSERT INTO alert_history (alert_id, event) "
+                                        "SELECT head.id, ? FROM head", ("escalated",))])
+        """
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
         rows = await self.fetch_all(sql, params)
@@ -132,6 +160,12 @@ class _PostgresConnection(Database):
         except psycopg.Error as exc:
             raise _convert_pg_error(exc) from exc
 
+    async def write_then(self, head: str, params: Params, then: Sequence[tuple[str, Params]] = ()) -> Row | None:
+        # One statement: data-modifying CTEs see the head's RETURNING rows, and the whole statement is
+        # one transaction (autocommit), so there is no BEGIN/COMMIT to wait for.
+        sql, values = _chained(head, params, then)
+        return await self.fetch_one(sql, values)
+
 
 class PostgresDatabase(Database):
     """A pool of psycopg connections; each call borrows one."""
@@ -172,6 +206,10 @@ class PostgresDatabase(Database):
         async with self._connection() as conn, conn.transaction() as tx:
             yield tx
 
+    async def write_then(self, head: str, params: Params, then: Sequence[tuple[str, Params]] = ()) -> Row | None:
+        async with self._connection() as conn:
+            return await conn.write_then(head, params, then)
+
 
 class _SqliteTransaction(Database):
     backend = "sqlite"
@@ -198,8 +236,7 @@ class _SqliteTransaction(Database):
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         try:
-            cur = await self._conn.execute(sql, params)
-            rows = await cur.fetchall()
+            rows = await self._conn.execute_fetchall(sql, params)  # one hop to the SQLite thread, not two
         except sqlite3.Error as exc:
             raise DatabaseError(str(exc)) from exc
         return [dict(row) for row in rows]
@@ -212,6 +249,50 @@ class _SqliteTransaction(Database):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
         yield self  # already inside one
+
+    async def write_then(self, head: str, params: Params, then: Sequence[tuple[str, Params]] = ()) -> Row | None:
+        return await _sqlite_write_then(self._conn, head, params, then, savepoint=True)
+
+
+async def _sqlite_write_then(conn: aiosqlite.Connection, head: str, params: Params,
+                             then: Sequence[tuple[str, Params]], *, savepoint: bool) -> Row | None:
+    try:
+        return await _in_sqlite_thread(conn, _write_then, head, params, then, savepoint=savepoint)
+    except sqlite3.IntegrityError as exc:
+        raise IntegrityError(str(exc)) from exc
+    except sqlite3.Error as exc:
+        raise DatabaseError(str(exc)) from exc
+
+
+async def _in_sqlite_thread(conn: aiosqlite.Connection, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """``fn(sqlite3_connection, *args)`` in aiosqlite's thread: several statements, one hop.
+
+    aiosqlite runs each of its own methods this way (``Connection._execute`` with the connection's
+    ``_conn``); it has no public call for several statements with parameters.
+    """
+    run = cast(Callable[..., Awaitable[_T]], conn._execute)
+    return await run(fn, conn._conn, *args, **kwargs)
+
+
+def _write_then(conn: sqlite3.Connection, head: str, params: Params, then: Sequence[tuple[str, Params]], *,
+                savepoint: bool) -> Row | None:
+    """:meth:`Database.write_then` on the SQLite connection itself (in its thread)."""
+    begin, commit, rollback = (("SAVEPOINT write_then", "RELEASE write_then", "ROLLBACK TO write_then")
+                               if savepoint else ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"))
+    conn.execute(begin)
+    try:
+        rows = conn.execute(head, params).fetchall()  # all of them: a statement in progress blocks COMMIT
+        row = dict(rows[0]) if rows else None
+        if row is not None:
+            for sql, values in then:
+                conn.execute(f"WITH head(id) AS (VALUES (?)) {sql}", (row["id"], *values))
+    except BaseException:
+        conn.execute(rollback)
+        if savepoint:
+            conn.execute(commit)
+        raise
+    conn.execute(commit)
+    return row
 
 
 def _split_statements(sql: str) -> list[str]:
@@ -252,6 +333,10 @@ class SqliteDatabase(Database):
     async def script(self, sql: str) -> None:
         async with self.transaction() as tx:
             await tx.script(sql)
+
+    async def write_then(self, head: str, params: Params, then: Sequence[tuple[str, Params]] = ()) -> Row | None:
+        async with self._lock:
+            return await _sqlite_write_then(self._conn, head, params, then, savepoint=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:

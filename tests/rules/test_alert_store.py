@@ -105,6 +105,30 @@ async def test_cleared_by_hand_is_raised_again_only_if_it_gets_worse(store: Aler
         await store.acknowledge(999_999, "li", None, LATER)
 
 
+async def test_changes_made_by_another_process_are_seen_when_the_engine_stores_next(store: AlertStore) -> None:
+    """The engine's store remembers the open alerts it wrote; the CLI's changes reach it through the guard."""
+    cli = AlertStore(store.db)  # another process: its changes are not in the engine store's memory
+    first = await store.apply(transition("raised", "orange"))
+    assert first is not None
+    await cli.acknowledge(first.alert.id, "li", None, START + timedelta(seconds=10))
+    up = await store.apply(transition("escalated", "red", at=START + timedelta(seconds=20)))
+    assert up is not None and up.alert.state is AlertState.acknowledged and up.alert.severity == "red"
+    await cli.clear(first.alert.id, "li", "repaired", START + timedelta(seconds=30))
+    assert await store.apply(transition("deescalated", "yellow", at=START + timedelta(seconds=40))) is None
+    assert await store.apply(transition("cleared", "yellow", at=START + timedelta(seconds=50))) is None
+    again = await store.apply(transition("raised", "orange", at=LATER))
+    assert again is not None and again.alert.id != first.alert.id and again.events == (AlertEvent.raised,)
+    history = await store.history(first.alert.id)
+    assert [(h.event.value, h.severity, h.state.value) for h in history] == [
+        ("raised", "orange", "raised"), ("acknowledged", "orange", "acknowledged"),
+        ("escalated", "red", "acknowledged"), ("cleared", "red", "cleared"), ("closed", "red", "closed")]
+    # an engine restarted without memory finds the open alert through the one-open-alert index
+    restarted = AlertStore(store.db)
+    assert await restarted.apply(transition("raised", "orange", at=LATER)) is None
+    step = await restarted.apply(transition("escalated", "red", at=LATER + timedelta(seconds=5)))
+    assert step is not None and step.alert.id == again.alert.id and step.events == (AlertEvent.escalated,)
+
+
 async def test_filters(store: AlertStore) -> None:
     await store.apply(transition("raised", "red", device_id="CG-1", site="district-3"))
     await store.apply(transition("raised", "yellow", device_id="CG-2", site="district-3"))
@@ -132,6 +156,8 @@ async def test_filters(store: AlertStore) -> None:
 async def test_notification_bookkeeping_and_reminders(store: AlertStore) -> None:
     a = await store.apply(transition("raised", "red"))
     assert a is not None
+    assert [x.id for x in await store.unnotified(START - timedelta(days=1))] == [a.alert.id]
+    await store.mark_notified(a.alert.id, AlertState.raised, "yellow")  # a record of a state it is no longer in
     assert [x.id for x in await store.unnotified(START - timedelta(days=1))] == [a.alert.id]
     await store.mark_notified(a.alert.id, AlertState.raised, "red")
     assert await store.unnotified(START - timedelta(days=1)) == []

@@ -43,6 +43,18 @@ async def test_a_raised_alert_is_published_once_on_its_topic(service: AlertServi
         assert await alerts.nothing_more()
 
 
+async def test_a_raise_right_after_a_clear_is_announced_as_a_reopen(service: AlertService, mqtt_url: str) -> None:
+    async with Subscriber(mqtt_url, "streetwatch/alerts/#") as alerts:
+        for _ in range(3):
+            await service.apply(transition("raised", "red", device_id="CG-5"))
+            await service.apply(transition("cleared", "red", device_id="CG-5"))
+        await service.apply(transition("raised", "red", device_id="CG-5"))
+        events = [(await alerts.next())[1]["event"] for _ in range(7)]
+        assert events == ["raised", "cleared", "reopened", "cleared", "reopened", "cleared", "reopened"]
+        assert await service.sweep(START) == 0
+        assert await alerts.nothing_more()
+
+
 async def test_acknowledgement_from_elsewhere_goes_out_with_the_sweep(service: AlertService, mqtt_url: str) -> None:
     async with Subscriber(mqtt_url, "streetwatch/alerts/#") as alerts:
         await service.apply(transition("raised", "orange"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streetwatch.config import DatabaseUrl
-from streetwatch.database import DatabaseUnavailable, IntegrityError, open_database
+from streetwatch.database import DatabaseError, DatabaseUnavailable, IntegrityError, open_database
 from streetwatch.migrations import Migration, migrate, status
 
 DDL = "CREATE TABLE thing (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, note TEXT);\n" \
@@ -51,3 +51,44 @@ async def test_unreachable_postgres_is_a_clear_error() -> None:
     with pytest.raises(DatabaseUnavailable, match=r"cannot connect to PostgreSQL at 127.0.0.1:\d+/none"):
         async with open_database(url, connect_timeout=1.0):
             pass
+
+
+CHAIN_DDL = ("CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, size REAL);\n"
+             "CREATE TABLE child (seq {serial}, parent_id INTEGER NOT NULL REFERENCES parent (id), "
+             "event TEXT NOT NULL, size REAL);")
+CHAIN = Migration("test", 1, "parent and children",
+                  postgresql=CHAIN_DDL.format(serial="BIGSERIAL PRIMARY KEY"),
+                  sqlite=CHAIN_DDL.format(serial="INTEGER PRIMARY KEY AUTOINCREMENT"))
+CHILD = "INSERT INTO child (parent_id, event, size) SELECT head.id, ?, ? FROM head"
+
+
+async def test_write_then_writes_the_followers_in_order_only_when_the_head_returns_a_row(database_url: str) -> None:
+    async with open_database(DatabaseUrl.parse(database_url)) as db:
+        await migrate(db, [CHAIN])
+        insert = "INSERT INTO parent (id, name, size) VALUES (?, ?, ?) ON CONFLICT DO NOTHING RETURNING *"
+        row = await db.write_then(insert, (7, "a", 1.5), [(CHILD, (f"e{i}", None if i % 2 else i)) for i in range(5)])
+        assert row is not None and dict(row) == {"id": 7, "name": "a", "size": 1.5}
+        children = await db.fetch_all("SELECT parent_id, event, size FROM child ORDER BY seq")
+        assert [(c["parent_id"], c["event"], c["size"]) for c in children] == [
+            (7, "e0", 0), (7, "e1", None), (7, "e2", 2), (7, "e3", None), (7, "e4", 4)]
+        # a head that changes nothing (a conflict, a guard): no followers
+        assert await db.write_then(insert, (8, "a", 2.0), [(CHILD, ("never", None))]) is None
+        assert await db.write_then("UPDATE parent SET size = ? WHERE id = ? AND size = ? RETURNING *", (3.0, 7, 9.9),
+                                   [(CHILD, ("never", None))]) is None
+        assert await db.fetch_value("SELECT count(*) AS n FROM child WHERE event = ?", ("never",)) == 0
+        # a follower that fails undoes the head too
+        with pytest.raises(DatabaseError):
+            await db.write_then("UPDATE parent SET size = ? WHERE id = ? RETURNING *", (4.0, 7),
+                                [(CHILD, ("ok", None)), ("INSERT INTO child (parent_id, event) SELECT 999, ? FROM head",
+                                                         ("orphan",))])
+        assert await db.fetch_value("SELECT size FROM parent WHERE id = ?", (7,)) == 1.5
+        assert await db.fetch_value("SELECT count(*) AS n FROM child") == 5
+        # inside a transaction it is part of that transaction
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as tx:
+                assert await tx.write_then(insert, (9, "b", 1.0), [(CHILD, ("in tx", 1.0))]) is not None
+                raise RuntimeError("roll back")
+        assert await db.fetch_value("SELECT count(*) AS n FROM parent") == 1
+        async with db.transaction() as tx:
+            assert await tx.write_then(insert, (9, "b", 1.0), [(CHILD, ("in tx", 1.0))]) is not None
+        assert await db.fetch_value("SELECT parent_id FROM child WHERE event = ?", ("in tx",)) == 9
