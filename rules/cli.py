@@ -14,11 +14,13 @@ from typing import Any, TypeVar
 
 import typer
 
+from device_registry.library import ProfileLibrary
 from rules.alert_store import AlertFilter, AlertStore
 from rules.alerts import OPEN_STATES, Alert, AlertState, HistoryEntry
 from rules.durations import format_duration_s, parse_duration_s
 from rules.errors import AlertNotFound, AlertStateError, RuleFileError
 from rules.loader import SHIPPED_RULES_DIR, RuleSet, check_rule_paths, load_ruleset, rule_paths
+from rules.metric_check import unknown_metric_warnings
 from rules.spec import AbsenceRule, ConditionRule, GroupRule, RateOfChangeRule, RuleSpec, ThresholdRule
 from streetwatch.cli_support import OutputFormat, UserError, render, run, settings
 from streetwatch.clock import SystemClock
@@ -47,9 +49,13 @@ def validate(
 ) -> None:
     """Check rule files; print every problem as file:line: field: message (exit 2 if any).
 
+    Also warns (exit 0) when a rule reads a metric that no device profile of its kinds defines
+    (shipped profiles and those in profiles_dir).
+
     Example: streetwatch rules validate rules/culverts.yaml
     """
-    where = _rules_dir(settings(ctx), path)
+    current = settings(ctx)
+    where = _rules_dir(current, path)
     if not where.exists():
         raise UserError(f"{where}: no such file or directory")
     files = rule_paths(where)
@@ -61,7 +67,11 @@ def validate(
             typer.echo(problem, err=True)
         typer.echo(f"{len(problems)} problem(s) in {where}", err=True)
         raise typer.Exit(2)
-    typer.echo(f"{where}: {len(ruleset.rules)} rule(s) in {len(files)} file(s), all valid")
+    warnings = unknown_metric_warnings(ruleset, ProfileLibrary.shipped(current.profiles_dir))
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    also = f"; {len(warnings)} warning(s)" if warnings else ""
+    typer.echo(f"{where}: {len(ruleset.rules)} rule(s) in {len(files)} file(s), all valid{also}")
 
 
 def _summary(rule: RuleSpec) -> str:

@@ -18,7 +18,45 @@ from tests.rules.support import transition
 def test_validate_the_shipped_rules(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STREETWATCH_RULES_DIR", raising=False)
     assert main(["rules", "validate"]) == 0
-    assert "13 rule(s) in 3 file(s), all valid" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "13 rule(s) in 3 file(s), all valid\n" in out
+    assert "warning" not in err  # every metric the shipped rules read is in a shipped profile
+
+
+def test_validate_warns_of_metrics_no_profile_of_the_kind_defines(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STREETWATCH_PROFILES_DIR", raising=False)
+    rules = tmp_path / "lamps.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - {name: lamp-failure, kind: condition, applies_to: {kinds: [lamp_controller]},\n"
+        "     when: relay_on and power_watts < 5 and sun_up, severity: orange}\n"
+        "  - {name: cycling, kind: condition, applies_to: {kinds: [lamp_controller]}, severity: yellow,\n"
+        "     windows: {n: {metric: relay, function: transitions, window: 1h}}, when: n > 6}\n"
+        "  - {name: level, kind: threshold, applies_to: {profiles: [sw-culvert-gauge-mqtt]},\n"
+        "     metric: water_level_mm, levels: {red: 800}}\n"
+        "  - {name: no-such-kind, kind: threshold, applies_to: {kinds: [weather_station]}, metric: wind,\n"
+        "     levels: {red: 30}}\n"
+        "  - {name: anything, kind: threshold, metric: whatever, levels: {red: 1}}\n")
+    assert main(["rules", "validate", str(rules)]) == 0  # warnings do not fail the check
+    out, err = capsys.readouterr()
+    assert out == f"{rules}: 5 rule(s) in 1 file(s), all valid; 3 warning(s)\n"
+    assert err.splitlines() == [
+        f"warning: {rules}:2: lamp-failure: when: no lamp_controller profile defines the metric 'power_watts' "
+        "(sw-lamp-controller); the rule never sees it",
+        f"warning: {rules}:4: cycling: windows.n.metric: no lamp_controller profile defines the metric 'relay' "
+        "(sw-lamp-controller); the rule never sees it",
+        f"warning: {rules}:8: no-such-kind: applies_to: no weather_station profile is known, so no device can match",
+    ]
+    # a profile of the installer's own that defines the metric silences the warning
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "acme-lamp.toml").write_text(
+        'name = "acme-lamp"\nkind = "lamp_controller"\ntransport = "mqtt"\n'
+        '[[mqtt.metrics]]\nname = "power_watts"\n[[mqtt.metrics]]\nname = "relay"\n')
+    monkeypatch.setenv("STREETWATCH_PROFILES_DIR", str(profiles))
+    assert main(["rules", "validate", str(rules)]) == 0
+    assert [line.split(": ")[2] for line in capsys.readouterr().err.splitlines()] == ["no-such-kind"]
 
 
 def test_validate_reports_every_problem_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
