@@ -27,6 +27,7 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -211,8 +212,9 @@ def naive_bridge(database_url: str, mqtt_url: str, fleet: Fleet, sample_messages
 
 
 def bare_copy(database_url: str, readings: list[Reading]) -> float:
-    from telemetry_store.bench import run_bare_copy
+    from telemetry_store.bench import create_baseline, run_bare_copy
 
+    asyncio.run(create_baseline(database_url, "bench_copy"))
     return asyncio.run(run_bare_copy(database_url, readings))
 
 
@@ -302,7 +304,9 @@ def run(*, seconds: float, rate: float, lamp_share: float, devices: int, publish
         if batches:
             print(f"  store writes: {batches:,.0f} batches, {expected / batches:,.0f} readings and"
                   f" {final['streetwatch_store_write_batch_seconds_sum'] / batches * 1000:.0f} ms each on average;"
-                  f" the gateway logged {len(notes)} warning(s){': ' + notes[0][24:] if notes else ''}")
+                  f" the gateway logged {len(notes)} warning(s)")
+        for note, count in Counter(note[24:120] for note in notes).most_common(5):
+            print(f"    {count:,} x {note}")
         print("  CPU seconds: " + ", ".join(f"{name} {value:.1f}" for name, value in cpu_s.items())
               + f" (the machine has {os.cpu_count()} cores x {elapsed:.0f} s)", flush=True)
         readings = fleet.readings(rounds, copy_sample)

@@ -72,6 +72,9 @@ class GatewayCollector(Collector):
             yield _counter("streetwatch_unknown_device_messages",
                            "Messages from devices that are not registered (see `streetwatch device pending`)",
                            stats.unknown_device_messages)
+            yield _counter("streetwatch_mqtt_reading_pauses",
+                           "Times the intake stopped reading the broker's socket: 5 x receive_maximum messages waited",
+                           g.ingest.reading_pauses)
             yield _gauge("streetwatch_mqtt_connected", "1 while the gateway's MQTT session is up",
                          1.0 if g.ingest.connected else 0.0)
         if g.poller is not None:

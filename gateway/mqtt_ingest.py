@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,11 +34,14 @@ from paho.mqtt.properties import Properties
 
 from device_drivers.errors import PayloadError
 from device_drivers.mqtt import parse_status, parse_telemetry
+from gateway import mqtt_publish
 from gateway.backoff import Backoff
 from gateway.device_state import DeviceStates
 from gateway.directory import DeviceDirectory
 from gateway.fanout import Fanout
 from gateway.journal import Journal, Source
+from gateway.mqtt_publish import Publish
+from gateway.mqtt_reader import SocketReader
 from gateway.pipeline import StorePipeline
 from gateway.recorder import Recorder
 from gateway.records import DeadLetter
@@ -49,7 +52,7 @@ from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
 
-_STOP = object()  # put in the message queue to end the session's loop
+_STOP = object()  # put in the incoming queue to end the session's loop
 _MAX_LOGGED_IDS = 10_000
 DEAD_LETTER_EVERY_S = 60.0
 
@@ -107,21 +110,34 @@ class MqttIngest:
                               topics.shared(topics.STATUS_SUBSCRIPTION, settings.mqtt.shared_group)]
         self._backoff = Backoff(base_s=reconnect_base_s, cap_s=reconnect_cap_s)
         self._stopping = asyncio.Event()
-        self._queue: asyncio.Queue[Any] | None = None
+        # Messages paho has read and the intake has not handled yet (and _STOP to end a session).
+        self._incoming: deque[Publish | object] = deque()
+        self._incoming_ready = asyncio.Event()
+        self._reader: SocketReader | None = None
+        self._earlier_pauses = 0
         self._acks: list[tuple[int, int]] = []
         self._ack_ready = asyncio.Event()
         self._unknown_logged: set[str] = set()
         self._dead_letter_at: dict[tuple[str, str, str | None], float] = {}
 
     @property
+    def reading_pauses(self) -> int:
+        """How often the intake stopped reading the broker's socket because it was behind (all sessions)."""
+        return self._earlier_pauses + (self._reader.pauses if self._reader is not None else 0)
+
+    @property
     def incoming_depth(self) -> int:
         """Messages received from the broker and not handled yet."""
-        return self._queue.qsize() if self._queue is not None else 0
+        return len(self._incoming)
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._queue is not None:
-            self._queue.put_nowait(_STOP)
+        self._put(_STOP)
+
+    def _put(self, item: Publish | object) -> None:
+        """A message to handle in the next batch (in place of aiomqtt's queue, which costs more than it gives)."""
+        self._incoming.append(item)
+        self._incoming_ready.set()
 
     async def run(self) -> None:
         where = f"{self.broker.host}:{self.broker.port}"
@@ -161,15 +177,22 @@ class MqttIngest:
             properties.ReceiveMaximum = self.receive_maximum
             client = aiomqtt.Client(self.broker.host, self.broker.port, protocol=aiomqtt.ProtocolVersion.V5,
                                     clean_start=False, properties=properties, **common)
-        # aiomqtt 2.5 has no manual acknowledgement; its paho client does. Messages still pass
-        # through aiomqtt's queue (``_queue``); PUBACK goes out when we call ``ack`` (see _acker).
+        # aiomqtt 2.5 has no manual acknowledgement; its paho client does: PUBACK goes out when we
+        # call ``ack`` (see _acker). Messages come to _put, decoded by mqtt_publish.
         client._client.manual_ack_set(True)
+        mqtt_publish.install(client, self._put)
+        if self._reader is not None:
+            self._earlier_pauses += self._reader.pauses
+        self._reader = SocketReader(client, backlog=self._incoming.__len__, high_water=5 * self.receive_maximum)
+        self._reader.install()
         return client
 
     async def _session(self) -> None:
         client = self._client()
+        # What the last connection left unhandled was not acknowledged: the broker sends it again. (Not
+        # cleared once connected: what it sends again may arrive with the CONNACK.)
+        self._incoming.clear()
         async with client:
-            self._queue = queue = client._queue
             self._acks = []
             for subscription in self.subscriptions:
                 await client.subscribe(subscription, qos=1)
@@ -181,13 +204,13 @@ class MqttIngest:
                 log.info("MQTT: subscribed to %s at %s:%d as %s", ", ".join(self.subscriptions), self.broker.host,
                          self.broker.port, self.settings.mqtt.client_id)
             self._backoff.succeeded()
-            client._disconnected.add_done_callback(lambda _: queue.put_nowait(_STOP))  # type: ignore[arg-type]
+            client._disconnected.add_done_callback(lambda _: self._put(_STOP))
             if self._stopping.is_set():
-                queue.put_nowait(_STOP)  # type: ignore[arg-type]
+                self._put(_STOP)
             async with asyncio.TaskGroup() as group:
                 acker = group.create_task(self._acker(client), name="mqtt-acker")
                 try:
-                    await self._consume(queue)
+                    await self._consume()
                 finally:
                     acker.cancel()
             await self._acknowledge(client)  # what was journaled before stopping
@@ -195,29 +218,34 @@ class MqttIngest:
             if client._disconnected.done() and client._disconnected.exception() is not None:
                 raise aiomqtt.MqttError(f"disconnected: {client._disconnected.exception()}")
 
-    async def _consume(self, queue: asyncio.Queue[Any]) -> None:
+    async def _consume(self) -> None:
+        incoming = self._incoming
         while True:
-            batch = [await queue.get()]
-            while len(batch) < self.max_batch and not queue.empty():
-                batch.append(queue.get_nowait())
-            messages = [m for m in batch if m is not _STOP]
+            while not incoming:
+                self._incoming_ready.clear()
+                await self._incoming_ready.wait()
+            batch = [incoming.popleft() for _ in range(min(len(incoming), self.max_batch))]
+            if self._reader is not None:
+                self._reader.resume()
+            messages = [m for m in batch if isinstance(m, Publish)]
             if messages:
                 await self._handle(messages)
             if len(messages) != len(batch):
                 return
 
-    async def _handle(self, messages: Sequence[aiomqtt.Message]) -> None:
+    async def _handle(self, messages: Sequence[Publish]) -> None:
         now = self.clock.now()
         received_at = now.timestamp()
         readings: list[Reading] = []
         for message in messages:
-            parsed = topics.parse_device_topic(message.topic.value)
+            topic = message.topic
+            parsed = topics.parse_device_topic(topic)
             if parsed is None:
                 self.stats.ignored_messages += 1
             elif parsed.kind == "telemetry":
-                self._telemetry(parsed.device_id, message, now, received_at, readings)
+                self._telemetry(parsed.device_id, topic, message, now, received_at, readings)
             elif parsed.kind == "status":
-                self._status(parsed.device_id, message, now)
+                self._status(parsed.device_id, topic, message, now)
             else:
                 self.stats.ignored_messages += 1
             if message.qos > 0:
@@ -228,21 +256,21 @@ class MqttIngest:
         self.journal.sync_soon()
         await self.fanout.publish(readings)
 
-    def _telemetry(self, device_id: str, message: aiomqtt.Message, now: datetime, received_at: float,
+    def _telemetry(self, device_id: str, topic: str, message: Publish, now: datetime, received_at: float,
                    readings: list[Reading]) -> None:
         payload = message.payload
         entry = self.directory.get(device_id)
         if entry is None:
-            self._unknown(device_id, message.topic.value, now)
+            self._unknown(device_id, topic, now)
             return
         profile = self.directory.profile(entry.profile)
         if profile is None or profile.mqtt is None:
-            self._reject(device_id, message.topic.value, payload, now, reason="no_mqtt_profile",
+            self._reject(device_id, topic, payload, now, reason="no_mqtt_profile",
                          detail=f"profile {entry.profile} has no [mqtt] section (is it a Modbus device?)")
             return
         parsed = parse_telemetry(device_id, payload, profile, now, self.settings.mqtt.max_payload_bytes)
         for rejection in parsed.rejections:
-            self._reject(device_id, message.topic.value, payload, now, reason=rejection.reason.value,
+            self._reject(device_id, topic, payload, now, reason=rejection.reason.value,
                          metric=rejection.metric, detail=rejection.detail)
         if not parsed.readings:
             return
@@ -251,17 +279,18 @@ class MqttIngest:
         readings.extend(parsed.readings)
         self.states.seen(device_id, now)
 
-    def _status(self, device_id: str, message: aiomqtt.Message, now: datetime) -> None:
+    def _status(self, device_id: str, topic: str, message: Publish, now: datetime) -> None:
         self.stats.status_messages += 1
-        if not message.payload:
+        payload = message.payload
+        if not payload:
             return  # an empty retained message clears the status at the broker: nothing to say
         if self.directory.get(device_id) is None:
-            self._unknown(device_id, message.topic.value, now)
+            self._unknown(device_id, topic, now)
             return
         try:
-            status = parse_status(message.payload)
+            status = parse_status(payload)
         except PayloadError as exc:
-            self._reject(device_id, message.topic.value, message.payload, now, reason="bad_status", detail=str(exc))
+            self._reject(device_id, topic, payload, now, reason="bad_status", detail=str(exc))
             return
         self.states.reported(device_id, status == "online", now, "retained status" if message.retain else "")
 

@@ -41,6 +41,7 @@ from gateway.decode import RecordDecoder
 from gateway.device_state import DeviceStates
 from gateway.directory import DeviceDirectory
 from gateway.fanout import Fanout, ReadingSubscriber
+from gateway.gc_tuning import Thresholds, tuned_gc
 from gateway.http import bind, create_api, metrics_app, serve
 from gateway.journal import Journal
 from gateway.metrics import GatewayMetrics
@@ -115,6 +116,8 @@ class Gateway:
         self.fanout: Fanout | None = None
         self.recorder: Recorder | None = None
         self.store: TelemetryStore | None = None
+        self.gc_thresholds: Thresholds | None = None
+        """The collector's thresholds the gateway set once running (None: left as they were)."""
         self._stopping = asyncio.Event()
         self._main: asyncio.Task[Any] | None = None
 
@@ -288,11 +291,15 @@ class Gateway:
                 intake.append(start("mqtt-ingest", self.ingest.run()))
             if self.poller is not None:
                 intake.append(start("modbus-poller", self.poller.run()))
-            self.ready.set()
-            log.info("gateway running: %d device(s), store %s, journal %s", len(ctx.directory),
-                     self.settings.database.backend, self.journal.directory if self.journal else "-")
-            await self._stopping.wait()
-            await self._shut_down(intake, writer, background)
+            # Everything that lives as long as the process is loaded now (directory, services, rules).
+            gw = self.settings.gateway
+            with tuned_gc(gw.gc_thresholds if gw.gc_tuning else None) as self.gc_thresholds:
+                self.ready.set()
+                log.info("gateway running: %d device(s), store %s, journal %s", len(ctx.directory),
+                         self.settings.database.backend, self.journal.directory if self.journal else "-")
+                await self._stopping.wait()
+                await self._shut_down(intake, writer, background)
+            self.gc_thresholds = None
 
     async def _shut_down(self, intake: list[asyncio.Task[Any]], writer: asyncio.Task[Any],
                          background: list[asyncio.Task[Any]]) -> None:

@@ -1,6 +1,7 @@
 """Benchmark: from a reading's arrival to its alert stored and published, under background load.
 
     python -m rules.bench                        # SQLite in a temp dir, a throwaway Mosquitto
+    python -m rules.bench --no-gc-tuned          # the garbage collector as Python sets it (the gateway tunes it)
     python -m rules.bench --postgres             # a throwaway PostgreSQL+TimescaleDB instead
     python -m rules.bench --database-url postgresql://… --mqtt-url mqtt://…
 
@@ -270,11 +271,13 @@ async def main_async(args: argparse.Namespace) -> None:
                 subscriber = asyncio.create_task(_subscriber(mqtt_url, probes, ready), name="bench-subscriber")
                 await ready.wait()
                 results: list[tuple[str, dict[str, float], list[float], list[float]]] = []
+                thresholds = settings.gateway.gc_thresholds
                 if args.gc_tuned:
-                    # What a tuned gateway does once started: long-lived objects leave the collector's scans,
-                    # and batches of readings die young instead of filling the old generation.
+                    # What `streetwatch run` does once started ([gateway] gc_tuning): long-lived objects leave
+                    # the collector's scans, and batches of readings die young instead of filling the old
+                    # generation.
                     gc.freeze()
-                    gc.set_threshold(50_000, 20, 100)
+                    gc.set_threshold(*thresholds)
                 pauses = GcPauses()
                 gc.callbacks.append(pauses)
                 for label, rate, seconds in (("baseline, no background load", 0.0, args.baseline_seconds),
@@ -292,8 +295,9 @@ async def main_async(args: argparse.Namespace) -> None:
                 stats = service.engine.stats
     print(f"engine alone (no store, no broker): {capacity:,.0f} readings/s")
     worst = max(pauses.pauses_ms, default=0.0)
-    print(f"full garbage collections during the phases: {len(pauses.pauses_ms)}, longest {worst:.1f} ms"
-          f"{' (gc tuned: freeze, thresholds 50000/20/100)' if args.gc_tuned else ''}")
+    tuning = (f"gc tuned as streetwatch run: freeze, thresholds {'/'.join(map(str, thresholds))}" if args.gc_tuned
+              else "gc not tuned")
+    print(f"full garbage collections during the phases: {len(pauses.pauses_ms)}, longest {worst:.1f} ms ({tuning})")
     print(f"engine in the run: {stats.readings:,} readings evaluated, {stats.transitions} transitions, "
           f"{stats.unknown_devices} unknown, {stats.stale_readings} stale")
     for label, figures, published, received in results:
@@ -315,8 +319,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", help="default: SQLite in a temp dir (or --postgres)")
     parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL+TimescaleDB")
     parser.add_argument("--mqtt-url", help="default: start a throwaway Mosquitto")
-    parser.add_argument("--gc-tuned", action="store_true",
-                        help="gc.freeze() once started and gc.set_threshold(50000, 20, 100), as a tuned gateway does")
+    parser.add_argument("--gc-tuned", action=argparse.BooleanOptionalAction, default=True,
+                        help="gc.freeze() once started and gc.set_threshold(50000, 20, 100), as `streetwatch run` "
+                             "does by default ([gateway] gc_tuning); --no-gc-tuned leaves the collector alone")
     asyncio.run(main_async(parser.parse_args(argv)))
 
 

@@ -90,6 +90,17 @@ class GatewaySettings(BaseModel):
     offline_after_failures: int = Field(3, gt=0)
     metrics_port: int | None = Field(9108, ge=0, le=65535, description="Prometheus metrics; unset disables")
     api_port: int | None = Field(8080, ge=0, le=65535, description="HTTP API; unset disables")
+    gc_tuning: bool = Field(True, description="freeze the objects loaded at start and raise the collector's "
+                            "thresholds once running: no 100+ ms full collections under load")
+    gc_thresholds: tuple[int, int, int] = Field((50_000, 20, 100), description="gc.set_threshold() while "
+                                                "running, with gc_tuning")
+
+    @field_validator("gc_thresholds")
+    @classmethod
+    def _positive_thresholds(cls, value: tuple[int, int, int]) -> tuple[int, int, int]:
+        if value[0] <= 0 or min(value) < 0:
+            raise ValueError("the first threshold must be positive and none negative (gc.set_threshold)")
+        return value
 
 
 class WebhookSettings(BaseModel):

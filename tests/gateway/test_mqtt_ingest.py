@@ -84,6 +84,7 @@ async def test_telemetry_reaches_the_store_and_bad_input_is_set_aside(
             _, metrics = await http_get(f"http://127.0.0.1:{metrics_port}/metrics")
             assert 'streetwatch_readings_received_total{transport="mqtt"} 61.0' in metrics
             assert 'streetwatch_rejected_total{reason="not_json",transport="mqtt"} 1.0' in metrics
+            assert "streetwatch_mqtt_reading_pauses_total 0.0" in metrics  # a few messages: never behind
             assert "streetwatch_spool_bytes" in metrics and "streetwatch_poll_latency_seconds_bucket" in metrics
             code, body = await http_get(f"http://127.0.0.1:{api_port}/health")
             health = json.loads(body)

@@ -1,0 +1,146 @@
+"""How the intake's MQTT client reads its socket: ahead, a bounded amount per turn, paused when behind.
+
+paho reads a packet in three or four small ``recv`` calls (the command byte, the remaining-length
+bytes one by one, the rest), and aiomqtt's reader handles one packet each time the event loop
+finds the socket readable: at thousands of messages a second the gateway spent more on event-loop
+turns and system calls than on the messages. Here:
+
+- :class:`ReadAheadSocket` stands in for the TCP socket: one ``recv`` takes what the kernel holds
+  (up to ``chunk`` bytes) and paho's small reads are served from memory;
+- :class:`SocketReader` replaces aiomqtt's reader callback: it hands paho every whole packet of
+  that buffer in one turn, so a burst becomes one batch for the intake. It reads from the kernel
+  at most once a turn — while devices keep publishing, a reader that refilled as it went would
+  never give the loop back, and nothing read would be handled or acknowledged;
+- and it stops reading while ``backlog()`` (messages received, not yet handled) is at its high
+  water mark, until :meth:`SocketReader.resume` finds room again. The broker's in-flight limit
+  should keep the backlog small, but a QoS 0 flood has none, and in a benchmark run aiomqtt's
+  queue overflowed all the same: it drops what does not fit without a word, and a QoS 1 message
+  dropped unacknowledged is not sent again before the next connection. Unread bytes instead stay
+  in the kernel and then at the broker (TCP flow control), where they are safe.
+
+A TLS connection keeps its own socket (``ssl.SSLSocket`` buffers, and says so by ``pending()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import aiomqtt
+
+DEFAULT_CHUNK = 256 * 1024
+
+
+class ReadAheadSocket:
+    """A non-blocking socket whose ``recv`` reads ahead, once per event-loop turn; the rest goes to the socket."""
+
+    __slots__ = ("_buffer", "_chunk", "_loop", "_pos", "_read_this_turn", "_sock")
+
+    def __init__(self, sock: socket.socket, loop: asyncio.AbstractEventLoop, chunk: int = DEFAULT_CHUNK) -> None:
+        self._sock = sock
+        self._chunk = chunk
+        self._loop = loop
+        self._buffer = b""
+        self._pos = 0
+        self._read_this_turn = False
+
+    def recv(self, bufsize: int) -> bytes:
+        """Up to ``bufsize`` bytes; ``BlockingIOError`` (as the socket) when there are none to give this turn."""
+        pos = self._pos
+        buffer = self._buffer
+        if pos >= len(buffer):
+            if self._read_this_turn:
+                raise BlockingIOError("read once this turn; the rest on the next")
+            buffer = self._sock.recv(self._chunk)
+            if not buffer:
+                return buffer  # the broker closed the connection
+            self._buffer = buffer
+            pos = 0
+            self._read_this_turn = True
+            self._loop.call_soon(self._next_turn)
+        end = pos + bufsize
+        self._pos = end
+        return buffer[pos:end]
+
+    def _next_turn(self) -> None:
+        self._read_this_turn = False
+
+    def pending(self) -> int:
+        """Bytes read from the kernel and not handed out yet."""
+        return max(0, len(self._buffer) - self._pos)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class SocketReader:
+    """Reads ``client``'s connections in its place (:meth:`install` before connecting, in the event loop)."""
+
+    def __init__(self, client: aiomqtt.Client, backlog: Callable[[], int], high_water: int,
+                 chunk: int = DEFAULT_CHUNK) -> None:
+        self.client = client
+        self.backlog = backlog
+        self.high_water = high_water
+        self.chunk = chunk
+        self.pauses = 0
+        self.paused = False
+        self._loop = asyncio.get_running_loop()
+        self._fd: int | None = None
+
+    def install(self) -> None:
+        paho = self.client._client
+        aiomqtt_close = paho.on_socket_close
+
+        def on_socket_close(paho_client: Any, userdata: Any, sock: Any) -> None:
+            self._fd = None  # the number may be reused by the next socket
+            self.paused = False
+            if aiomqtt_close is not None:
+                aiomqtt_close(paho_client, userdata, sock)
+
+        paho.on_socket_open = self._on_socket_open
+        paho.on_socket_close = on_socket_close
+
+    def _on_socket_open(self, paho_client: Any, userdata: Any, sock: Any) -> None:
+        # paho calls this from the thread aiomqtt connects in: only thread-safe calls on the loop.
+        if isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket):
+            sock = ReadAheadSocket(sock, self._loop, self.chunk)
+            paho_client._sock = sock
+        self._loop.call_soon_threadsafe(self._start, sock.fileno())
+
+    def _start(self, fd: int) -> None:
+        self._fd = fd
+        self.paused = False
+        self._loop.add_reader(fd, self._read)
+        # aiomqtt's keepalive task, which its own socket callback would have started.
+        self.client._misc_task = self._loop.create_task(self.client._misc_loop())
+
+    def _read(self) -> None:
+        paho = self.client._client
+        try:
+            while True:
+                paho.loop_read()  # one packet
+                if self.backlog() >= self.high_water:
+                    self._pause()
+                    return
+                sock = paho._sock
+                if sock is None or not hasattr(sock, "pending") or sock.pending() <= 0:
+                    return
+        except Exception as exc:  # a broken connection: aiomqtt's session ends with it
+            if not self.client._disconnected.done():
+                self.client._disconnected.set_exception(exc)
+
+    def _pause(self) -> None:
+        if self._fd is not None and not self.paused:
+            self._loop.remove_reader(self._fd)
+            self.paused = True
+            self.pauses += 1
+
+    def resume(self) -> None:
+        """Read again if paused and the backlog is down to half the high water mark."""
+        if self.paused and self._fd is not None and self.backlog() <= self.high_water // 2:
+            self.paused = False
+            self._loop.add_reader(self._fd, self._read)
+            self._loop.call_soon(self._read)  # whole packets may wait in the read-ahead buffer, not in the kernel
