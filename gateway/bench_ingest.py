@@ -40,7 +40,7 @@ import psycopg
 
 from device_registry import open_registry, read_csv
 from gateway.bench_publisher import publish
-from gateway.bench_system import ProcessCpu, durable_postgres, free_port, test_servers
+from gateway.bench_system import ProcessCpu, children_of, durable_postgres, free_port, test_servers
 from streetwatch import topics
 from streetwatch.readings import Reading
 
@@ -131,10 +131,11 @@ def _stored(metrics_url: str) -> float:
 
 
 @contextmanager
-def services(database_url: str | None, mqtt_url: str | None, inflight: int) -> Iterator[tuple[str, str, list[int]]]:
-    """(database URL, MQTT URL, server pids) — throwaway servers unless URLs are given."""
+def services(database_url: str | None, mqtt_url: str | None, inflight: int
+             ) -> Iterator[tuple[str, str, dict[str, list[int]]]]:
+    """(database URL, MQTT URL, pids of the throwaway servers by name) — throwaway servers unless URLs are given."""
     with ExitStack() as stack:
-        pids: list[int] = []
+        pids: dict[str, list[int]] = {}
         if database_url is None or mqtt_url is None:
             _, mosquitto_server = test_servers()
             if database_url is None:
@@ -142,7 +143,7 @@ def services(database_url: str | None, mqtt_url: str | None, inflight: int) -> I
                 pg.start()
                 stack.callback(pg.close)
                 database_url = pg.create_database("bench_ingest")
-                pids.append(pg._process.pid)
+                pids["database"] = [pg._process.pid]
             if mqtt_url is None:
                 broker = mosquitto_server()
                 config = broker.config.read_text().replace("max_inflight_messages 100",
@@ -151,7 +152,7 @@ def services(database_url: str | None, mqtt_url: str | None, inflight: int) -> I
                 broker.start()
                 stack.callback(broker.close)
                 mqtt_url = broker.url
-                pids.append(broker._process.pid)
+                pids["broker"] = [broker._process.pid]
         yield database_url, mqtt_url, pids
 
 
@@ -211,11 +212,22 @@ def naive_bridge(database_url: str, mqtt_url: str, fleet: Fleet, sample_messages
     return inserted, elapsed
 
 
-def bare_copy(database_url: str, readings: list[Reading]) -> float:
+def bare_copy(database_url: str, readings: list[Reading], database_pids: list[int]) -> tuple[float, float]:
+    """(seconds, CPU seconds of this process and the database) of one binary COPY of ``readings``."""
     from telemetry_store.bench import create_baseline, run_bare_copy
 
     asyncio.run(create_baseline(database_url, "bench_copy"))
-    return asyncio.run(run_bare_copy(database_url, readings))
+    cpu = ProcessCpu({"database": database_pids})
+    client_cpu = time.process_time()
+    before = {child for pid in database_pids for child in children_of(pid)}
+    seconds = asyncio.run(run_bare_copy(database_url, readings))
+    client_cpu = time.process_time() - client_cpu
+    # The COPY's backend has exited; its CPU counts (as the server's children's) once the server reaped it.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(child not in before for pid in database_pids
+                                              for child in children_of(pid)):
+        time.sleep(0.05)
+    return seconds, client_cpu + cpu.seconds()["database"]
 
 
 def count_readings(database_url: str) -> tuple[int, int]:
@@ -262,7 +274,7 @@ def run(*, seconds: float, rate: float, lamp_share: float, devices: int, publish
                 proc.start()
             for ready in readies:
                 ready.wait()
-            cpu = ProcessCpu({"gateway": [gateway.pid], "broker and database": server_pids})
+            cpu = ProcessCpu({"gateway": [gateway.pid], **server_pids})
             metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
             started = time.perf_counter()
             go.set()
@@ -308,12 +320,25 @@ def run(*, seconds: float, rate: float, lamp_share: float, devices: int, publish
         for note, count in Counter(note[24:120] for note in notes).most_common(5):
             print(f"    {count:,} x {note}")
         print("  CPU seconds: " + ", ".join(f"{name} {value:.1f}" for name, value in cpu_s.items())
-              + f" (the machine has {os.cpu_count()} cores x {elapsed:.0f} s)", flush=True)
+              + f" (the machine has {os.cpu_count()} cores x {elapsed:.0f} s); a reading: "
+              + ", ".join(f"{name} {value / expected * 1e6:.1f} µs" for name, value in cpu_s.items()), flush=True)
         readings = fleet.readings(rounds, copy_sample)
-        copy_rate = len(readings) / bare_copy(db_url, readings)
+        copy_s, copy_cpu_s = bare_copy(db_url, readings, server_pids.get("database", []))
+        copy_rate = len(readings) / copy_s
+        copy_us = copy_cpu_s / len(readings) * 1e6
         del readings
         print(f"bare COPY             {copy_rate:>10,.0f} readings/s  (the same readings, {copy_sample:,} of them,"
-              f" one binary COPY into a bare hypertable)", flush=True)
+              f" one binary COPY into a bare hypertable; {copy_us:.1f} µs of CPU a reading, client and server)",
+              flush=True)
+        if "broker" in cpu_s and "database" in server_pids:
+            # What a gateway that cost no more than a bare COPY could reach here: the broker and the
+            # publishers take their share of the same cores whatever the gateway does.
+            carry_us = (cpu_s["broker"] + cpu_s["publishers"]) / expected * 1e6
+            ceiling = (os.cpu_count() or 1) / ((carry_us + copy_us) / 1e6)
+            print(f"ceiling               {ceiling:>10,.0f} readings/s  (= {ceiling / copy_rate:.0%} of bare COPY: all"
+                  f" {os.cpu_count()} cores for broker and publishers, {carry_us:.1f} µs a reading as measured"
+                  f" above, and a bare COPY, {copy_us:.1f} µs; the gateway's own work counted as nothing)",
+                  flush=True)
         inserted, naive_s = naive_bridge(db_url, broker_url, fleet, naive_sample)
         naive_rate = inserted / naive_s
         print(f"naive bridge          {naive_rate:>10,.0f} readings/s  ({inserted:,} readings: paho callback,"
