@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from broker.cli import broker_app
+from broker.cli_pki import pki_app
 from device_registry.cli import device_app, group_app, profile_app
 from gateway import cli_bench, cli_compose, cli_db, cli_demo, cli_ingest, cli_run
 from rules.cli import alerts_app, rules_app
@@ -14,6 +16,7 @@ from rules.control.cli import command_app, energy_app, lamp_app, schedule_app
 from simulators.cli import simulate
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
+from streetwatch.config import redact_url
 from telemetry_store.cli import readings_app
 
 app = typer.Typer(
@@ -49,6 +52,10 @@ def root(
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 
 
+def _shown(value: object) -> object:
+    return redact_url(value) if isinstance(value, str) else value
+
+
 @config_app.command("show")
 def config_show(ctx: typer.Context) -> None:
     """Print every setting with its effective value.
@@ -59,10 +66,11 @@ def config_show(ctx: typer.Context) -> None:
     rows = []
     for key, value in current.model_dump().items():
         if isinstance(value, dict):
-            rows += [{"setting": f"{key}.{k}", "value": v} for k, v in value.items()]
+            rows += [{"setting": f"{key}.{k}", "value": _shown(v)} for k, v in value.items()]
         else:
-            rows.append({"setting": key, "value": value})
-    rows.append({"setting": "(database in use)", "value": f"{current.database.backend}: {current.database.url}"})
+            rows.append({"setting": key, "value": _shown(value)})
+    rows.append({"setting": "(database in use)",
+                 "value": f"{current.database.backend}: {redact_url(current.database.url)}"})
     typer.echo(render(rows, OutputFormat.table))
 
 
@@ -86,6 +94,8 @@ app.command("run")(cli_run.run_command)
 app.add_typer(cli_ingest.app, name="ingest")
 device_app.command("pending")(cli_ingest.pending_command)
 app.add_typer(cli_bench.app, name="bench")
+app.add_typer(broker_app, name="broker")
+app.add_typer(pki_app, name="pki")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
+from device_registry.credentials import MIGRATIONS as CREDENTIAL_MIGRATIONS
 from gateway.schema import MIGRATIONS as GATEWAY_MIGRATIONS
 from rules.control.migrations import MIGRATIONS as CONTROL_MIGRATIONS
 from rules.schema import MIGRATIONS as RULES_MIGRATIONS
@@ -14,6 +15,7 @@ def all_migrations() -> list[Migration]:
     """The migrations of every component the gateway runs."""
     migrations: list[Migration] = []
     migrations += REGISTRY_MIGRATIONS
+    migrations += CREDENTIAL_MIGRATIONS
     migrations += TELEMETRY_STORE_MIGRATIONS
     migrations += RULES_MIGRATIONS
     migrations += CONTROL_MIGRATIONS

@@ -27,6 +27,22 @@ CONFIG_ENV = "STREETWATCH_CONFIG"
 DEFAULT_CONFIG_FILE = Path("streetwatch.toml")
 
 
+def redact_url(value: str) -> str:
+    """``mqtt://user:secret@host`` → ``mqtt://user:***@host``: URLs are shown, their passwords never."""
+    if "://" not in value:
+        return value
+    parts = urlsplit(value)
+    try:
+        password = parts.password
+    except ValueError:
+        return value
+    if not password:
+        return value
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
 class ConfigError(Exception):
     """A configuration value is wrong; the message is one line naming the key and its source."""
 
@@ -80,6 +96,18 @@ class StoreSettings(BaseModel):
     raw_retention_days: int = Field(90, gt=0)
     minute_retention_days: int = Field(730, gt=0)
     hour_retention_days: int | None = Field(None, gt=0, description="unset keeps hourly rollups forever")
+
+
+class BrokerSettings(BaseModel):
+    """The Mosquitto configuration that ``streetwatch broker config`` writes (docs/security.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tls_port: int = Field(8883, ge=1, le=65535, description="the broker's TLS listener")
+    listen_host: str = Field("127.0.0.1", description="address the broker listens on; set the field network's")
+    pki_dir: Path | None = Field(None, description="the installation's CA (streetwatch pki); default data_dir/pki")
+    require_certificate: bool = Field(False, description="clients must show a certificate of the CA; its CN "
+                                      "(the device id) is their user name")
 
 
 class GatewaySettings(BaseModel):
@@ -169,6 +197,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     control: ControlSettings = Field(default_factory=ControlSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -20,6 +20,7 @@ from device_registry.profile import SHIPPED_PROFILES_DIR
 from gateway.cli import main
 from streetwatch.database import Database
 from streetwatch.readings import Reading
+from tests.fixtures.cli import one_error as _one_error
 
 pytestmark = pytest.mark.services
 
@@ -48,14 +49,6 @@ def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         return code, out, err
 
     return run
-
-
-def _one_error(result: tuple[int, str, str]) -> str:
-    code, out, err = result
-    assert code == 2, (out, err)
-    assert "Traceback" not in err
-    (line,) = err.strip().splitlines()
-    return line.removeprefix("streetwatch: error: ")
 
 
 def test_register_list_show_update_retire(cli: Cli) -> None:

@@ -77,6 +77,16 @@ def test_config_show_reports_effective_values(
     assert "sqlite: sqlite:///x.db" in out
 
 
+def test_config_show_never_shows_a_password(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("STREETWATCH_DATABASE_URL", "postgresql://sw:db-s3cret@127.0.0.1/sw")
+    monkeypatch.setenv("STREETWATCH_MQTT_URL", "mqtts://~gateway:mq%2Fs3cret@broker.example:8883")
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "s3cret" not in out
+    assert "mqtts://~gateway:***@broker.example:8883" in out and "postgresql://sw:***@127.0.0.1/sw" in out
+
+
 @pytest.mark.parametrize("command", [["run"], ["ingest", "status"], ["ingest", "rejected"], ["ingest", "events"],
                                      ["device", "pending"]])
 def test_gateway_commands_show_an_example(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
