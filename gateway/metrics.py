@@ -120,6 +120,10 @@ class GatewayCollector(Collector):
             yield devices
         if g.directory is not None:
             yield _gauge("streetwatch_devices_served", "Registered devices the gateway serves", len(g.directory))
+        for service in g.opened_services:
+            collect = getattr(service, "collect_metrics", None)
+            if callable(collect):
+                yield from collect()
         if g.recorder is not None:
             yield _counter("streetwatch_recorder_dropped", "Dead letters or events dropped while the database was away",
                            g.recorder.dropped)

@@ -70,6 +70,7 @@ class GatewayContext:
     directory: DeviceDirectory
     store: TelemetryStore
     states: DeviceStates
+    recorder: Recorder | None = None  # dead letters of a service (e.g. refused command acks)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class Gateway:
         self.recorder: Recorder | None = None
         self.store: TelemetryStore | None = None
         self.gc_thresholds: Thresholds | None = None
+        self.opened_services: list[Any] = []
+        """Composed services, as opened; one with ``collect_metrics()`` adds its own metrics."""
         """The collector's thresholds the gateway set once running (None: left as they were)."""
         self._stopping = asyncio.Event()
         self._main: asyncio.Task[Any] | None = None
@@ -241,7 +244,7 @@ class Gateway:
             poller.reconcile()
             directory.on_change(poller.reconcile)
         self.metrics.attach(self)
-        return GatewayContext(settings, self.clock, db, registry, directory, store, states)
+        return GatewayContext(settings, self.clock, db, registry, directory, store, states, self.recorder)
 
     def _bind_http(self) -> dict[str, Any]:
         sockets = {}
@@ -264,6 +267,7 @@ class Gateway:
         extra: list[tuple[str, Any]] = []
         for spec in self.services:
             service = await stack.enter_async_context(spec.open(ctx))
+            self.opened_services.append(service)
             if isinstance(service, ReadingSubscriber):
                 self.fanout.add(spec.name, service)
             run = getattr(service, "run", None)

@@ -37,7 +37,7 @@ from rules.control.model import (
     Delivery,
     DeliveryStatus,
 )
-from rules.control.mqtt_channel import MqttChannel
+from rules.control.mqtt_channel import AckRefusal, MqttChannel, RefusedAck
 from rules.control.orders import Order, bulk_refusal, place_order
 from rules.control.schedule import Schedule, load_schedule
 from rules.control.scheduler import Scheduler
@@ -46,6 +46,7 @@ from rules.control.timeline import Step, next_change, setpoint_at, table, timeli
 
 __all__ = [
     "MIGRATIONS",
+    "AckRefusal",
     "Action",
     "Assignment",
     "AssignmentStore",
@@ -67,6 +68,7 @@ __all__ = [
     "ModbusChannel",
     "MqttChannel",
     "Order",
+    "RefusedAck",
     "RegistryDirectory",
     "Schedule",
     "ScheduleError",
