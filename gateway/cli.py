@@ -7,10 +7,10 @@ from pathlib import Path
 
 import typer
 
+from control.cli import command_app, energy_app, lamp_app, schedule_app
 from device_registry.cli import device_app, group_app, profile_app
 from gateway import cli_bench, cli_compose, cli_db, cli_demo, cli_ingest, cli_run
 from rules.cli import alerts_app, rules_app
-from rules.control.cli import command_app, energy_app, lamp_app, schedule_app
 from simulators.cli import simulate
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings

@@ -12,13 +12,13 @@ import functools
 import typer
 
 from device_registry import Registry, open_registry
-from device_registry.cli_common import BY_HELP, actor, with_registry
+from device_registry.cli_common import BY_HELP, with_registry
 from device_registry.device import DeviceStatus
 from device_registry.observed import Observed, set_latest_readings
 from device_registry.profile import shipped_profiles
 from device_registry.query import DeviceFilter
 from gateway.probe import ProbeFailed, ProbeResult, probe_modbus, probe_mqtt
-from streetwatch.cli_support import CliState, OutputFormat, error_line, render, settings
+from streetwatch.cli_support import CliState, OutputFormat, actor, error_line, render, settings
 from streetwatch.config import Settings
 from streetwatch.database import Database
 from streetwatch.readings import Reading

@@ -18,11 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from device_drivers.modbus import BusPool, BusSettings
-from gateway.directory import DirectoryChange
-from gateway.runtime import GatewayContext, ServiceSpec
-from rules.actions import CommandTarget as RuleTarget
-from rules.control import (
+from control import (
     AssignmentStore,
     CommandStore,
     CommandTarget,
@@ -30,10 +26,14 @@ from rules.control import (
     Dispatcher,
     ModbusChannel,
     MqttChannel,
-    RegistryDirectory,
+    RegistryLookup,
     ScheduleLibrary,
     Scheduler,
 )
+from device_drivers.modbus import BusPool, BusSettings
+from gateway.directory import DirectoryChange
+from gateway.runtime import GatewayContext, ServiceSpec
+from rules.actions import CommandTarget as RuleTarget
 from rules.runner import RulesService
 from streetwatch.config import Settings
 from streetwatch.readings import Reading
@@ -80,7 +80,7 @@ async def open_control(ctx: GatewayContext, *, schedules: bool = True) -> AsyncI
             MqttChannel(settings.mqtt_url, client_id=f"{settings.mqtt.client_id}-control"))
         channels: dict[str, DeliveryChannel] = {"modbus": ModbusChannel(pool, ctx.clock), "mqtt": mqtt}
         dispatcher = await stack.enter_async_context(Dispatcher(
-            store, RegistryDirectory(ctx.registry), channels, settings=settings.control, clock=ctx.clock,
+            store, RegistryLookup(ctx.registry), channels, settings=settings.control, clock=ctx.clock,
             schedules=library, zone=settings.zone))
         for entry in ctx.directory:  # offline when the gateway last stopped: hold their commands
             state = ctx.states.get(entry.id)
