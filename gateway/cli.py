@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import typer
 
 from control.cli import command_app, energy_app, lamp_app, schedule_app
 from device_registry.cli import device_app, group_app, profile_app
-from gateway import cli_bench, cli_compose, cli_db, cli_demo, cli_ingest, cli_run
+from gateway import cli_compose, cli_db, cli_demo, cli_ingest, cli_run
 from rules.cli import alerts_app, rules_app
 from simulators.cli import simulate
 from streetwatch import __version__
@@ -85,7 +86,10 @@ app.command("simulate")(simulate)
 app.command("run")(cli_run.run_command)
 app.add_typer(cli_ingest.app, name="ingest")
 device_app.command("pending")(cli_ingest.pending_command)
-app.add_typer(cli_bench.app, name="bench")
+# Groups found by entry point (pyproject.toml): `bench` comes from the benchmarks package, which no
+# production module imports.
+for _group in entry_points(group="streetwatch.cli"):
+    app.add_typer(_group.load(), name=_group.name)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway.bench_publisher import publish
+from benchmarks.publisher import publish
 from gateway.mqtt_reader import SocketReader
 from tests.fixtures.services import MosquittoServer
 

@@ -1,8 +1,8 @@
 """Benchmark: the latency of one dim command, and the time to dim 10,000 lamps, over real Modbus TCP.
 
-    python -m control.bench                                   # SQLite in a temp dir
-    python -m control.bench --postgres                        # a throwaway TimescaleDB
-    python -m control.bench --lamps 2000 --database-url postgresql://…/empty_db
+    streetwatch bench control                                   # SQLite in a temp dir
+    streetwatch bench control --postgres                        # a throwaway TimescaleDB
+    streetwatch bench control --lamps 2000 --database-url postgresql://…/empty_db
 
 The lamp controllers are the drivers' profile-driven Modbus server (``simulators.modbus_server``)
 in a child process, as devices are other machines: ``--lamps`` unit ids spread over as many
@@ -277,7 +277,7 @@ def _throwaway_postgres() -> Iterator[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m control.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="streetwatch bench control", description=__doc__.splitlines()[0])
     parser.add_argument("--lamps", type=int, default=10_000)
     parser.add_argument("--samples", type=int, default=300, help="dim commands to one lamp")
     parser.add_argument("--cli-samples", type=int, default=20, help="commands queued as the CLI does")

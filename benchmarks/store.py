@@ -1,7 +1,7 @@
 """Benchmark: readings/s through the store against a bare COPY and naive INSERTs, in one run.
 
-    python -m telemetry_store.bench --readings 500000            # starts its own PostgreSQL
-    python -m telemetry_store.bench --database-url postgresql://…  # or uses an empty database
+    streetwatch bench store --readings 500000            # starts its own PostgreSQL
+    streetwatch bench store --database-url postgresql://…  # or uses an empty database
 
 The same rows go (1) through :class:`StoreWriter` and the TimescaleDB store (COPY into the
 hypertable, last-value merge, rollup marks; keys registered beforehand, as a running gateway knows
@@ -232,7 +232,7 @@ async def run_rounds(url: str, readings: list[Reading], args: argparse.Namespace
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m telemetry_store.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="streetwatch bench store", description=__doc__.splitlines()[0])
     parser.add_argument("--readings", type=int, default=500_000)
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=5, help="each method once per round; medians are shown")

@@ -5,8 +5,8 @@ poller's event loop), then polls each device's 10-register block over and over f
 a bare pymodbus client (the baseline) and with ``read_device`` (bus lock, response checks,
 decoding), alternating in rounds. Prints polls/s, p50/p99 latency and the poller's CPU per poll.
 
-    python -m device_drivers.bench_modbus --devices 200 --seconds 10
-    python -m device_drivers.bench_modbus --devices 300 --kind rtu-over-tcp --units-per-port 30
+    streetwatch bench modbus-drivers --devices 200 --seconds 10
+    streetwatch bench modbus-drivers --devices 300 --kind rtu-over-tcp --units-per-port 30
 
 Bounded by design: at most ``--seconds`` per phase, on 127.0.0.1 only.
 """
@@ -160,7 +160,7 @@ async def _bench(ports: list[int], kind: BusKind, units: int, *, seconds: float,
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m device_drivers.bench_modbus", description=__doc__,
+    parser = argparse.ArgumentParser(prog="streetwatch bench modbus-drivers", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", type=int, default=200, help="devices in all (default 200)")
     parser.add_argument("--seconds", type=float, default=10.0, help="polling time of each method (default 10)")

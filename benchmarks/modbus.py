@@ -2,7 +2,7 @@
 
     streetwatch bench modbus --devices 1000 --seconds 20
 
-The devices are the drivers' benchmark devices (``device_drivers.bench_modbus``: a 10-register
+The devices are the drivers' benchmark devices (``benchmarks.modbus_drivers``: a 10-register
 block each, served from a child process, one TCP port per device). They are registered with a
 poll interval short enough that the poller runs flat out, and ``streetwatch run``'s runtime polls
 them (scheduler, bus workers, ``poll_concurrency`` requests at once, journal, store path into a
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from device_drivers import bench_modbus as drivers_bench
+from benchmarks import modbus_drivers as drivers_bench
 from device_registry import Device, open_registry
 from gateway.logs import configure_logging
 from gateway.runtime import Gateway, RunOptions, running
@@ -90,7 +90,7 @@ def run(*, devices: int, seconds: float, concurrency: int, interval_s: float, ba
             asyncio.run(_measure(ports, seconds=seconds, warmup_s=max(3.0, 2 * interval_s), interval_s=interval_s,
                                  concurrency=concurrency, data_dir=Path(data_dir)))
         if baseline_s > 0:
-            print("same devices, the drivers' closed-loop benchmark (python -m device_drivers.bench_modbus):",
+            print("same devices, the drivers' closed-loop benchmark (streetwatch bench modbus-drivers):",
                   flush=True)
             asyncio.run(drivers_bench._bench(ports, "tcp", 1, seconds=baseline_s, concurrency=concurrency,
                                              rounds=2))

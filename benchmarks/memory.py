@@ -26,11 +26,11 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from benchmarks.publisher import publish
+from benchmarks.system import free_port, rss_mb, test_servers
 from device_drivers.mqtt import encode_telemetry
 from device_registry import open_registry, read_csv
 from device_registry.flat import COLUMNS
-from gateway.bench_publisher import publish
-from gateway.bench_system import free_port, rss_mb, test_servers
 from streetwatch import topics
 
 UNITS_PER_CONVERTER = 30

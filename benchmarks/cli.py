@@ -1,13 +1,46 @@
-"""``streetwatch bench …``: benchmark scripts that print figures beside a same-run baseline (docs/benchmarks.md)."""
+"""``streetwatch bench …``: benchmark scripts that print figures beside a same-run baseline (docs/benchmarks.md).
+
+The root CLI finds this group through the ``streetwatch.cli`` entry point (pyproject.toml), so no
+production module imports the benchmarks. ``ingest``, ``modbus`` and ``memory`` take Typer options;
+the others keep their own argument parsers and get every argument after the command's name
+(``streetwatch bench store --help`` shows theirs).
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import typer
 
 from streetwatch.cli_support import UserError
 
-app = typer.Typer(help="Benchmarks: MQTT ingest end to end, Modbus polling, memory with many devices.",
+app = typer.Typer(help="Benchmarks, each beside a same-run baseline: MQTT ingest end to end, the store, "
+                       "registry import, Modbus polling, payload parsing, rules, control, simulators, memory.",
                   no_args_is_help=True)
+
+# command name → (module in this package, one line of help); each module has main(argv).
+_SCRIPTS: dict[str, tuple[str, str]] = {
+    "store": ("store", "Store writes/s against a bare COPY and naive INSERTs (e.g. --readings 500000)."),
+    "import": ("registry_import", "Registering devices from CSV, against a bare INSERT (e.g. --devices 10000)."),
+    "modbus-drivers": ("modbus_drivers", "The drivers' Modbus polls/s and latency (e.g. --devices 200 --seconds 10)."),
+    "payload": ("payload", "MQTT telemetry parsing speed (e.g. --messages 100000)."),
+    "rules": ("rules", "From a reading's arrival to its alert stored and published (e.g. --postgres)."),
+    "control": ("control", "From `lamp dim` to the register confirmed; dimming 10,000 lamps (e.g. --postgres)."),
+    "simulators": ("simulators", "What one simulator process serves: Modbus polls/s, MQTT messages/s."),
+}
+
+
+def _script_command(name: str, module: str, help_text: str) -> None:
+    @app.command(name, help=help_text, add_help_option=False,
+                 context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def command(ctx: typer.Context) -> None:
+        code = importlib.import_module(f"benchmarks.{module}").main(list(ctx.args))
+        if isinstance(code, int) and code:
+            raise typer.Exit(code)
+
+
+for _name, (_module, _help) in _SCRIPTS.items():
+    _script_command(_name, _module, _help)
 
 
 @app.command("ingest")
@@ -29,7 +62,7 @@ def ingest_command(
 
     Example: streetwatch bench ingest --seconds 60 --rate 50000
     """
-    from gateway import bench_ingest
+    from benchmarks import ingest as bench_ingest
 
     if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
         raise UserError("--database-url: the benchmark needs TimescaleDB (postgresql://…)")
@@ -50,7 +83,7 @@ def modbus_command(
 
     Example: streetwatch bench modbus --devices 1000 --seconds 20
     """
-    from gateway import bench_modbus
+    from benchmarks import modbus as bench_modbus
 
     bench_modbus.run(devices=devices, seconds=seconds, concurrency=concurrency, interval_s=interval,
                      baseline_s=baseline)
@@ -66,6 +99,6 @@ def memory_command(
 
     Example: streetwatch bench memory --devices 100000 --seconds 90
     """
-    from gateway import bench_memory
+    from benchmarks import memory as bench_memory
 
     bench_memory.run(devices=devices, seconds=seconds, mqtt_url=mqtt_url)

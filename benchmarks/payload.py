@@ -1,6 +1,6 @@
 """Benchmark: MQTT telemetry parsing (``parse_telemetry``) in readings per second.
 
-    python -m device_drivers.bench_payload --messages 100000
+    streetwatch bench payload --messages 100000
 
 Each message is a lamp's ten metrics with an ISO-8601 timestamp (about 260 bytes). The parser
 as shipped (the standard json module) runs against itself with orjson swapped in, when orjson is
@@ -48,7 +48,7 @@ def run(batch: list[bytes], profile: Profile, now: datetime) -> tuple[float, int
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m device_drivers.bench_payload", description=__doc__,
+    parser = argparse.ArgumentParser(prog="streetwatch bench payload", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=100_000, help="messages per round (default 100000)")
     args = parser.parse_args(argv)

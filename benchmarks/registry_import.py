@@ -1,7 +1,7 @@
 """Benchmark: register devices from a CSV file, as ``streetwatch device import`` does, and list them.
 
-    python -m device_registry.bench_import --devices 10000
-    python -m device_registry.bench_import --devices 10000 --database-url postgresql://user@host:port/empty_db
+    streetwatch bench import --devices 10000
+    streetwatch bench import --devices 10000 --database-url postgresql://user@host:port/empty_db
 
 It writes the CSV itself (lamps over Modbus TCP, gauges over MQTT, probes behind RTU-over-TCP
 converters, with groups, tags and threshold overrides), imports it into a fresh SQLite file (or the
@@ -118,7 +118,8 @@ async def _check_only(text: str, library: ProfileLibrary) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(prog="streetwatch bench import",
+                                     description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--devices", type=int, default=10_000, help="how many devices (default 10000)")
     parser.add_argument("--database-url", help="an EMPTY PostgreSQL database to import into (default: a fresh "
                                                "SQLite file in a temp dir)")

@@ -38,9 +38,9 @@ from typing import Any
 
 import psycopg
 
+from benchmarks.publisher import publish
+from benchmarks.system import ProcessCpu, children_of, durable_postgres, free_port, test_servers
 from device_registry import open_registry, read_csv
-from gateway.bench_publisher import publish
-from gateway.bench_system import ProcessCpu, children_of, durable_postgres, free_port, test_servers
 from streetwatch import topics
 from streetwatch.readings import Reading
 
@@ -171,7 +171,7 @@ def naive_bridge(database_url: str, mqtt_url: str, fleet: Fleet, sample_messages
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from telemetry_store.bench import BASELINE_DDL
+    from benchmarks.store import BASELINE_DDL
 
     host, port = mqtt_url.split("//", 1)[1].split(":")
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -214,7 +214,7 @@ def naive_bridge(database_url: str, mqtt_url: str, fleet: Fleet, sample_messages
 
 def bare_copy(database_url: str, readings: list[Reading], database_pids: list[int]) -> tuple[float, float]:
     """(seconds, CPU seconds of this process and the database) of one binary COPY of ``readings``."""
-    from telemetry_store.bench import create_baseline, run_bare_copy
+    from benchmarks.store import create_baseline, run_bare_copy
 
     asyncio.run(create_baseline(database_url, "bench_copy"))
     cpu = ProcessCpu({"database": database_pids})

@@ -1,9 +1,9 @@
 """Benchmark: from a reading's arrival to its alert stored and published, under background load.
 
-    python -m rules.bench                        # SQLite in a temp dir, a throwaway Mosquitto
-    python -m rules.bench --no-gc-tuned          # the garbage collector as Python sets it (the gateway tunes it)
-    python -m rules.bench --postgres             # a throwaway PostgreSQL+TimescaleDB instead
-    python -m rules.bench --database-url postgresql://… --mqtt-url mqtt://…
+    streetwatch bench rules                        # SQLite in a temp dir, a throwaway Mosquitto
+    streetwatch bench rules --no-gc-tuned          # the garbage collector as Python sets it (the gateway tunes it)
+    streetwatch bench rules --postgres             # a throwaway PostgreSQL+TimescaleDB instead
+    streetwatch bench rules --database-url postgresql://… --mqtt-url mqtt://…
 
 The rules service (shipped rules; the flood rule's ``for``/``clear_for`` set to 0 so the time
 measured is the pipeline's, not the policy's) runs on the real store and a real broker. Readings
@@ -239,7 +239,7 @@ async def _services(args: argparse.Namespace, workdir: Path) -> AsyncIterator[tu
             try:
                 from tests.fixtures.services import MosquittoServer, PostgresServer
             except ImportError:
-                sys.exit("rules.bench: give --mqtt-url and --database-url, or run from a source checkout")
+                sys.exit("benchmarks.rules: give --mqtt-url and --database-url, or run from a source checkout")
             if mqtt_url is None:
                 broker = MosquittoServer()
                 broker.start()
@@ -308,7 +308,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m rules.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="streetwatch bench rules", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=20_000, help="background readings per second")
     parser.add_argument("--seconds", type=float, default=30, help="length of the loaded phase")
     parser.add_argument("--baseline-seconds", type=float, default=10, help="length of the unloaded phase")

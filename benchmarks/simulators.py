@@ -1,6 +1,6 @@
 """How fast the simulated devices answer and publish, each against a same-run baseline.
 
-    python -m simulators.bench [--lamps 2000] [--gauges 2000] [--seconds 8] [--mqtt-url mqtt://…]
+    streetwatch bench simulators [--lamps 2000] [--gauges 2000] [--seconds 8] [--mqtt-url mqtt://…]
 
 1. **models**: the cost of one sample of each model (pure CPU, this process).
 2. **modbus**: ``streetwatch simulate --lamps N`` in its own process, polled for ``--seconds`` by
@@ -143,7 +143,7 @@ def bench_modbus(lamps: int, seconds: float, tmp: Path) -> None:
     print(f"modbus ({lamps} lamps, 200 unit ids per port, polled for {seconds:g} s per server):")
     runs: list[tuple[str, list[str], Path]] = [
         ("baseline: bare server, fixed values",
-         [sys.executable, "-m", "simulators.bench", "--serve-static", str(lamps),
+         [sys.executable, "-m", "benchmarks.simulators", "--serve-static", str(lamps),
           "--port-file", str(tmp / "ports.json")],
          tmp / "ports.json"),
         ("streetwatch simulate (live lamp models)",
@@ -289,8 +289,9 @@ def bench_mqtt(gauges: int, seconds: float, url: str | None) -> None:
                   f"({heard} devices heard by a subscriber, simulator CPU {cpu:3.0f} %)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="streetwatch bench simulators", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lamps", type=int, default=2000)
     parser.add_argument("--gauges", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=8.0)
@@ -298,7 +299,7 @@ def main() -> None:
     parser.add_argument("--mqtt-url", help="broker for the MQTT part (default: a throwaway Mosquitto)")
     parser.add_argument("--serve-static", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--port-file", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.serve_static:
         serve_static(args.serve_static, 200, args.port_file)
         return
