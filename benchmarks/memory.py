@@ -81,7 +81,7 @@ def _healthy(api_port: int) -> bool:
 
 def _baseline_mb() -> float:
     # VmRSS, not ru_maxrss: Linux keeps the maximum across exec, so it would show this process's.
-    code = ("import gateway.runtime, gateway.cli; "
+    code = ("import gateway.composition.runtime, gateway.cli; "
             "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')) / 1024)")
     return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 

@@ -24,8 +24,8 @@ import yaml
 
 from benchmarks import modbus_drivers as drivers_bench
 from device_registry import Device, open_registry
-from gateway.logs import configure_logging
-from gateway.runtime import Gateway, RunOptions, running
+from gateway.composition.logs import configure_logging
+from gateway.composition.runtime import Gateway, RunOptions, running
 from streetwatch.config import Settings
 
 

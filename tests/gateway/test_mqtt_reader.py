@@ -11,7 +11,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from benchmarks.publisher import publish
-from gateway.mqtt_reader import SocketReader
+from gateway.intake.mqtt_reader import SocketReader
 from tests.fixtures.services import MosquittoServer
 
 pytestmark = pytest.mark.asyncio

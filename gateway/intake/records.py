@@ -1,4 +1,4 @@
-"""Reading and writing the gateway's tables (:mod:`gateway.schema`) on either database.
+"""Reading and writing the gateway's tables (:mod:`gateway.intake.schema`) on either database.
 
 Times go in as ISO-8601 text in UTC (as the registry does) and come back as aware datetimes.
 """
@@ -71,7 +71,7 @@ def _dead_letter(row: Row) -> DeadLetter:
 
 
 class GatewayRecords:
-    """The gateway's tables in one database. Cheap to make; the schema comes from :data:`gateway.schema.MIGRATIONS`."""
+    """The gateway's tables in one database. Cheap to make; the schema is :data:`gateway.intake.schema.MIGRATIONS`."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

@@ -8,11 +8,11 @@ import signal
 
 import typer
 
+from gateway.composition.http import HttpError
+from gateway.composition.logs import LogFormat, configure_logging
+from gateway.composition.runtime import Gateway, RunOptions
+from gateway.composition.services import composed_services
 from gateway.errors import GatewayError
-from gateway.http import HttpError
-from gateway.logs import LogFormat, configure_logging
-from gateway.runtime import Gateway, RunOptions
-from gateway.services import composed_services
 from streetwatch.cli_support import UserError, error_line, settings
 
 log = logging.getLogger(__name__)

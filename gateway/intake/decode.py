@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from device_drivers.mqtt import encode_telemetry, parse_telemetry
-from gateway.directory import DeviceDirectory
-from gateway.journal import Record, Source
+from gateway.intake.directory import DeviceDirectory
+from gateway.intake.journal import Record, Source
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from device_registry.device import DeviceStatus
 from device_registry.observed import Observed, set_latest_readings
 from device_registry.profile import shipped_profiles
 from device_registry.query import DeviceFilter
-from gateway.probe import ProbeFailed, ProbeResult, probe_modbus, probe_mqtt
+from gateway.poller.probe import ProbeFailed, ProbeResult, probe_modbus, probe_mqtt
 from streetwatch.cli_support import CliState, OutputFormat, actor, error_line, render, settings
 from streetwatch.config import Settings
 from streetwatch.database import Database

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gateway.records import DeadLetter, GatewayRecords, PendingDevice, StatusChange
+from gateway.intake.records import DeadLetter, GatewayRecords, PendingDevice, StatusChange
 from streetwatch.clock import Clock
 from streetwatch.database import DatabaseError
 

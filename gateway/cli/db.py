@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from gateway.components import all_migrations
+from gateway.composition.components import all_migrations
 from streetwatch import migrations
 from streetwatch.cli_support import OutputFormat, render, run, settings
 from streetwatch.database import open_database

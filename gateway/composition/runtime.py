@@ -3,7 +3,7 @@
     async with asyncio.TaskGroup():   # one named task each
         mqtt-ingest    MQTT telemetry and status → journal → store path, subscribers
         modbus-poller  Modbus polls → journal → store path, subscribers
-        store-writer   memory or journal → the telemetry store (gateway.pipeline)
+        store-writer   memory or journal → the telemetry store (gateway.intake.pipeline)
         subscribers    readings and online/offline changes → services (rules engine, …)
         recorder       dead letters, unregistered senders, online/offline changes → database
         registry-watch registry revision → device directory → poller
@@ -12,13 +12,13 @@
 
 A service is composed with a :class:`ServiceSpec`: a name and a function that, given the
 :class:`GatewayContext`, returns an async context manager. What it yields receives readings and
-online/offline changes if it has ``on_readings``/``on_status`` (:class:`~gateway.fanout.ReadingSubscriber`),
+online/offline changes if it has ``on_readings``/``on_status`` (:class:`~gateway.intake.fanout.ReadingSubscriber`),
 and runs as a task if it has ``async def run()``::
 
     ServiceSpec("rules", lambda ctx: RulesService(ctx.db, ctx.settings, clock=ctx.clock,
                                                   devices=ctx.directory.devices), needs_devices=True)
 
-``gateway/services.py`` lists the services ``streetwatch run`` composes.
+``gateway/composition/services.py`` lists the services ``streetwatch run`` composes.
 
 :meth:`Gateway.stop` (SIGTERM, SIGINT) stops the intake first (acknowledging what is journaled),
 writes what is in memory to the store, and leaves the rest in the journal: within ``stop_timeout_s``.
@@ -36,20 +36,20 @@ from typing import Any
 
 from device_registry import Registry
 from gateway.backoff import Backoff
-from gateway.components import all_migrations
-from gateway.decode import RecordDecoder
-from gateway.device_state import DeviceStates
-from gateway.directory import DeviceDirectory
-from gateway.fanout import Fanout, ReadingSubscriber
-from gateway.gc_tuning import Thresholds, tuned_gc
-from gateway.http import bind, create_api, metrics_app, serve
-from gateway.journal import Journal
-from gateway.metrics import GatewayMetrics
-from gateway.mqtt_ingest import MqttIngest
-from gateway.pipeline import StorePipeline
-from gateway.poller import ModbusPoller
-from gateway.recorder import Recorder
-from gateway.records import GatewayRecords
+from gateway.composition.components import all_migrations
+from gateway.composition.gc_tuning import Thresholds, tuned_gc
+from gateway.composition.http import bind, create_api, metrics_app, serve
+from gateway.composition.metrics import GatewayMetrics
+from gateway.intake.decode import RecordDecoder
+from gateway.intake.device_state import DeviceStates
+from gateway.intake.directory import DeviceDirectory
+from gateway.intake.fanout import Fanout, ReadingSubscriber
+from gateway.intake.journal import Journal
+from gateway.intake.mqtt_ingest import MqttIngest
+from gateway.intake.pipeline import StorePipeline
+from gateway.intake.recorder import Recorder
+from gateway.intake.records import GatewayRecords
+from gateway.poller.poller import ModbusPoller
 from streetwatch import migrations
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import Settings

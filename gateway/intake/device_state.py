@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gateway.records import StatusChange
+from gateway.intake.records import StatusChange
 
 log = logging.getLogger(__name__)
 

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from device_drivers.errors import DriverError
 from device_drivers.modbus import BusSettings, Endpoint, ModbusBus, read_device
 from gateway.backoff import backoff_delay_s
-from gateway.decode import encode_poll
-from gateway.device_state import DeviceStates
-from gateway.directory import DeviceDirectory, DeviceEntry, DirectoryChange
-from gateway.fanout import Fanout
-from gateway.journal import Journal, Source
-from gateway.pipeline import StorePipeline
+from gateway.intake.decode import encode_poll
+from gateway.intake.device_state import DeviceStates
+from gateway.intake.directory import DeviceDirectory, DeviceEntry, DirectoryChange
+from gateway.intake.fanout import Fanout
+from gateway.intake.journal import Journal, Source
+from gateway.intake.pipeline import StorePipeline
 from streetwatch.clock import Clock
 from streetwatch.readings import Reading
 

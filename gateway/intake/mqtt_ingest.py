@@ -34,17 +34,17 @@ from paho.mqtt.properties import Properties
 
 from device_drivers.errors import PayloadError
 from device_drivers.mqtt import parse_status, parse_telemetry
-from gateway import mqtt_publish
 from gateway.backoff import Backoff
-from gateway.device_state import DeviceStates
-from gateway.directory import DeviceDirectory
-from gateway.fanout import Fanout
-from gateway.journal import Journal, Source
-from gateway.mqtt_publish import Publish
-from gateway.mqtt_reader import SocketReader
-from gateway.pipeline import StorePipeline
-from gateway.recorder import Recorder
-from gateway.records import DeadLetter
+from gateway.intake import mqtt_publish
+from gateway.intake.device_state import DeviceStates
+from gateway.intake.directory import DeviceDirectory
+from gateway.intake.fanout import Fanout
+from gateway.intake.journal import Journal, Source
+from gateway.intake.mqtt_publish import Publish
+from gateway.intake.mqtt_reader import SocketReader
+from gateway.intake.pipeline import StorePipeline
+from gateway.intake.recorder import Recorder
+from gateway.intake.records import DeadLetter
 from streetwatch import topics
 from streetwatch.clock import Clock
 from streetwatch.config import Settings

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from control import AssignmentStore
 from device_registry import Registry, read_csv
-from gateway.embedded_broker import embedded_broker
-from gateway.runtime import Gateway, RunOptions
-from gateway.services import default_services
+from gateway.composition.embedded_broker import embedded_broker
+from gateway.composition.runtime import Gateway, RunOptions
+from gateway.composition.services import default_services
 from rules.loader import SHIPPED_RULES_DIR
 from simulators.fleet import Fleet
 from simulators.rain import Rainfall

@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 import typer
 
 from device_registry import Registry
-from gateway import journal
-from gateway.components import all_migrations
-from gateway.records import GatewayRecords
+from gateway.composition.components import all_migrations
+from gateway.intake import journal
+from gateway.intake.records import GatewayRecords
 from streetwatch import migrations
 from streetwatch.cli_support import OutputFormat, UserError, error_line, render, run, settings
 from streetwatch.config import Settings

@@ -10,7 +10,11 @@ import typer
 
 from control.cli import command_app, energy_app, lamp_app, schedule_app
 from device_registry.cli import device_app, group_app, profile_app
-from gateway import cli_compose, cli_db, cli_demo, cli_ingest, cli_run
+from gateway.cli import compose as cli_compose
+from gateway.cli import db as cli_db
+from gateway.cli import demo as cli_demo
+from gateway.cli import ingest as cli_ingest
+from gateway.cli import run as cli_run
 from rules.cli import alerts_app, rules_app
 from simulators.cli import simulate
 from streetwatch import __version__

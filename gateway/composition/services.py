@@ -31,8 +31,8 @@ from control import (
     Scheduler,
 )
 from device_drivers.modbus import BusPool, BusSettings
-from gateway.directory import DirectoryChange
-from gateway.runtime import GatewayContext, ServiceSpec
+from gateway.composition.runtime import GatewayContext, ServiceSpec
+from gateway.intake.directory import DirectoryChange
 from rules.actions import CommandTarget as RuleTarget
 from rules.runner import RulesService
 from streetwatch.config import Settings

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from gateway.records import StatusChange
+from gateway.intake.records import StatusChange
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """From the journal to the store: readings in memory when all is well, from disk when it was not.
 
-The intake appends every accepted message to the :class:`~gateway.journal.Journal` and then
+The intake appends every accepted message to the :class:`~gateway.intake.journal.Journal` and then
 :meth:`StorePipeline.offer` s its readings with the record's sequence number. One writer task
 writes them to the store in batches (``batch_size`` readings, or what arrived within
 ``flush_interval_s``) and confirms each batch with :meth:`Journal.mark_stored`, in order.
@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 from gateway.backoff import Backoff
-from gateway.journal import Journal, Record
+from gateway.intake.journal import Journal, Record
 from streetwatch.readings import Reading
 from telemetry_store import StoreError, StoreUnavailable
 from telemetry_store.writer import BatchSink

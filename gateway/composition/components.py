@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from control.migrations import MIGRATIONS as CONTROL_MIGRATIONS
 from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
-from gateway.schema import MIGRATIONS as GATEWAY_MIGRATIONS
+from gateway.intake.schema import MIGRATIONS as GATEWAY_MIGRATIONS
 from rules.schema import MIGRATIONS as RULES_MIGRATIONS
 from streetwatch.migrations import Migration
 from telemetry_store import MIGRATIONS as TELEMETRY_STORE_MIGRATIONS

@@ -11,8 +11,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from gateway.demo import DemoSummary, demo_scenario, run_demo
-from gateway.runtime import Gateway
+from gateway.composition.demo import DemoSummary, demo_scenario, run_demo
+from gateway.composition.runtime import Gateway
 from simulators.fleet import Fleet
 from streetwatch.cli_support import UserError, settings
 
