@@ -68,7 +68,6 @@ def with_control(ctx: typer.Context, action: Callable[[Control], Awaitable[T]]) 
     return run_guarded(go(), (ControlError, RegistryError))
 
 
-
 def parse_target(target: str | None, tag: str | None) -> CommandTarget:
     """TARGET (``LP-1``, ``group:NAME``, ``site:NAME``, ``tag:K=V``) or ``--tag K=V``, exactly one."""
     if (target is None) == (tag is None):

@@ -19,7 +19,7 @@ replaced controller, a memory loss, a wrap). Pure functions, no I/O:
 >>> samples = [(datetime(2026, 3, 1, h, tzinfo=UTC), v) for h, v in ((0, 10.0), (6, 10.4), (12, 0.1), (18, 0.3))]
 >>> day = daily_energy(samples, zoneinfo.ZoneInfo("UTC"))[date(2026, 3, 1)]
 >>> round(day.kwh, 3), day.resets
-(0.8, 1)
+(0.7, 1)
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ changes are conditional on the delivery still being open, so the first final sta
 confirmation never turns a cancelled or superseded delivery into a confirmed one.
 
 >>> store = await CommandStore.open(db)                                  # doctest: +SKIP
->>> command = await store.create(CommandTarget("group", "harbour-road"), Action.set_dim,
+>>> command = await store.create(CommandTarget("group", "harbour-road"), Action.set_dim,  # doctest: +SKIP
 ...                              {"level_pct": 50}, ["LP-1", "LP-2"], requester="alice",
 ...                              reason="event tonight", ttl_s=900)
 """

@@ -16,7 +16,6 @@ T = TypeVar("T")
 BY_HELP = "who makes the change, for the history (default: your OS user)"
 
 
-
 def with_registry(ctx: typer.Context, action: Callable[[Registry], Awaitable[T]]) -> T:
     """Open the configured registry, run ``action`` on it, and turn registry errors into one line."""
     current = settings(ctx)
