@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from control.migrations import MIGRATIONS as CONTROL_MIGRATIONS
+from control import MIGRATIONS as CONTROL_MIGRATIONS
 from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
 from gateway.intake.schema import MIGRATIONS as GATEWAY_MIGRATIONS
 from rules.schema import MIGRATIONS as RULES_MIGRATIONS
