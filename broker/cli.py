@@ -126,8 +126,8 @@ def account_revoke(
 
     Example: streetwatch broker account revoke operator
     """
-    from device_registry.cli_common import actor
     from device_registry.credentials import SERVICE_USERNAMES
+    from streetwatch.cli_support import actor
 
     if role is Role.device:
         raise UserError("a device's password: streetwatch device credentials revoke ID")

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from device_registry.cli_common import BY_HELP, actor, parse_pairs, with_registry
+from device_registry.cli_common import BY_HELP, parse_pairs, with_registry
 from device_registry.cli_credentials import SECRETS_WARNING, write_secrets_csv
 from device_registry.credentials import CredentialStore, IssuedPassword
 from device_registry.device import Device, DeviceStatus
@@ -19,7 +19,7 @@ from device_registry.flat import COLUMNS, SECRET_COLUMNS, describe_address, devi
 from device_registry.importer import ImportReport, read_csv
 from device_registry.query import DeviceFilter
 from device_registry.registry import Registry
-from streetwatch.cli_support import OutputFormat, UserError, render
+from streetwatch.cli_support import OutputFormat, UserError, actor, render
 
 PUBLIC_COLUMNS = [c for c in COLUMNS if c not in SECRET_COLUMNS]
 TABLE_COLUMNS = ["id", "kind", "profile", "address", "site", "groups", "status"]

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import typer
 
-from device_registry.cli_common import BY_HELP, actor, with_registry
+from device_registry.cli_common import BY_HELP, with_registry
 from device_registry.credentials import CredentialStore, IssuedPassword, Role
 from device_registry.registry import Registry
-from streetwatch.cli_support import OutputFormat, UserError, render
+from streetwatch.cli_support import OutputFormat, UserError, actor, render
 
 credentials_app = typer.Typer(help="Per-device MQTT passwords (stored only as hashes).", no_args_is_help=True)
 
