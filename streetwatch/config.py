@@ -10,6 +10,7 @@ A bad value raises :class:`ConfigError` whose message names the key and where it
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 import zoneinfo
@@ -118,10 +119,20 @@ class GatewaySettings(BaseModel):
     offline_after_failures: int = Field(3, gt=0)
     metrics_port: int | None = Field(9108, ge=0, le=65535, description="Prometheus metrics; unset disables")
     api_port: int | None = Field(8080, ge=0, le=65535, description="HTTP API; unset disables")
+    listen_host: str = Field("127.0.0.1", description="address the metrics and API servers listen on; "
+                             "another (e.g. 0.0.0.0) exposes them beyond this machine")
     gc_tuning: bool = Field(True, description="freeze the objects loaded at start and raise the collector's "
                             "thresholds once running: no 100+ ms full collections under load")
     gc_thresholds: tuple[int, int, int] = Field((50_000, 20, 100), description="gc.set_threshold() while "
                                                 "running, with gc_tuning")
+
+    @field_validator("listen_host")
+    @classmethod
+    def _check_listen_host(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value.strip().strip("[]")))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0 or ::1)") from None
 
     @field_validator("gc_thresholds")
     @classmethod

@@ -250,10 +250,10 @@ class Gateway:
         sockets = {}
         gw = self.settings.gateway
         if gw.metrics_port:
-            sockets["metrics"] = bind(gw.metrics_port, "gateway.metrics_port")
+            sockets["metrics"] = bind(gw.metrics_port, "gateway.metrics_port", gw.listen_host)
         if gw.api_port:
             try:
-                sockets["api"] = bind(gw.api_port, "gateway.api_port")
+                sockets["api"] = bind(gw.api_port, "gateway.api_port", gw.listen_host)
             except Exception:
                 for sock in sockets.values():
                     sock.close()

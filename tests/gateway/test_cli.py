@@ -97,7 +97,7 @@ def test_gateway_commands_show_an_example(command: list[str], capsys: pytest.Cap
 
 def test_run_with_its_api_port_taken_is_one_line_and_exit_2(tmp_path: Path) -> None:
     with socket.socket() as taken:
-        taken.bind(("0.0.0.0", 0))
+        taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
@@ -107,8 +107,8 @@ def test_run_with_its_api_port_taken_is_one_line_and_exit_2(tmp_path: Path) -> N
             cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60,
         )
     assert result.returncode == 2
-    assert result.stderr.splitlines()[-1] == (f"streetwatch: error: gateway.api_port {port}: cannot listen there: "
-                                              "Address already in use")
+    assert result.stderr.splitlines()[-1] == (
+        f"streetwatch: error: gateway.api_port {port}: cannot listen on 127.0.0.1: Address already in use")
 
 
 def test_run_with_a_data_dir_it_cannot_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
