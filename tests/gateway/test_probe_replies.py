@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 
@@ -11,15 +10,7 @@ from device_drivers import errors as driver_errors
 from device_registry.device import Device
 from gateway.probe import failure_text
 from tests.fixtures.crafted_modbus import CraftedModbusServer, Request
-from tests.gateway.test_probe import add_lamp, cli
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'sw.db'}"
-    monkeypatch.setenv("STREETWATCH_DATABASE_URL", url)
-    monkeypatch.chdir(tmp_path)
-    return url
+from tests.gateway.test_probe import add_lamp, cli, env  # noqa: F401 - the fixture, used by name
 
 
 def overcounted(request: Request) -> bytes:
@@ -51,7 +42,8 @@ async def probe_error(port: int, capsys: pytest.CaptureFixture[str]) -> str:
                     "truncated: 10 bytes of a frame arrived, the rest not within 0.5 s"),
     ],
 )
-async def test_a_malformed_reply_is_named_as_such(env: str, capsys: pytest.CaptureFixture[str],
+@pytest.mark.usefixtures("env")
+async def test_a_malformed_reply_is_named_as_such(capsys: pytest.CaptureFixture[str],
                                                   caplog: pytest.LogCaptureFixture, answer: object,
                                                   expected: str) -> None:
     async with CraftedModbusServer(answer) as server:  # type: ignore[arg-type]
@@ -63,7 +55,8 @@ async def test_a_malformed_reply_is_named_as_such(env: str, capsys: pytest.Captu
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []  # asyncio's "Fatal error" was one
 
 
-async def test_silence_on_tcp_gives_network_hints_only(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.usefixtures("env")
+async def test_silence_on_tcp_gives_network_hints_only(capsys: pytest.CaptureFixture[str]) -> None:
     async with CraftedModbusServer(lambda request: None) as server:
         line = await probe_error(server.port, capsys)
     assert f"no answer from unit 1 at 127.0.0.1:{server.port} within 0.5 s" in line
