@@ -71,8 +71,12 @@ def probe(
     typer.echo(render(rows, output, ["metric", "value", "unit", "plausible", "check", "flags"]))
     for name, text in sorted(result.texts.items()):
         typer.echo(f"{name}: {text}")
+    for block, why in sorted(result.refused.items()):
+        typer.echo(f"refused {block}: {why}")
     if not result.healthy:
         what = f"{len(result.implausible)} implausible value(s), {len(result.problems)} metric(s) without a value"
+        if result.refused:
+            what += f", {len(result.refused)} register block(s) refused by the device"
         error_line(f"probe {device_id}: {what}" + ("; not commissioned" if commission else ""))
         raise typer.Exit(1)
     if commission:

@@ -46,6 +46,7 @@ class ProbeResult:
     problems: dict[str, str] = field(default_factory=dict)  # metric → why it has no value
     texts: dict[str, str] = field(default_factory=dict)
     status: str | None = None  # MQTT: the retained status
+    refused: dict[str, str] = field(default_factory=dict)  # Modbus: register block → the device's exception
 
     @property
     def implausible(self) -> list[ProbedValue]:
@@ -139,7 +140,8 @@ async def probe_modbus(device: Device, profile: Profile, *, timeout_s: float = 3
     for name, value in sample.values.items():
         flags = tuple(set_bits(bitfields[name], int(value))) if name in bitfields else ()
         values.append(_value(name, value, profile, flags))
-    return ProbeResult(device.id, values, dict(sample.errors), dict(sample.texts))
+    refused = {block: f"{r.reason}; no {', '.join(r.metrics)}" for block, r in sample.refused.items()}
+    return ProbeResult(device.id, values, dict(sample.errors), dict(sample.texts), refused=refused)
 
 
 async def probe_mqtt(device: Device, profile: Profile, mqtt_url: str, *, timeout_s: float = 60.0) -> ProbeResult:
