@@ -28,6 +28,7 @@ from typing import Any
 
 from device_registry.profile import Profile
 from streetwatch.expressions import Expression, ExpressionError
+from streetwatch.figures import decimals_of, to_resolution
 from streetwatch.readings import Reading
 
 # The standard parser, not orjson: orjson parses a lamp's message 4x faster, but the whole parse
@@ -38,6 +39,24 @@ DEFAULT_MAX_BYTES = 65_536
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_AHEAD = timedelta(days=1)
 _MAX_DEPTH = 8
+
+
+_JSON_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"), (int, "a number"), (float, "a number"), (str, "a string"), (list, "an array"),
+    (dict, "an object"),
+)
+
+
+def json_kind(value: object) -> str:
+    """What a decoded JSON value is, in JSON's words (``null``, ``a string``), never Python's.
+
+    >>> json_kind(None), json_kind("412"), json_kind([1])
+    ('null', 'a string', 'an array')
+    """
+    for python_type, word in _JSON_KINDS:
+        if isinstance(value, python_type):
+            return word
+    return "null" if value is None else "a value of no JSON type"
 
 
 class RejectReason(StrEnum):
@@ -113,7 +132,7 @@ def _mapping(profile: Profile) -> _Mapping:
 def parse_timestamp(raw: Any, received_at: datetime) -> datetime | Rejection:
     """ISO-8601 with an offset, or epoch milliseconds; between 2000 and a day after ``received_at``."""
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-        return Rejection(RejectReason.bad_timestamp, None, f"{type(raw).__name__} is not a timestamp")
+        return Rejection(RejectReason.bad_timestamp, None, f"{json_kind(raw)} is not a timestamp")
     if isinstance(raw, str):
         try:
             ts = datetime.fromisoformat(raw)
@@ -170,7 +189,8 @@ def parse_telemetry(device_id: str, payload: bytes, profile: Profile, received_a
     except (ValueError, RecursionError) as exc:
         return TelemetryParse([], [Rejection(RejectReason.not_json, None, str(exc)[:120])])
     if not isinstance(document, dict):
-        return TelemetryParse([], [Rejection(RejectReason.not_object, None, f"a JSON {type(document).__name__}")])
+        problem = f"{json_kind(document)}, not a JSON object"
+        return TelemetryParse([], [Rejection(RejectReason.not_object, None, problem)])
 
     rejections: list[Rejection] = []
     raw_ts = document.get(mapping.timestamp_path[0], _MISSING) if mapping.flat else _lookup(
@@ -196,10 +216,12 @@ def parse_telemetry(device_id: str, payload: bytes, profile: Profile, received_a
         elif isinstance(raw, bool):
             value = 1.0 if raw else 0.0
         else:
-            rejections.append(Rejection(RejectReason.wrong_type, metric.name, f"{type(raw).__name__}, not a number"))
+            rejections.append(Rejection(RejectReason.wrong_type, metric.name, f"{json_kind(raw)}, not a number"))
             continue
         if metric.scale != 1.0 or metric.offset != 0.0:
-            value = value * metric.scale + metric.offset
+            # 412 * 0.001 is 0.41200000000000003: keep the digits the number and the scale carry.
+            value = to_resolution(value * metric.scale + metric.offset,
+                                  decimals_of(value) + decimals_of(metric.scale, metric.offset))
         if not math.isfinite(value):
             rejections.append(Rejection(RejectReason.not_finite, metric.name, str(raw)))
             continue

@@ -160,6 +160,9 @@ class Gateway:
             "source": state.source if state is not None else None,
             "detail": state.detail if state is not None else None,
             "failed_polls": state.failures if state is not None else 0,
+            "partial_polls": state.partial_polls if state is not None else 0,
+            "refused_blocks": {block: {"since": r.since.isoformat(), "reason": r.reason, "metrics": list(r.metrics)}
+                               for block, r in (state.refused_blocks.items() if state is not None else ())},
         }
 
     # -- running -------------------------------------------------------------------------------------
@@ -237,7 +240,7 @@ class Gateway:
                 directory=directory, journal=journal, pipeline=self.pipeline, states=states, fanout=fanout,
                 clock=self.clock, concurrency=gw.poll_concurrency, timeout_s=gw.poll_timeout_s,
                 offline_after_failures=gw.offline_after_failures, max_backoff_s=options.max_backoff_s,
-                observe_latency=self.metrics.poll_latency.observe)
+                observe_latency=self.metrics.poll_latency.observe, dead_letter=recorder.dead_letter)
             poller.reconcile()
             directory.on_change(poller.reconcile)
         self.metrics.attach(self)

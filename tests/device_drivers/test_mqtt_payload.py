@@ -74,10 +74,10 @@ def test_a_partly_valid_payload_keeps_its_valid_metrics(probe: Profile) -> None:
                                       b' "ammonia_nitrogen_mg_l": 1e999}')
     assert values == {"ph": 7.1}
     assert sorted(rejections) == sorted([
-        "wrong_type turbidity_ntu: str, not a number",
+        "wrong_type turbidity_ntu: a string, not a number",
         "not_finite temperature_c: nan",
         "not_finite conductivity_us_cm: inf",
-        "wrong_type dissolved_oxygen_mg_l: list, not a number",
+        "wrong_type dissolved_oxygen_mg_l: an array, not a number",
         "not_finite ammonia_nitrogen_mg_l: inf",
         "unknown_metric colour: not in the device's profile",
     ])
