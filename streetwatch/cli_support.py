@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import getpass
 import io
 import json
 import sys
@@ -25,6 +26,7 @@ except ImportError:  # pragma: no cover - older Typer on the real Click
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 from streetwatch.config import ConfigError, Settings, load_settings
+from streetwatch.database import DatabaseError
 
 T = TypeVar("T")
 USER_ERROR_EXIT = 2
@@ -66,6 +68,28 @@ def settings(ctx: typer.Context) -> Settings:
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run one async library call from a command."""
     return asyncio.run(coro)
+
+
+def run_guarded(coro: Coroutine[Any, Any, T], domain_errors: tuple[type[Exception], ...]) -> T:
+    """Run one async library call; a domain error becomes a :class:`UserError` (one line, exit 2),
+    an unreachable database one line and exit 1."""
+    try:
+        return run(coro)
+    except domain_errors as exc:
+        raise UserError(str(exc)) from None
+    except DatabaseError as exc:
+        error_line(str(exc))
+        raise typer.Exit(1) from None
+
+
+def actor(by: str | None) -> str:
+    """``--by``, else the OS user running the command: who acts, for the history and the audit trail."""
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers) and no LOGNAME/USER
+        return "unknown"
 
 
 def render(rows: Sequence[dict[str, Any]], fmt: OutputFormat, columns: Sequence[str] | None = None) -> str:

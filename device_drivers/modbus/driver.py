@@ -1,9 +1,9 @@
 """Read a device as its profile says; write a metric or a schedule and verify by reading it back.
 
->>> # async with BusPool() as pool:
->>> #     bus = await pool.bus_for(device.address)
->>> #     sample = await read_device(bus, device.address.unit, profile)
->>> #     sample.values["power_w"], sample.readings(device.id)
+>>> async with BusPool() as pool:  # doctest: +SKIP
+...     bus = await pool.bus_for(device.address)
+...     sample = await read_device(bus, device.address.unit, profile)
+...     sample.values["power_w"], sample.readings(device.id)
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ import pytest
 
 from device_drivers.mqtt import encode_telemetry
 from gateway.cli import main
-from gateway.records import GatewayRecords
-from gateway.runtime import Gateway, RunOptions, running
+from gateway.composition.runtime import Gateway, RunOptions, running
+from gateway.intake.records import GatewayRecords
 from streetwatch import topics
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import open_database

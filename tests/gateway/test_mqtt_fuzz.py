@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.records import GatewayRecords
-from gateway.runtime import Gateway, RunOptions, running
+from gateway.composition.runtime import Gateway, RunOptions, running
+from gateway.intake.records import GatewayRecords
 from streetwatch import topics
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import open_database

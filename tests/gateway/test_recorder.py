@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.components import all_migrations
-from gateway.recorder import Recorder
-from gateway.records import DeadLetter, GatewayRecords, StatusChange
+from gateway.composition.components import all_migrations
+from gateway.intake.recorder import Recorder
+from gateway.intake.records import DeadLetter, GatewayRecords, StatusChange
 from streetwatch import migrations
 from streetwatch.clock import SystemClock
 from streetwatch.config import DatabaseUrl
