@@ -14,7 +14,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+from streetwatch import topics
+
+DEVICE_ID_PATTERN = topics.DEVICE_ID_PATTERN
 KNOWN_KINDS = ("lamp_controller", "culvert_gauge", "water_quality_probe")
 # Group names and tag keys travel in CSV cells (';' and '=' separate them) and in CLI selectors.
 LABEL_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

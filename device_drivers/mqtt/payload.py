@@ -37,7 +37,7 @@ from streetwatch.readings import Reading
 loads: Callable[[bytes], Any] = json.loads
 DEFAULT_MAX_BYTES = 65_536
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-MAX_AHEAD = timedelta(days=1)
+MAX_AHEAD = timedelta(minutes=5)  # the default; the gateway's is mqtt.max_clock_skew_s
 _MAX_DEPTH = 8
 
 
@@ -66,6 +66,7 @@ class RejectReason(StrEnum):
     not_json = "not_json"
     not_object = "not_object"
     bad_timestamp = "bad_timestamp"
+    future_timestamp = "future_timestamp"
     unknown_metric = "unknown_metric"
     wrong_type = "wrong_type"
     not_finite = "not_finite"
@@ -129,8 +130,8 @@ def _mapping(profile: Profile) -> _Mapping:
     return mapping
 
 
-def parse_timestamp(raw: Any, received_at: datetime) -> datetime | Rejection:
-    """ISO-8601 with an offset, or epoch milliseconds; between 2000 and a day after ``received_at``."""
+def parse_timestamp(raw: Any, received_at: datetime, max_ahead: timedelta = MAX_AHEAD) -> datetime | Rejection:
+    """ISO-8601 with an offset, or epoch milliseconds; between 2000 and ``max_ahead`` after ``received_at``."""
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         return Rejection(RejectReason.bad_timestamp, None, f"{json_kind(raw)} is not a timestamp")
     if isinstance(raw, str):
@@ -152,8 +153,12 @@ def parse_timestamp(raw: Any, received_at: datetime) -> datetime | Rejection:
             return Rejection(RejectReason.bad_timestamp, None, f"{raw} looks like epoch seconds; send milliseconds")
     if ts < EARLIEST:
         return Rejection(RejectReason.bad_timestamp, None, f"{ts.isoformat()} is before 2000")
-    if ts > received_at + MAX_AHEAD:
-        return Rejection(RejectReason.bad_timestamp, None, f"{ts.isoformat()} is more than a day ahead")
+    if ts > received_at + max_ahead:
+        # A clock running ahead would make its readings the "latest" until real time caught up with them.
+        ahead = int((ts - received_at).total_seconds())
+        return Rejection(RejectReason.future_timestamp, None,
+                         f"{ts.isoformat()} is {ahead} s ahead of the gateway's clock "
+                         f"(at most {max_ahead.total_seconds():g} s)")
     return ts
 
 
@@ -179,7 +184,7 @@ def _leaves(node: dict[str, Any], prefix: str, depth: int, out: list[str]) -> No
 
 
 def parse_telemetry(device_id: str, payload: bytes, profile: Profile, received_at: datetime,
-                    max_bytes: int = DEFAULT_MAX_BYTES) -> TelemetryParse:
+                    max_bytes: int = DEFAULT_MAX_BYTES, max_ahead: timedelta = MAX_AHEAD) -> TelemetryParse:
     """Readings of one telemetry message, and a :class:`Rejection` for each thing not used."""
     if len(payload) > max_bytes:
         return TelemetryParse([], [Rejection(RejectReason.oversized, None, f"{len(payload)} bytes > {max_bytes}")])
@@ -198,7 +203,7 @@ def parse_telemetry(device_id: str, payload: bytes, profile: Profile, received_a
     if raw_ts is _MISSING or raw_ts is None:
         ts = received_at
     else:
-        parsed_ts = parse_timestamp(raw_ts, received_at)
+        parsed_ts = parse_timestamp(raw_ts, received_at, max_ahead)
         if isinstance(parsed_ts, Rejection):
             # Without a trustworthy time no value can be placed: the whole message is rejected.
             return TelemetryParse([], [parsed_ts])
