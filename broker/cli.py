@@ -13,8 +13,8 @@ from broker.mosquitto import BrokerConfigError, BrokerOptions, WrittenConfig, ch
 from broker.pki import Pki, PkiError
 from device_registry.cli_common import BY_HELP, with_registry
 from device_registry.cli_credentials import issue_service_password
-from device_registry.credentials import CredentialStore, Role
-from device_registry.device import Transport
+from device_registry.credentials import Account, CredentialStore, Role
+from device_registry.device import MqttAddress
 from device_registry.registry import Registry
 from streetwatch.cli_support import UserError, settings
 from streetwatch.config import Settings
@@ -36,7 +36,13 @@ def _generate(ctx: typer.Context, out: Path, options: BrokerOptions) -> tuple[Wr
         store = CredentialStore(registry)
         await store.migrate()
         accounts = await store.accounts()
-        active = {d.id for d in await registry.list() if d.transport is Transport.mqtt}
+        mqtt = {d.id: d.address for d in await registry.list() if isinstance(d.address, MqttAddress)}
+        active = set(mqtt)
+        # A password given with `device add --password` (stored as its hash) counts when the device has
+        # no issued one and logs in with its id as user name (the ACL's %u is that id).
+        have = {a.username for a in accounts}
+        accounts += [Account(i, Role.device, a.password, registry.clock.now()) for i, a in mqtt.items()
+                     if a.password and a.username in (None, i) and i not in have]
         written = write_config(out, accounts=accounts, active_device_ids=active, pki=Pki(pki_dir(current)),
                                options=options, now=registry.clock.now())
         return written, await registry.revision()

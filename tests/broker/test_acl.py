@@ -119,3 +119,15 @@ async def test_a_rotated_password_replaces_the_old_one(install: Install) -> None
     with pytest.raises(aiomqtt.MqttError):
         async with install.client("CG-A", old):
             pass
+
+
+async def test_a_password_given_at_registration_works_too(install: Install) -> None:
+    code, _, err = install.cli("device", "add", "CG-R", "--kind", "culvert_gauge", "--profile",
+                               "sw-culvert-gauge-mqtt", "--transport", "mqtt", "--password", "given-at-add",
+                               "--lat", "23.1", "--lon", "113.3")
+    assert code == 0, err
+    install.reload()
+    async with install.client("CG-R", "given-at-add") as device:
+        await device.publish("streetwatch/devices/CG-R/telemetry", b"{}", qos=1)
+    line = next(x for x in (install.broker.out / "passwords").read_text().splitlines() if x.startswith("CG-R:"))
+    assert "given-at-add" not in line and line.startswith("CG-R:$7$")

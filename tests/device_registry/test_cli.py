@@ -17,6 +17,7 @@ from device_registry.cli import device_app, group_app, profile_app
 from device_registry.observed import Observed, latest_readings, set_latest_readings
 from device_registry.profile import SHIPPED_PROFILES_DIR
 from streetwatch.database import Database
+from streetwatch.passwords import verify_password
 from streetwatch.readings import Reading
 from tests.device_registry.conftest import Cli
 from tests.fixtures.cli import one_error as _one_error
@@ -151,7 +152,8 @@ def test_export_then_import_elsewhere_reproduces_the_registry(cli: Cli, tmp_path
     again = json.loads(cli("device", "export", "--format", "json", "--include-secrets")[1])
     by_id = {d["id"]: d for d in again}
     assert by_id["LP-BY-000123"]["status"] == "retired"
-    assert by_id["CG-M-1"]["address"]["password"] == "s3cret"
+    assert verify_password("s3cret", by_id["CG-M-1"]["address"]["password"])
+    assert b"s3cret" not in (tmp_path / "elsewhere.db").read_bytes()  # stored as its hash only
     assert [d for d in again if d["id"] != "CG-M-1"] == \
         [d for d in exported_json if d["id"] != "CG-M-1"]
 
