@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import stat
+import sys
+import time
 
 import aiomqtt
 import pytest
@@ -131,3 +134,30 @@ async def test_a_password_given_at_registration_works_too(install: Install) -> N
         await device.publish("streetwatch/devices/CG-R/telemetry", b"{}", qos=1)
     line = next(x for x in (install.broker.out / "passwords").read_text().splitlines() if x.startswith("CG-R:"))
     assert "given-at-add" not in line and line.startswith("CG-R:$7$")
+
+
+async def test_follow_regenerates_and_reloads_when_the_registry_changes(install: Install) -> None:
+    env = {**os.environ, "STREETWATCH_DATA_DIR": str(install.root / "data")}
+    follower = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "broker", "config", "--out", str(install.broker.out), "--port",
+        str(install.broker.port), "--reload", str(install.broker.pidfile), "--follow", "1",
+        env=env, cwd=install.root, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while install.broker.log.count("Reloading config.") < 1:
+            assert time.monotonic() < deadline, "the follower did not reload the broker"
+            await asyncio.sleep(0.1)
+        add_gauge(install.cli, "CG-F")
+        install.issue("CG-F")
+        while install.broker.log.count("Reloading config.") < 2:
+            assert time.monotonic() < deadline, "the follower did not notice the new device"
+            await asyncio.sleep(0.1)
+        async with install.client("CG-F"):
+            pass
+        settled = install.broker.log.count("Reloading config.")
+        await asyncio.sleep(2.5)  # nothing changes now: no regeneration, no reload
+        assert install.broker.log.count("Reloading config.") == settled
+    finally:
+        follower.terminate()
+        out, _ = await asyncio.wait_for(follower.communicate(), 10)
+    assert out.decode().count("reloaded the broker") == settled
