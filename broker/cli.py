@@ -65,6 +65,9 @@ def config_command(
         None, "--require-certificate/--no-require-certificate",
         help="clients need a certificate of the CA; its CN is the user name ([broker] require_certificate)"),
     owner: str | None = typer.Option(None, "--owner", help="give the files to this user (Debian: mosquitto)"),
+    persistence: bool = typer.Option(False, "--persistence/--no-persistence",
+                                     help="keep sessions in DIR/data (when run alone with mosquitto -c; Debian's "
+                                          "main mosquitto.conf, which includes this one, sets it already)"),
     follow: float | None = typer.Option(None, "--follow", metavar="SECONDS", min=1,
                                         help="keep running: regenerate (and reload) whenever the registry changes"),
 ) -> None:
@@ -77,7 +80,7 @@ def config_command(
     current = settings(ctx).broker
     options = BrokerOptions(port=port or current.tls_port, listen_host=listen_host or current.listen_host,
                             require_certificate=(current.require_certificate if require_certificate is None
-                                                 else require_certificate))
+                                                 else require_certificate), persistence=persistence)
     last_revision: int | None = None
     while True:
         written, revision = _generate(ctx, out, options)

@@ -45,7 +45,7 @@ class BrokerOptions:
     port: int = 8883
     listen_host: str = "127.0.0.1"
     require_certificate: bool = False
-    persistence: bool = True
+    persistence: bool = False  # Debian's main mosquitto.conf sets it; a second setting is an error
 
 
 @dataclass(frozen=True, slots=True)
