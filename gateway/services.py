@@ -1,7 +1,8 @@
 """The services `streetwatch run` composes beside the intake: the rules engine and remote control.
 
-    control   the command dispatcher (Modbus: write and read back; MQTT: cmd and cmd/ack) and the
-              lighting scheduler; told when devices go offline and come back
+    control   the command dispatcher (Modbus: write and read back over the gateway's one bus pool,
+              shared with the poller; MQTT: cmd and cmd/ack) and the lighting scheduler; told when
+              devices go offline and come back
     rules     the rules engine with the alert store and notifications; its actions go to control
 
 Rules see every reading and online/offline change through the gateway's fan-out; a rule's action
@@ -18,7 +19,6 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from device_drivers.modbus import BusPool, BusSettings
 from gateway.directory import DirectoryChange
 from gateway.runtime import GatewayContext, ServiceSpec
 from rules.actions import CommandTarget as RuleTarget
@@ -75,10 +75,9 @@ async def open_control(ctx: GatewayContext, *, schedules: bool = True) -> AsyncI
     store = await CommandStore.open(ctx.db, ctx.clock)
     library = ScheduleLibrary.load(settings.schedules_dir)
     async with contextlib.AsyncExitStack() as stack:
-        pool = await stack.enter_async_context(BusPool(BusSettings(timeout_s=settings.gateway.poll_timeout_s)))
         mqtt = await stack.enter_async_context(
             MqttChannel(settings.mqtt_url, client_id=f"{settings.mqtt.client_id}-control"))
-        channels: dict[str, DeliveryChannel] = {"modbus": ModbusChannel(pool, ctx.clock), "mqtt": mqtt}
+        channels: dict[str, DeliveryChannel] = {"modbus": ModbusChannel(ctx.buses, ctx.clock), "mqtt": mqtt}
         dispatcher = await stack.enter_async_context(Dispatcher(
             store, RegistryDirectory(ctx.registry), channels, settings=settings.control, clock=ctx.clock,
             schedules=library, zone=settings.zone))
