@@ -34,8 +34,10 @@ from rules.control import (
     ScheduleLibrary,
     Scheduler,
 )
+from rules.errors import CommandSinkUnavailable
 from rules.runner import RulesService
 from streetwatch.config import Settings
+from streetwatch.database import DatabaseUnavailable
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,16 @@ class ControlService:
             self.dispatcher.on_device_offline(device_id)
 
     async def submit(self, target: RuleTarget, action: str, params: dict[str, Any], requester: str,
-                     reason: str) -> None:
-        """The rules engine's CommandSink: a rule's action becomes a stored, delivered command."""
-        await self.dispatcher.submit(CommandTarget(target.kind, target.value), action, params, requester, reason)
+                     reason: str, *, request_key: str | None = None) -> None:
+        """The rules engine's CommandSink: a rule's action becomes a stored, delivered command.
+
+        While the database is away the engine keeps the action and submits it again (same key) later.
+        """
+        try:
+            await self.dispatcher.submit(CommandTarget(target.kind, target.value), action, params, requester, reason,
+                                         request_key=request_key)
+        except DatabaseUnavailable as exc:
+            raise CommandSinkUnavailable(str(exc)) from exc
 
     async def run(self) -> None:
         if self.scheduler is not None:
