@@ -1,7 +1,8 @@
 """The services `streetwatch run` composes beside the intake: the rules engine and remote control.
 
-    control   the command dispatcher (Modbus: write and read back; MQTT: cmd and cmd/ack) and the
-              lighting scheduler; told when devices go offline and come back
+    control   the command dispatcher (Modbus: write and read back over the gateway's one bus pool,
+              shared with the poller; MQTT: cmd and cmd/ack) and the lighting scheduler; told when
+              devices go offline and come back
     rules     the rules engine with the alert store and notifications; its actions go to control
 
 Rules see every reading and online/offline change through the gateway's fan-out; a rule's action
@@ -33,45 +34,46 @@ from control import (
     ScheduleLibrary,
     Scheduler,
 )
-from device_drivers.modbus import BusPool, BusSettings
 from gateway.composition.runtime import GatewayContext, ServiceSpec
 from gateway.intake.directory import DirectoryChange
 from gateway.intake.recorder import Recorder
 from gateway.intake.records import DeadLetter
 from rules.actions import CommandTarget as RuleTarget
+from rules.errors import CommandSinkUnavailable
 from rules.runner import RulesService
 from streetwatch.clock import Clock
 from streetwatch.config import Settings
+from streetwatch.database import DatabaseUnavailable
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
 
 
-REFUSED_ACK_LETTER_EVERY_S = 60.0
+REFUSED_ACK_LOG_EVERY_S = 60.0
 
 
 class RefusedAcks:
-    """Keeps refused command acks as dead letters: every one counted, one letter per device and reason
-    a minute at most (a device repeating a stale ack must not flood the table)."""
+    """Keeps refused command acks as dead letters (the recorder makes one row per device, reason and
+    minute, with its count) and logs each device and reason once a minute at most."""
 
     def __init__(self, recorder: Recorder | None, clock: Clock) -> None:
         self.recorder = recorder
         self.clock = clock
-        self._last: dict[tuple[str, str], float] = {}
+        self._logged: dict[tuple[str, str], float] = {}
 
     def __call__(self, refused: RefusedAck) -> None:
-        key, now = (refused.device_id, refused.reason), self.clock.monotonic()
-        last = self._last.get(key)
-        if last is not None and now - last < REFUSED_ACK_LETTER_EVERY_S:
-            return
-        if len(self._last) > 100_000:
-            self._last.clear()
-        self._last[key] = now
-        log.warning("refused a command ack from %s: %s (%s)", refused.device_id, refused.reason, refused.detail,
-                    extra={"device_id": refused.device_id})
         if self.recorder is not None:
             self.recorder.dead_letter(DeadLetter(refused.at, refused.device_id, refused.topic, refused.reason, None,
-                                             refused.detail, DeadLetter.excerpt(refused.payload)))
+                                                 refused.detail, DeadLetter.excerpt(refused.payload)))
+        key, now = (refused.device_id, refused.reason), self.clock.monotonic()
+        last = self._logged.get(key)
+        if last is not None and now - last < REFUSED_ACK_LOG_EVERY_S:
+            return
+        if len(self._logged) > 100_000:
+            self._logged.clear()
+        self._logged[key] = now
+        log.warning("refused a command ack from %s: %s (%s)", refused.device_id, refused.reason, refused.detail,
+                    extra={"device_id": refused.device_id})
 
 
 class ControlService:
@@ -105,9 +107,16 @@ class ControlService:
             self.dispatcher.on_device_offline(device_id)
 
     async def submit(self, target: RuleTarget, action: str, params: dict[str, Any], requester: str,
-                     reason: str) -> None:
-        """The rules engine's CommandSink: a rule's action becomes a stored, delivered command."""
-        await self.dispatcher.submit(CommandTarget(target.kind, target.value), action, params, requester, reason)
+                     reason: str, *, request_key: str | None = None) -> None:
+        """The rules engine's CommandSink: a rule's action becomes a stored, delivered command.
+
+        While the database is away the engine keeps the action and submits it again (same key) later.
+        """
+        try:
+            await self.dispatcher.submit(CommandTarget(target.kind, target.value), action, params, requester, reason,
+                                         request_key=request_key)
+        except DatabaseUnavailable as exc:
+            raise CommandSinkUnavailable(str(exc)) from exc
 
     async def run(self) -> None:
         if self.scheduler is not None:
@@ -122,11 +131,10 @@ async def open_control(ctx: GatewayContext, *, schedules: bool = True) -> AsyncI
     store = await CommandStore.open(ctx.db, ctx.clock)
     library = ScheduleLibrary.load(settings.schedules_dir)
     async with contextlib.AsyncExitStack() as stack:
-        pool = await stack.enter_async_context(BusPool(BusSettings(timeout_s=settings.gateway.poll_timeout_s)))
         mqtt = await stack.enter_async_context(
             MqttChannel(settings.mqtt_url, client_id=f"{settings.mqtt.client_id}-control", clock=ctx.clock,
                         on_refused=RefusedAcks(ctx.recorder, ctx.clock)))
-        channels: dict[str, DeliveryChannel] = {"modbus": ModbusChannel(pool, ctx.clock), "mqtt": mqtt}
+        channels: dict[str, DeliveryChannel] = {"modbus": ModbusChannel(ctx.buses, ctx.clock), "mqtt": mqtt}
         dispatcher = await stack.enter_async_context(Dispatcher(
             store, RegistryLookup(ctx.registry), channels, settings=settings.control, clock=ctx.clock,
             schedules=library, zone=settings.zone))

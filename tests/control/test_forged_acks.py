@@ -71,16 +71,19 @@ async def test_refused_acks_become_dead_letters_and_metrics(tmp_path: Path, mqtt
         records = GatewayRecords(db)
         recorder = Recorder(records, clock=clock)
         keep = RefusedAcks(recorder, clock)
-        forged = RefusedAck(clock.now(), "MQ-F1", "streetwatch/devices/MQ-F1/cmd/ack", AckRefusal.UNKNOWN_COMMAND,
-                            "no open command '7'", b'{"id": "7", "ok": true}')
-        for _ in range(5):  # a device repeating itself: counted by the channel, one letter a minute
-            keep(forged)
+        def forged() -> RefusedAck:
+            return RefusedAck(clock.now(), "MQ-F1", "streetwatch/devices/MQ-F1/cmd/ack", AckRefusal.UNKNOWN_COMMAND,
+                              "no open command '7'", b'{"id": "7", "ok": true}')
+
+        for _ in range(5):  # a device repeating itself: one row for the minute, with its count
+            keep(forged())
         clock.advance(seconds=61)
-        keep(forged)
+        keep(forged())
         assert await recorder.flush()
         letters = await records.dead_letters(reason=AckRefusal.UNKNOWN_COMMAND)
-    assert [(x.device_id, x.topic, x.detail, x.payload) for x in letters] == [
-        ("MQ-F1", "streetwatch/devices/MQ-F1/cmd/ack", "no open command '7'", '{"id": "7", "ok": true}')] * 2
+    assert sorted((x.device_id, x.topic, x.detail, x.payload, x.count) for x in letters) == [
+        ("MQ-F1", "streetwatch/devices/MQ-F1/cmd/ack", "no open command '7'", '{"id": "7", "ok": true}', 1),
+        ("MQ-F1", "streetwatch/devices/MQ-F1/cmd/ack", "no open command '7'", '{"id": "7", "ok": true}', 5)]
 
     channel = MqttChannel(mqtt_url)
     channel.acks.received, channel.acks.confirmed = 7, 2
