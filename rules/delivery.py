@@ -33,6 +33,7 @@ class EngineStats:
     sink_retries: int = 0
     sink_errors: int = 0
     action_errors: int = 0
+    rules_disabled: int = 0
 
 
 async def deliver_transitions(queue: asyncio.Queue[AlertTransition | None], sink: AlertSink, clock: Clock,

@@ -41,8 +41,9 @@ from rules.runtime import (
 )
 from rules.severity import SeverityScale
 from rules.tracks import Track, Tracks
-from rules.transitions import RankChange, action_requests, clear_transition, make_transition
+from rules.transitions import DisabledRule, RankChange, action_requests, clear_transition, make_transition
 from streetwatch.clock import Clock
+from streetwatch.expressions import ExpressionBudgetError
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class RulesEngine:
         self._devices: dict[str, Device] = {}
         self._tracks = Tracks()
         self._latest: dict[str, dict[str, float]] = {}
+        self._disabled: dict[str, DisabledRule] = {}
         self._counter = itertools.count(1)
         self._alert_queue: asyncio.Queue[AlertTransition | None] = asyncio.Queue()
         self._action_queue: asyncio.Queue[ActionRequest | None] = asyncio.Queue()
@@ -160,7 +162,10 @@ class RulesEngine:
         old_scale, self._scale = self._scale, ruleset.scale
         old = self._runtimes
         self._runtimes = {}
+        self._release_disabled(ruleset, now)
         for spec in ruleset.enabled:
+            if spec.name in self._disabled:
+                continue  # the same rule that went over its budget: it stays out until its file changes
             kept = old.get(spec.name)
             if kept is not None and not scale_changed and kept.spec == spec:
                 self._runtimes[spec.name] = kept
@@ -254,6 +259,11 @@ class RulesEngine:
     # -- introspection -----------------------------------------------------------------------
 
     @property
+    def disabled_rules(self) -> dict[str, str]:
+        """Rules taken out at run time (they went over the evaluation budget), with the reason."""
+        return {name: disabled.transition.message for name, disabled in self._disabled.items()}
+
+    @property
     def ruleset_scale(self) -> SeverityScale:
         return self._scale
 
@@ -291,7 +301,11 @@ class RulesEngine:
         for rt in self._index.rules_for(device, metric):
             track = self._tracks.get(rt.spec.name, device.id)
             if isinstance(rt, ConditionRuntime):
-                evidence = rt.evaluate(device, reading, latest or {}, now)
+                try:
+                    evidence = rt.evaluate(device, reading, latest or {}, now)
+                except ExpressionBudgetError as exc:
+                    self._disable(rt, device.id, str(exc), now)
+                    return  # the index changed under this loop; the reading's other rules see the next one
             else:
                 evidence = rt.evaluate(device, reading, track.debouncer.raw if track is not None else 0)
             if evidence is None or (track is None and not evidence.rank):
@@ -379,6 +393,39 @@ class RulesEngine:
                 for group_key in grt.keys_of(device):
                     group_evidence = grt.set_rank(group_key, device.id, change.after)
                     self._observe(grt, self._track(grt, grt.subject(group_key), t), group_evidence, t, now)
+
+    def _disable(self, rt: Runtime, device_id: str, why: str, now: datetime) -> None:
+        """Take ``rt`` out of evaluation and raise a fault alert on ``rule:<name>`` at the top severity."""
+        name = rt.spec.name
+        message = f"rule disabled: {why} (evaluating it for {device_id}); fix the rule file, it is reloaded"
+        log.error("rule %s: %s", name, message)
+        self.stats.rules_disabled += 1
+        for track in self._tracks.pop_rule(name):
+            if track.debouncer.level:
+                self._emit(rt, track, now, levels=(track.debouncer.level, 0), message="rule disabled", actions=False)
+        del self._runtimes[name]
+        self._index.rebuild(self._runtimes)
+        change = RankChange(self._scale, 0, self._scale.top)
+        transition = make_transition(next(self._counter), name, f"rule:{name}", device=None, evidence=Evidence(0),
+                                     change=change, now=now, message=message)
+        self._disabled[name] = DisabledRule(rt.spec, transition)
+        self._alert_queue.put_nowait(transition)
+        self.stats.transitions += 1
+
+    def _release_disabled(self, ruleset: RuleSet, now: datetime) -> None:
+        """Rules whose text changed (or that are gone) come back: their fault alert clears."""
+        for name, disabled in list(self._disabled.items()):
+            if ruleset.get(name) == disabled.spec:
+                continue
+            del self._disabled[name]
+            raised = disabled.transition
+            change = RankChange(self._scale, self._scale.top, 0) if self._scale.knows(raised.severity) else None
+            if change is None:
+                continue
+            self._alert_queue.put_nowait(make_transition(
+                next(self._counter), name, raised.device_id, device=None, evidence=Evidence(0), change=change,
+                now=now, message="rule changed: evaluated again"))
+            self.stats.transitions += 1
 
     def _enqueue_clear(self, alert: Alert, now: datetime, why: str) -> None:
         self._alert_queue.put_nowait(clear_transition(next(self._counter), alert, now, why))

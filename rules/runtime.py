@@ -20,7 +20,7 @@ from rules.severity import SeverityScale
 from rules.spec import AbsenceRule, ConditionRule, GroupRule, RateOfChangeRule, RuleSpec, ThresholdRule
 from rules.sun import SUNRISE_ELEVATION_DEG, sun_elevation_deg
 from rules.windows import SampleWindow, TransitionCounter
-from streetwatch.expressions import Expression, ExpressionError
+from streetwatch.expressions import Expression, ExpressionBudgetError, ExpressionError
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,8 @@ class ConditionRuntime:
             values[name] = value
         try:
             result = bool(self.expression.evaluate(values))
+        except ExpressionBudgetError:
+            raise  # the engine takes the rule out: it would cost as much on every reading
         except (ExpressionError, ArithmeticError, TypeError) as exc:
             self.errors += 1
             if self.errors == 1:
