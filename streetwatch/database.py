@@ -362,6 +362,19 @@ SQLITE_PRAGMAS = (
 )
 
 
+async def _why_not(conninfo: str) -> str:
+    """``: Connection refused (…)`` — the reason one direct attempt gives (the pool only says it timed out)."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=2)
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first.rsplit(" failed: ", 1)[-1]
+        hint = " (is the server running, and is the address right?)" if "refused" in reason.lower() else ""
+        return f": {reason}{hint}"
+    await conn.close()
+    return ""
+
+
 @asynccontextmanager
 async def open_database(
     url: DatabaseUrl, *, max_connections: int = 10, connect_timeout: float = 10.0
@@ -395,7 +408,9 @@ async def open_database(
     except PoolTimeout as exc:
         await pool.close()
         where = _safe_url(url.url)
-        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where} within {connect_timeout:g} s") from exc
+        reason = await _why_not(url.url)
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where} within {connect_timeout:g} s{reason}") \
+            from exc
     try:
         yield PostgresDatabase(pool)
     finally:
