@@ -305,7 +305,7 @@ class RulesEngine:
                     evidence = rt.evaluate(device, reading, latest or {}, now)
                 except ExpressionBudgetError as exc:
                     self._disable(rt, device.id, str(exc), now)
-                    return  # the index changed under this loop; the reading's other rules see the next one
+                    continue  # the routes are a snapshot (a tuple): the reading's other rules still see it
             else:
                 evidence = rt.evaluate(device, reading, track.debouncer.raw if track is not None else 0)
             if evidence is None or (track is None and not evidence.rank):

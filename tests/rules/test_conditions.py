@@ -118,6 +118,7 @@ rules:
 """
     async with Harness(rules, [device("CG-1"), device("CG-2")]) as h:
         await h.feed("CG-1", "level", 1e15)
+        assert [t.rule for t in h.sink.transitions if t.device_id == "CG-1"] == ["high"]  # same reading, next rule
         await h.feed("CG-2", "level", 500)
         await h.engine.flush()
         faults = [t for t in h.sink.transitions if t.rule == "runaway"]

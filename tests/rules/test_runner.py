@@ -148,3 +148,24 @@ async def test_a_hostile_file_on_hot_reload_keeps_the_rules_in_force(
             path.unlink()  # the bad file gone: the next reload works again
             service.reloaded.clear()
             await asyncio.wait_for(service.reloaded.wait(), 5)
+
+
+async def test_a_rule_over_its_budget_is_stored_as_an_alert_and_listed_as_a_problem(tmp_path: Path,
+                                                                                       mqtt_url: str) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "culverts.yaml").write_text(
+        RULES + "  - {name: runaway, kind: condition, severity: red,\n"
+                "     when: \"((water_level_mm ** 8) ** 8) ** 8 > 1\"}\n")
+    clock = FakeClock(START)
+    async with open_database(DatabaseUrl.parse(f"sqlite:///{tmp_path / 'sw.db'}")) as db, \
+            service_for(db, rules_dir, mqtt_url, clock) as service:
+        await service.on_reading(Reading("CG-1", "water_level_mm", clock.now(), 4e9))
+        await service.engine.flush()
+        assert service.store is not None
+        stored = {(a.rule, a.device_id, a.severity) for a in await service.store.active_alerts()}
+        problems = service.problems()
+    assert ("runaway", "rule:runaway", "red") in stored
+    assert ("other", "CG-1", "yellow") in stored  # the other rules went on
+    (problem,) = problems
+    assert problem.startswith("rule runaway: rule disabled: ") and "evaluation budget" in problem
