@@ -1,8 +1,9 @@
 """The engine's two outboxes: transitions to the alert sink, action requests to the command sink.
 
 Each is a queue drained by one named task, so a slow database or dispatcher never holds up rule
-evaluation. A sink that is unavailable is retried with backoff, in order; anything else it raises
-is a fault: logged with its traceback, counted, and the next item goes on.
+evaluation; :class:`Outboxes` owns both as one async context manager. A sink that is unavailable
+is retried with backoff, in order; anything else it raises is a fault: logged with its traceback,
+counted, and the next item goes on.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from types import TracebackType
 
 from rules.actions import ActionRequest, CommandSink
 from rules.alerts import AlertSink, AlertTransition
@@ -90,3 +92,42 @@ async def deliver_actions(queue: asyncio.Queue[ActionRequest | None], commands: 
                               request.target.kind, request.target.value)
         finally:
             queue.task_done()
+
+
+class Outboxes:
+    """Both queues and their workers; leaving lets the workers finish what is queued, then stop."""
+
+    def __init__(self, sink: AlertSink, commands: CommandSink | None, clock: Clock, stats: EngineStats) -> None:
+        self.alerts: asyncio.Queue[AlertTransition | None] = asyncio.Queue()
+        self.actions: asyncio.Queue[ActionRequest | None] = asyncio.Queue()
+        self._sink, self._commands, self._clock, self._stats = sink, commands, clock, stats
+        self._group: asyncio.TaskGroup | None = None
+
+    async def __aenter__(self) -> Outboxes:
+        group = self._group = asyncio.TaskGroup()
+        await group.__aenter__()
+        group.create_task(deliver_transitions(self.alerts, self._sink, self._clock, self._stats),
+                          name="rules-alert-sink")
+        group.create_task(deliver_actions(self.actions, self._commands, self._stats), name="rules-actions")
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        assert self._group is not None
+        self.alerts.put_nowait(None)
+        self.actions.put_nowait(None)
+        group, self._group = self._group, None
+        await group.__aexit__(exc_type, exc, tb)
+
+    def transition(self, transition: AlertTransition) -> None:
+        self.alerts.put_nowait(transition)
+        self._stats.transitions += 1
+
+    def action(self, request: ActionRequest) -> None:
+        self.actions.put_nowait(request)
+        self._stats.actions += 1
+
+    async def flush(self) -> None:
+        """Wait until every transition and action queued so far has been handed over."""
+        await self.alerts.join()
+        await self.actions.join()

@@ -24,9 +24,10 @@ from datetime import datetime
 from types import TracebackType
 
 from device_registry.device import Device, DeviceStatus
-from rules.actions import ActionRequest, CommandSink
-from rules.alerts import Alert, AlertSink, AlertTransition
-from rules.delivery import EngineStats, deliver_actions, deliver_transitions
+from rules.actions import CommandSink
+from rules.alerts import Alert, AlertSink
+from rules.delivery import EngineStats, Outboxes
+from rules.disabled import DisabledRules
 from rules.durations import format_duration_s
 from rules.index import RuleIndex
 from rules.loader import RuleSet
@@ -41,7 +42,7 @@ from rules.runtime import (
 )
 from rules.severity import SeverityScale
 from rules.tracks import Track, Tracks
-from rules.transitions import DisabledRule, RankChange, action_requests, clear_transition, make_transition
+from rules.transitions import RankChange, action_requests, clear_transition, make_transition
 from streetwatch.clock import Clock
 from streetwatch.expressions import ExpressionBudgetError
 from streetwatch.readings import Reading
@@ -67,8 +68,6 @@ class RulesEngine:
         devices: Mapping[str, Device] | None = None,
         max_reading_age_s: float = 900.0,
     ) -> None:
-        self._sink = sink
-        self._commands = commands
         self._clock = clock
         self.max_reading_age_s = max_reading_age_s
         self.stats = EngineStats()
@@ -78,37 +77,27 @@ class RulesEngine:
         self._devices: dict[str, Device] = {}
         self._tracks = Tracks()
         self._latest: dict[str, dict[str, float]] = {}
-        self._disabled: dict[str, DisabledRule] = {}
+        self._ruleset = RuleSet()
+        self.disabled = DisabledRules()
+        """Rules taken out at run time: they went over the evaluation budget (see :mod:`rules.disabled`)."""
         self._counter = itertools.count(1)
-        self._alert_queue: asyncio.Queue[AlertTransition | None] = asyncio.Queue()
-        self._action_queue: asyncio.Queue[ActionRequest | None] = asyncio.Queue()
-        self._task_group: asyncio.TaskGroup | None = None
+        self._out = Outboxes(sink, commands, clock, self.stats)
         self.load_rules(rules or RuleSet())
         self.update_devices(devices or {})
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> RulesEngine:
-        self._task_group = asyncio.TaskGroup()
-        await self._task_group.__aenter__()
-        self._task_group.create_task(
-            deliver_transitions(self._alert_queue, self._sink, self._clock, self.stats), name="rules-alert-sink")
-        self._task_group.create_task(
-            deliver_actions(self._action_queue, self._commands, self.stats), name="rules-actions")
+        await self._out.__aenter__()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        assert self._task_group is not None
-        self._alert_queue.put_nowait(None)  # the workers finish what is queued, then stop
-        self._action_queue.put_nowait(None)
-        group, self._task_group = self._task_group, None
-        await group.__aexit__(exc_type, exc, tb)
+        await self._out.__aexit__(exc_type, exc, tb)  # the workers finish what is queued, then stop
 
     async def flush(self) -> None:
         """Wait until every transition and action emitted so far has been handed over."""
-        await self._alert_queue.join()
-        await self._action_queue.join()
+        await self._out.flush()
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -162,9 +151,11 @@ class RulesEngine:
         old_scale, self._scale = self._scale, ruleset.scale
         old = self._runtimes
         self._runtimes = {}
-        self._release_disabled(ruleset, now)
+        self._ruleset = ruleset
+        for cleared in self.disabled.release(ruleset, self._scale, self._counter, now):
+            self._out.transition(cleared)
         for spec in ruleset.enabled:
-            if spec.name in self._disabled:
+            if spec.name in self.disabled:
                 continue  # the same rule that went over its budget: it stays out until its file changes
             kept = old.get(spec.name)
             if kept is not None and not scale_changed and kept.spec == spec:
@@ -257,11 +248,6 @@ class RulesEngine:
                 self._regroup(grt, t, now)
 
     # -- introspection -----------------------------------------------------------------------
-
-    @property
-    def disabled_rules(self) -> dict[str, str]:
-        """Rules taken out at run time (they went over the evaluation budget), with the reason."""
-        return {name: disabled.transition.message for name, disabled in self._disabled.items()}
 
     @property
     def ruleset_scale(self) -> SeverityScale:
@@ -377,16 +363,14 @@ class RulesEngine:
         transition = make_transition(next(self._counter), track.rule, track.subject, device=device,
                                      evidence=evidence, change=change, now=now, arrived=arrived,
                                      message=message or evidence.text or rt.spec.description)
-        self._alert_queue.put_nowait(transition)
-        self.stats.transitions += 1
+        self._out.transition(transition)
         if actions:
             requests, untargeted = action_requests(rt.spec.name, rt.spec.actions, device, transition, change)
             for spec in untargeted:
                 self.stats.actions_without_target += 1
                 log.warning("rule %s: action %s for %s has no target", rt.spec.name, spec.action, track.subject)
             for request in requests:
-                self._action_queue.put_nowait(request)
-                self.stats.actions += 1
+                self._out.action(request)
         if device is not None:
             t = now.timestamp()
             for grt in self._index.group_sources.get(track.rule, ()):
@@ -395,41 +379,14 @@ class RulesEngine:
                     self._observe(grt, self._track(grt, grt.subject(group_key), t), group_evidence, t, now)
 
     def _disable(self, rt: Runtime, device_id: str, why: str, now: datetime) -> None:
-        """Take ``rt`` out of evaluation and raise a fault alert on ``rule:<name>`` at the top severity."""
-        name = rt.spec.name
-        message = f"rule disabled: {why} (evaluating it for {device_id}); fix the rule file, it is reloaded"
-        log.error("rule %s: %s", name, message)
+        """Take ``rt`` out of evaluation and raise its fault alert; its own alerts clear as a removed rule's."""
+        log.error("rule %s disabled: %s (evaluating it for %s)", rt.spec.name, why, device_id)
         self.stats.rules_disabled += 1
-        for track in self._tracks.pop_rule(name):
-            if track.debouncer.level:
-                self._emit(rt, track, now, levels=(track.debouncer.level, 0), message="rule disabled", actions=False)
-        del self._runtimes[name]
-        self._index.rebuild(self._runtimes)
-        change = RankChange(self._scale, 0, self._scale.top)
-        transition = make_transition(next(self._counter), name, f"rule:{name}", device=None, evidence=Evidence(0),
-                                     change=change, now=now, message=message)
-        self._disabled[name] = DisabledRule(rt.spec, transition)
-        self._alert_queue.put_nowait(transition)
-        self.stats.transitions += 1
-
-    def _release_disabled(self, ruleset: RuleSet, now: datetime) -> None:
-        """Rules whose text changed (or that are gone) come back: their fault alert clears."""
-        for name, disabled in list(self._disabled.items()):
-            if ruleset.get(name) == disabled.spec:
-                continue
-            del self._disabled[name]
-            raised = disabled.transition
-            change = RankChange(self._scale, self._scale.top, 0) if self._scale.knows(raised.severity) else None
-            if change is None:
-                continue
-            self._alert_queue.put_nowait(make_transition(
-                next(self._counter), name, raised.device_id, device=None, evidence=Evidence(0), change=change,
-                now=now, message="rule changed: evaluated again"))
-            self.stats.transitions += 1
+        self._out.transition(self.disabled.disable(rt.spec, why, device_id, self._scale, next(self._counter), now))
+        self.load_rules(self._ruleset)  # the same rules, less this one
 
     def _enqueue_clear(self, alert: Alert, now: datetime, why: str) -> None:
-        self._alert_queue.put_nowait(clear_transition(next(self._counter), alert, now, why))
-        self.stats.transitions += 1
+        self._out.transition(clear_transition(next(self._counter), alert, now, why))
 
     def _applies(self, rt: Runtime, subject: str) -> bool:
         """Whether ``rt`` still watches ``subject`` (a group rule watches its groups)."""

@@ -173,7 +173,7 @@ class RulesService:
         out = [f"rule file {file} not loaded: {len(found)} problem(s), first: {found[0]}"
                for file, found in sorted(self._skipped.items()) if found]
         if self._engine is not None:
-            out += [f"rule {name}: {why}" for name, why in sorted(self._engine.disabled_rules.items())]
+            out += [f"rule {name}: {why}" for name, why in sorted(self._engine.disabled.reasons().items())]
         return out
 
     def reload(self) -> bool:

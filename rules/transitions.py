@@ -11,7 +11,7 @@ from rules.actions import ActionRequest, resolve_targets
 from rules.alerts import Alert, AlertEvent, AlertLocation, AlertTransition
 from rules.runtime import Evidence
 from rules.severity import SeverityScale
-from rules.spec import CLEARED, ActionSpec, RuleSpec
+from rules.spec import CLEARED, ActionSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +35,6 @@ class RankChange:
         if at == CLEARED:
             return self.after == 0
         return self.before < self.scale.rank(at) <= self.after
-
-
-@dataclass(frozen=True, slots=True)
-class DisabledRule:
-    """A rule taken out of evaluation, and the fault alert raised for it."""
-
-    spec: RuleSpec
-    transition: AlertTransition
 
 
 def make_transition(seq: int, rule: str, subject: str, *, device: Device | None, evidence: Evidence,

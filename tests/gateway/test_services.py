@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
-from gateway.runtime import Gateway, GatewayContext, RunOptions, ServiceSpec, running
+from gateway.composition.runtime import Gateway, GatewayContext, RunOptions, ServiceSpec, running
 from streetwatch.readings import Reading
 from tests.fixtures.services import free_port
 from tests.gateway.conftest import eventually, gateway_settings, http_get, modbus_device, register
@@ -68,7 +68,7 @@ async def test_a_rule_file_with_mistakes_is_left_out_and_shown_in_health_and_met
     # The gateway starts (no crash loop) with the shipped rules and the good extra file; the bad one is named.
     import json
 
-    from gateway.services import open_rules
+    from gateway.composition.services import open_rules
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir()
     (rules_dir / "extra.yaml").write_text("rules:\n  - {name: extra, kind: threshold, metric: m, levels: {red: 1}}\n")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from rules.loader import SHIPPED_RULES_DIR, load_ruleset, parse_ruleset
-from rules.sun import sun_elevation_deg
+from streetwatch.sun import sun_elevation_deg
 from tests.rules.support import Harness, device
 
 SHIPPED = load_ruleset(SHIPPED_RULES_DIR)
@@ -124,7 +124,7 @@ rules:
         faults = [t for t in h.sink.transitions if t.rule == "runaway"]
         assert [(t.event.value, t.device_id, t.severity) for t in faults] == [("raised", "rule:runaway", "red")]
         assert "rule disabled" in faults[0].message and "budget" in faults[0].message
-        assert h.engine.disabled_rules == {"runaway": faults[0].message}
+        assert h.engine.disabled.reasons() == {"runaway": faults[0].message}
         assert h.engine.rules_for("CG-2", "level") == ["high"]
         assert h.engine.stats.rules_disabled == 1
         assert [t.rule for t in h.sink.transitions if t.device_id == "CG-2"] == ["high"]
@@ -133,7 +133,7 @@ rules:
         assert h.engine.rules_for("CG-2", "level") == ["high"]
         h.engine.load_rules(parse_ruleset(rules.replace("** 8) ** 8) ** 8", "** 2)) ")))
         await h.engine.flush()
-        assert h.engine.disabled_rules == {}
+        assert h.engine.disabled.reasons() == {}
         assert [(t.event.value, t.device_id) for t in h.sink.transitions if t.rule == "runaway"][-1] == \
             ("cleared", "rule:runaway")
         assert h.engine.rules_for("CG-2", "level") == ["runaway", "high"]

@@ -42,7 +42,7 @@ def test_csv_has_the_import_columns_and_real_addresses(tmp_path: Path) -> None:
 
 def test_the_energy_report_reads_the_rated_power_the_simulator_tags() -> None:
     # One name everywhere: the simulator's tag is the one the energy report reads (not its default).
-    from rules.control.energy_report import rated_power_w
+    from control.energy_report import rated_power_w
     from simulators.devices import SimLamp
 
     plan = plan_fleet(Scenario(lamps=40))
