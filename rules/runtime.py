@@ -19,7 +19,7 @@ from rules.levels import Levels, effective_levels
 from rules.severity import SeverityScale
 from rules.spec import AbsenceRule, ConditionRule, GroupRule, RateOfChangeRule, RuleSpec, ThresholdRule
 from rules.windows import SampleWindow, TransitionCounter
-from streetwatch.expressions import Expression, ExpressionError
+from streetwatch.expressions import Expression, ExpressionBudgetError, ExpressionError
 from streetwatch.readings import Reading
 from streetwatch.sun import SUNRISE_ELEVATION_DEG, sun_elevation_deg
 
@@ -157,6 +157,8 @@ class ConditionRuntime:
             values[name] = value
         try:
             result = bool(self.expression.evaluate(values))
+        except ExpressionBudgetError:
+            raise  # the engine takes the rule out: it would cost as much on every reading
         except (ExpressionError, ArithmeticError, TypeError) as exc:
             self.errors += 1
             if self.errors == 1:

@@ -49,6 +49,7 @@ class MeteredParts(Protocol):
     def directory(self) -> DeviceDirectory | None: ...
     @property
     def recorder(self) -> Recorder | None: ...
+    def service_problems(self) -> dict[str, list[str]]: ...
 
 
 class GatewayMetrics:
@@ -151,6 +152,12 @@ class GatewayCollector(Collector):
             yield devices
         if g.directory is not None:
             yield _gauge("streetwatch_devices_served", "Registered devices the gateway serves", len(g.directory))
+        problems = GaugeMetricFamily("streetwatch_service_problems",
+                                     "Problems a service reports (rule files left out, rules disabled)",
+                                     labels=["service"])
+        for name, found in sorted(g.service_problems().items()):
+            problems.add_metric([name], len(found))
+        yield problems
         if g.recorder is not None:
             yield _counter("streetwatch_recorder_dropped", "Dead letters or events dropped while the database was away",
                            g.recorder.dropped)

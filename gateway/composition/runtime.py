@@ -13,7 +13,8 @@
 A service is composed with a :class:`ServiceSpec`: a name and a function that, given the
 :class:`GatewayContext`, returns an async context manager. What it yields receives readings and
 online/offline changes if it has ``on_readings``/``on_status`` (:class:`~gateway.intake.fanout.ReadingSubscriber`),
-and runs as a task if it has ``async def run()``::
+runs as a task if it has ``async def run()``, and what its ``problems()`` lists (a rule file left out)
+shows in ``/health`` and the ``streetwatch_service_problems`` metric::
 
     ServiceSpec("rules", lambda ctx: RulesService(ctx.db, ctx.settings, clock=ctx.clock,
                                                   devices=ctx.directory.devices), needs_devices=True)
@@ -125,6 +126,7 @@ class Gateway:
         """The collector's thresholds the gateway set once running (None: left as they were)."""
         self._stopping = asyncio.Event()
         self._main: asyncio.Task[Any] | None = None
+        self._opened: dict[str, Any] = {}
 
     def stop(self) -> None:
         """Begin a clean stop; a second call cancels at once."""
@@ -139,7 +141,7 @@ class Gateway:
         store_ok = self.pipeline is not None and not self.pipeline.outage
         broker = "disabled" if self.ingest is None else ("connected" if self.ingest.connected else "disconnected")
         journal = self.journal
-        body = {
+        body: dict[str, Any] = {
             "status": "ok",
             "store": "reachable" if store_ok else "unreachable",
             "broker": broker,
@@ -154,9 +156,23 @@ class Gateway:
             # Dead letters and unregistered senders are how an operator sees bad traffic: losing them is not "ok".
             body["recorder"] = "recording" if recorder_ok else f"failing: {recorder.last_error}"
             body["recorder_refused_rows"] = recorder.refused_rows
+        problems = self.service_problems()
+        if problems:
+            body["problems"] = problems
         ok = store_ok and recorder_ok and broker != "disconnected" and self.ready.is_set()
-        body["status"] = "ok" if ok else "degraded"
+        # A service's problem (a rule file left out) degrades the status but not readiness: the gateway serves.
+        body["status"] = "ok" if ok and not problems else "degraded"
         return ok, body
+
+    def service_problems(self) -> dict[str, list[str]]:
+        """What composed services report an operator must fix (their ``problems()``), by service."""
+        out: dict[str, list[str]] = {}
+        for name, service in self._opened.items():
+            report = getattr(service, "problems", None)
+            found = report() if callable(report) else []
+            if found:
+                out[name] = list(found)
+        return out
 
     def device_state(self, device_id: str) -> dict[str, Any] | None:
         entry = self.directory.get(device_id) if self.directory is not None else None
@@ -281,6 +297,8 @@ class Gateway:
         extra: list[tuple[str, Any]] = []
         for spec in self.services:
             service = await stack.enter_async_context(spec.open(ctx))
+            self._opened[spec.name] = service
+            stack.callback(self._opened.pop, spec.name, None)
             if isinstance(service, ReadingSubscriber):
                 self.fanout.add(spec.name, service)
             run = getattr(service, "run", None)
