@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import os
 import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Any
 
 import psycopg
 
+from benchmarks.system import test_servers
 from streetwatch.config import DatabaseUrl, StoreSettings
 from streetwatch.readings import Reading
 from telemetry_store.opening import open_store
@@ -156,11 +156,8 @@ def database(url: str | None) -> Iterator[str]:
     if url is not None:
         yield url
         return
-    try:
-        from tests.fixtures.services import PostgresServer
-    except ImportError:
-        sys.exit("no --database-url given and tests.fixtures is not importable: run from the repository root")
-    server = PostgresServer()
+    postgres_server, _ = test_servers()
+    server = postgres_server()
     server.start()
     try:
         yield server.create_database("bench")
