@@ -44,7 +44,7 @@ def show(
 
 
 def _check_name(name: str) -> None:
-    if not LABEL_PATTERN.match(name):
+    if not LABEL_PATTERN.fullmatch(name):
         raise UserError(f"group: {name!r}: letters, digits, '.', '_' and '-' only, 1 to 64 characters")
 
 

@@ -21,6 +21,7 @@ from gateway.poller.probe import ProbeFailed, ProbeResult, probe_modbus, probe_m
 from streetwatch.cli_support import CliState, OutputFormat, actor, error_line, render, settings
 from streetwatch.config import Settings
 from streetwatch.database import Database
+from streetwatch.figures import show, tidy
 from streetwatch.readings import Reading
 from telemetry_store import cli as readings_cli
 from telemetry_store import open_store
@@ -60,16 +61,22 @@ def probe(
     except ProbeFailed as exc:
         error_line(f"probe {device_id}: {exc}")
         raise typer.Exit(1) from None
-    rows = [{"metric": v.metric, "value": f"{v.value:g}", "unit": v.unit,
+    number = show if output is OutputFormat.table else tidy  # JSON and CSV carry numbers, tables text
+    rows: list[dict[str, object]] = [{"metric": v.metric, "value": number(v.value),
+             "unit": v.unit,
              "plausible": _range(v.low, v.high), "check": "ok" if v.plausible else "IMPLAUSIBLE",
              "flags": ",".join(v.flags)} for v in sorted(result.values, key=lambda v: v.metric)]
-    rows += [{"metric": metric, "value": "", "unit": "", "plausible": "", "check": f"NO VALUE: {why}", "flags": ""}
+    rows += [{"metric": metric, "value": None, "unit": "", "plausible": "", "check": f"NO VALUE: {why}", "flags": ""}
              for metric, why in sorted(result.problems.items())]
     typer.echo(render(rows, output, ["metric", "value", "unit", "plausible", "check", "flags"]))
     for name, text in sorted(result.texts.items()):
         typer.echo(f"{name}: {text}")
+    for block, why in sorted(result.refused.items()):
+        typer.echo(f"refused {block}: {why}")
     if not result.healthy:
         what = f"{len(result.implausible)} implausible value(s), {len(result.problems)} metric(s) without a value"
+        if result.refused:
+            what += f", {len(result.refused)} register block(s) refused by the device"
         error_line(f"probe {device_id}: {what}" + ("; not commissioned" if commission else ""))
         raise typer.Exit(1)
     if commission:
@@ -79,7 +86,7 @@ def probe(
 def _range(low: float | None, high: float | None) -> str:
     if low is None and high is None:
         return ""
-    return f"{'' if low is None else f'{low:g}'}..{'' if high is None else f'{high:g}'}"
+    return f"{show(low)}..{show(high)}"
 
 
 async def _devices_at(current: Settings, site: str | None, kind: str | None) -> list[str]:

@@ -95,7 +95,9 @@ def rejected_command(
     limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="at most this many, newest first"),
     output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv"),
 ) -> None:
-    """List rejected payloads (the dead letters): when, which device, why, and the start of the payload.
+    """List rejected payloads (the dead letters): when, which device, why, how many, and the start of the payload.
+
+    Each row stands for the rejections of one device, reason and metric within a minute; "count" says how many.
 
     Example: streetwatch ingest rejected --device CG-TH-0007 --reason wrong_type --since -6h
     """
@@ -104,12 +106,14 @@ def rejected_command(
 
     async def go(db: Database) -> list[dict[str, Any]]:
         letters = await GatewayRecords(db).dead_letters(device_id=device, reason=reason, since=start, limit=limit)
+        # One row stands for every rejection of its device, reason and metric within a minute: "count".
         return [{"received": _shown(d.received_at, current, output), "device": d.device_id, "reason": d.reason,
-                 "metric": d.metric or "", "detail": d.detail, "payload": d.payload, "topic": d.topic}
+                 "metric": d.metric or "", "count": d.count, "detail": d.detail, "payload": d.payload,
+                 "topic": d.topic}
                 for d in letters]
 
     rows = _with_db(current, go)
-    typer.echo(render(rows, output, ["received", "device", "reason", "metric", "detail", "payload"]
+    typer.echo(render(rows, output, ["received", "device", "reason", "metric", "count", "detail", "payload"]
                       if output is OutputFormat.table else None))
 
 

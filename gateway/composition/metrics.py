@@ -98,6 +98,7 @@ class GatewayCollector(Collector):
             for reason, count in sorted(stats.rejected.items()):
                 rejected.add_metric(["mqtt", reason], count)
             queues.add_metric(["mqtt_incoming"], g.ingest.incoming_depth)
+            queues.add_metric(["mqtt_held_unknown"], len(g.ingest.held))
             yield _counter("streetwatch_mqtt_messages_received", "MQTT messages received", stats.messages)
             yield _counter("streetwatch_unknown_device_messages",
                            "Messages from devices that are not registered (see `streetwatch device pending`)",
@@ -153,3 +154,7 @@ class GatewayCollector(Collector):
         if g.recorder is not None:
             yield _counter("streetwatch_recorder_dropped", "Dead letters or events dropped while the database was away",
                            g.recorder.dropped)
+            yield _counter("streetwatch_recorder_refused_rows", "Dead letters or events the database refused, dropped",
+                           g.recorder.refused_rows)
+            yield _gauge("streetwatch_recorder_failing", "1 while dead letters and events cannot be written",
+                         1.0 if g.recorder.failing else 0.0)

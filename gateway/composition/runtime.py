@@ -32,6 +32,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from device_registry import Registry
@@ -143,7 +144,13 @@ class Gateway:
             "catching_up": self.pipeline.catching_up if self.pipeline is not None else False,
             "devices": len(self.directory) if self.directory is not None else 0,
         }
-        ok = store_ok and broker != "disconnected" and self.ready.is_set()
+        recorder = self.recorder
+        recorder_ok = recorder is None or not recorder.failing
+        if recorder is not None:
+            # Dead letters and unregistered senders are how an operator sees bad traffic: losing them is not "ok".
+            body["recorder"] = "recording" if recorder_ok else f"failing: {recorder.last_error}"
+            body["recorder_refused_rows"] = recorder.refused_rows
+        ok = store_ok and recorder_ok and broker != "disconnected" and self.ready.is_set()
         body["status"] = "ok" if ok else "degraded"
         return ok, body
 
@@ -160,6 +167,9 @@ class Gateway:
             "source": state.source if state is not None else None,
             "detail": state.detail if state is not None else None,
             "failed_polls": state.failures if state is not None else 0,
+            "partial_polls": state.partial_polls if state is not None else 0,
+            "refused_blocks": {block: {"since": r.since.isoformat(), "reason": r.reason, "metrics": list(r.metrics)}
+                               for block, r in (state.refused_blocks.items() if state is not None else ())},
         }
 
     # -- running -------------------------------------------------------------------------------------
@@ -224,7 +234,8 @@ class Gateway:
             Journal.open(settings.data_dir / "journal", fsync_interval_s=options.journal_fsync_interval_s))
         store_settings = settings.store
         self.pipeline = StorePipeline(
-            journal, store, RecordDecoder(directory, max_payload_bytes=settings.mqtt.max_payload_bytes),
+            journal, store, RecordDecoder(directory, max_payload_bytes=settings.mqtt.max_payload_bytes,
+                                   max_ahead=timedelta(seconds=settings.mqtt.max_clock_skew_s)),
             batch_size=store_settings.batch_size, flush_interval_s=store_settings.flush_interval_ms / 1000,
             capacity_readings=max(store_settings.queue_size, store_settings.batch_size),
             on_written=lambda _count, seconds: self.metrics.write_batch.observe(seconds))
@@ -237,7 +248,7 @@ class Gateway:
                 directory=directory, journal=journal, pipeline=self.pipeline, states=states, fanout=fanout,
                 clock=self.clock, concurrency=gw.poll_concurrency, timeout_s=gw.poll_timeout_s,
                 offline_after_failures=gw.offline_after_failures, max_backoff_s=options.max_backoff_s,
-                observe_latency=self.metrics.poll_latency.observe)
+                observe_latency=self.metrics.poll_latency.observe, dead_letter=recorder.dead_letter)
             poller.reconcile()
             directory.on_change(poller.reconcile)
         self.metrics.attach(self)

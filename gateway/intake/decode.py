@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from device_drivers.mqtt import encode_telemetry, parse_telemetry
+from device_drivers.mqtt.payload import MAX_AHEAD
 from gateway.intake.directory import DeviceDirectory
 from gateway.intake.journal import Record, Source
 from streetwatch.readings import Reading
@@ -34,9 +35,11 @@ def decode_poll(device_id: str, payload: bytes) -> list[Reading]:
 class RecordDecoder:
     """Callable: a journal record → its readings (``[]``, logged once per device, when that cannot be done)."""
 
-    def __init__(self, directory: DeviceDirectory, *, max_payload_bytes: int) -> None:
+    def __init__(self, directory: DeviceDirectory, *, max_payload_bytes: int,
+                 max_ahead: timedelta = MAX_AHEAD) -> None:
         self.directory = directory
         self.max_payload_bytes = max_payload_bytes
+        self.max_ahead = max_ahead  # as the intake judged it on arrival: the same readings come back
         self.undecodable = 0
         self._logged: set[str] = set()
 
@@ -51,7 +54,8 @@ class RecordDecoder:
         if profile is None or profile.mqtt is None:
             return self._cannot(record, "the device is no longer registered with an MQTT profile")
         received_at = datetime.fromtimestamp(record.received_at, UTC)
-        return parse_telemetry(record.device_id, record.payload, profile, received_at, self.max_payload_bytes).readings
+        return parse_telemetry(record.device_id, record.payload, profile, received_at, self.max_payload_bytes,
+                               self.max_ahead).readings
 
     def _cannot(self, record: Record, why: str) -> list[Reading]:
         self.undecodable += 1

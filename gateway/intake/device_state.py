@@ -1,7 +1,10 @@
 """Whether each device is online, from what the gateway sees: polls, MQTT status messages, telemetry.
 
 A Modbus device goes offline after ``offline_after_failures`` failed polls in a row and comes back
-on the first success. An MQTT device is what its (retained) status message or last will says,
+on the first success. A poll that is answered but has a block refused (a Modbus exception on some
+registers) keeps the device online and is counted as a partial poll; each refused block is
+logged once when it starts failing and once when it answers again. An MQTT device is what its
+(retained) status message or last will says,
 and online again as soon as its telemetry arrives. Each change is handed to the listeners (the
 recorder stores it, the fan-out tells the rules), and each outage is logged once, when it begins,
 and once more when it ends: a dead device does not write a line per poll.
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from gateway.intake.records import StatusChange
@@ -34,6 +37,15 @@ class DeviceState:
     source: str = ""
     detail: str = ""
     failures: int = 0  # failed polls in a row
+    partial_polls: int = 0  # answered polls with at least one block refused, since the gateway started
+    refused_blocks: dict[str, RefusedSince] = field(default_factory=dict)  # block → since when, why
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedSince:
+    since: datetime
+    reason: str
+    metrics: tuple[str, ...]
 
 
 class DeviceStates:
@@ -71,11 +83,25 @@ class DeviceStates:
 
     # -- what happened ---------------------------------------------------------------------------
 
-    def poll_succeeded(self, device_id: str, at: datetime) -> None:
+    def poll_succeeded(self, device_id: str, at: datetime,
+                       refused: Mapping[str, tuple[str, tuple[str, ...]]] | None = None) -> None:
+        """A poll was answered; ``refused``: block → (why, metrics) for each block the device refused."""
         state = self._state(device_id)
         state.failures = 0
+        refused = refused or {}
+        if refused:
+            state.partial_polls += 1
+        for block in [b for b in state.refused_blocks if b not in refused]:
+            log.info("device %s answers %s again", device_id, block, extra={"device_id": device_id})
+            del state.refused_blocks[block]
+        for block, (reason, metrics) in refused.items():
+            if block not in state.refused_blocks:
+                log.warning("device %s refuses %s (no %s): %s", device_id, block, ", ".join(metrics), reason,
+                            extra={"device_id": device_id})
+                state.refused_blocks[block] = RefusedSince(at, reason, metrics)
         if state.online is not True:
-            self._change(device_id, state, True, at=at, source=MODBUS, detail="poll answered")
+            detail = "poll answered" + (f", {len(refused)} block(s) refused" if refused else "")
+            self._change(device_id, state, True, at=at, source=MODBUS, detail=detail)
 
     def poll_failed(self, device_id: str, at: datetime, error: str) -> None:
         state = self._state(device_id)

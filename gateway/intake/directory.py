@@ -99,6 +99,7 @@ class DeviceDirectory:
         self._intern = _Interner()
         self._compactor = DeviceCompactor()
         self._failing = False
+        self._check_now = asyncio.Event()
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -198,11 +199,23 @@ class DeviceDirectory:
 
     # -- watching --------------------------------------------------------------------------------
 
-    async def watch(self) -> None:
-        """Check the registry's revision every ``check_interval_s``; reload when it moved."""
+    def check_soon(self) -> None:
+        """Check the registry now rather than at the next interval (a sender the gateway does not know yet)."""
+        self._check_now.set()
+
+    async def watch(self, min_interval_s: float = 0.2) -> None:
+        """Check the registry's revision every ``check_interval_s``, or when asked (:meth:`check_soon`) but
+        not more often than every ``min_interval_s`` (a flood of unknown senders asks all the time); reload
+        when it moved."""
         while True:
-            await asyncio.sleep(self.check_interval_s)
+            try:
+                async with asyncio.timeout(self.check_interval_s):
+                    await self._check_now.wait()
+            except TimeoutError:
+                pass
+            self._check_now.clear()
             await self.check()
+            await asyncio.sleep(min_interval_s)
 
     async def check(self) -> DirectoryChange | None:
         """One check: reload if the revision moved. An unreachable database is logged once."""

@@ -7,10 +7,13 @@ keeps — and after a crash redelivers — anything not acknowledged. Acknowledg
 ``manual_ack``) and group-committed: one fsync covers every message that arrived meanwhile. The
 broker sends at most ``receive_maximum`` unacknowledged messages, which bounds what waits in memory.
 
-Per message: a telemetry payload from a registered device is parsed with its profile; its
-readings go to the store path and the subscribers, its rejections to the dead letters. A message
-from a device that is not registered is counted, logged once per device, and listed for the
-installers (``streetwatch device pending``). A status message (``online``/``offline``, retained,
+Per message: a topic whose device id is not one the registry could hold (docs/mqtt.md) is refused
+(``bad_device_id``) before the id is kept anywhere. A telemetry payload from a registered device is
+parsed with its profile; its readings go to the store path and the subscribers, its rejections to
+the dead letters. A message from a device the gateway does not know is held a moment while the
+registry is checked (:mod:`gateway.unknown_senders`): a device just imported keeps its first
+messages. Otherwise it is counted, logged (rate-limited), and listed for the installers
+(``streetwatch device pending``). A status message (``online``/``offline``, retained,
 also the last will) sets the device's state.
 
 Reconnecting is this loop's job, with backoff; the subscriptions are made again on each session.
@@ -24,7 +27,7 @@ import ssl
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,6 +48,7 @@ from gateway.intake.mqtt_reader import SocketReader
 from gateway.intake.pipeline import StorePipeline
 from gateway.intake.recorder import Recorder
 from gateway.intake.records import DeadLetter
+from gateway.intake.unknown_senders import HeldMessages, LogLimiter
 from streetwatch import topics
 from streetwatch.clock import Clock
 from streetwatch.config import Settings
@@ -53,8 +57,8 @@ from streetwatch.readings import Reading
 log = logging.getLogger(__name__)
 
 _STOP = object()  # put in the incoming queue to end the session's loop
-_MAX_LOGGED_IDS = 10_000
-DEAD_LETTER_EVERY_S = 60.0
+INVALID_DEVICE_ID = "(invalid id)"  # the device of a dead letter whose topic had no valid id: no id can be this
+MAX_HELD_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -117,8 +121,13 @@ class MqttIngest:
         self._earlier_pauses = 0
         self._acks: list[tuple[int, int]] = []
         self._ack_ready = asyncio.Event()
-        self._unknown_logged: set[str] = set()
-        self._dead_letter_at: dict[tuple[str, str, str | None], float] = {}
+        self._unknown_log = LogLimiter()
+        # Held messages are not acknowledged yet: a quarter of the broker's window at most, so the rest flows.
+        self.held = HeldMessages(hold_s=settings.mqtt.hold_unknown_s, max_messages=max(1, receive_maximum // 4),
+                                 max_bytes=MAX_HELD_BYTES)
+        self._held_ready = asyncio.Event()
+        self._max_ahead = timedelta(seconds=settings.mqtt.max_clock_skew_s)
+        directory.on_change(lambda change: self._held_ready.set() if change.added else None)
 
     @property
     def reading_pauses(self) -> int:
@@ -192,6 +201,7 @@ class MqttIngest:
         # What the last connection left unhandled was not acknowledged: the broker sends it again. (Not
         # cleared once connected: what it sends again may arrive with the CONNACK.)
         self._incoming.clear()
+        self.held.clear()
         async with client:
             self._acks = []
             for subscription in self.subscriptions:
@@ -209,10 +219,12 @@ class MqttIngest:
                 self._put(_STOP)
             async with asyncio.TaskGroup() as group:
                 acker = group.create_task(self._acker(client), name="mqtt-acker")
+                releaser = group.create_task(self._release_held(), name="mqtt-held")
                 try:
                     await self._consume()
                 finally:
                     acker.cancel()
+                    releaser.cancel()
             await self._acknowledge(client)  # what was journaled before stopping
             self.connected = False
             if client._disconnected.done() and client._disconnected.exception() is not None:
@@ -233,14 +245,41 @@ class MqttIngest:
             if len(messages) != len(batch):
                 return
 
-    async def _handle(self, messages: Sequence[Publish]) -> None:
+    async def _release_held(self) -> None:
+        """Handle held messages once their sender is registered, or refuse them once held long enough."""
+        while True:
+            deadline = self.held.next_deadline
+            try:
+                async with asyncio.timeout(None if deadline is None else max(0.0, deadline - self.clock.monotonic())):
+                    await self._held_ready.wait()
+            except TimeoutError:
+                pass
+            self._held_ready.clear()
+            ready, expired = self.held.take(lambda device_id: self.directory.get(device_id) is not None,
+                                            now=self.clock.monotonic())
+            if ready or expired:
+                await self._handle(ready + expired, may_hold=False)
+
+    async def _handle(self, messages: Sequence[Publish], *, may_hold: bool = True) -> None:
         now = self.clock.now()
         received_at = now.timestamp()
         readings: list[Reading] = []
+        handled = 0
         for message in messages:
             topic = message.topic
             parsed = topics.parse_device_topic(topic)
-            if parsed is None:
+            if parsed is not None and not topics.valid_device_id(parsed.device_id):
+                self._reject(INVALID_DEVICE_ID, topic, message.payload, now, reason="bad_device_id",
+                             detail=f"{len(parsed.device_id)}-character device id {parsed.device_id[:40]!r} is not "
+                                    "1-64 letters, digits, '.', '_' or '-'")
+            elif (parsed is not None and may_hold and parsed.kind in ("telemetry", "status")
+                  and self.directory.get(parsed.device_id) is None
+                  and self.held.hold(parsed.device_id, message, now=self.clock.monotonic())):
+                self.directory.check_soon()  # acknowledged once handled, after the hold
+                if len(self.held) == 1:
+                    self._held_ready.set()  # the releaser learns its next deadline
+                continue
+            elif parsed is None:
                 self.stats.ignored_messages += 1
             elif parsed.kind == "telemetry":
                 self._telemetry(parsed.device_id, topic, message, now, received_at, readings)
@@ -248,9 +287,10 @@ class MqttIngest:
                 self._status(parsed.device_id, topic, message, now)
             else:
                 self.stats.ignored_messages += 1
+            handled += 1
             if message.qos > 0:
                 self._acks.append((message.mid, message.qos))
-        self.stats.messages += len(messages)
+        self.stats.messages += handled
         self.stats.readings += len(readings)
         self._ack_ready.set()
         self.journal.sync_soon()
@@ -268,7 +308,8 @@ class MqttIngest:
             self._reject(device_id, topic, payload, now, reason="no_mqtt_profile",
                          detail=f"profile {entry.profile} has no [mqtt] section (is it a Modbus device?)")
             return
-        parsed = parse_telemetry(device_id, payload, profile, now, self.settings.mqtt.max_payload_bytes)
+        parsed = parse_telemetry(device_id, payload, profile, now, self.settings.mqtt.max_payload_bytes,
+                                 self._max_ahead)
         for rejection in parsed.rejections:
             self._reject(device_id, topic, payload, now, reason=rejection.reason.value,
                          metric=rejection.metric, detail=rejection.detail)
@@ -297,24 +338,16 @@ class MqttIngest:
     def _unknown(self, device_id: str, topic: str, now: datetime) -> None:
         self.stats.unknown_device_messages += 1
         self.recorder.sighting(device_id, topic, now)
-        if device_id not in self._unknown_logged and len(self._unknown_logged) < _MAX_LOGGED_IDS:
-            self._unknown_logged.add(device_id)
+        if self._unknown_log.first(device_id, now=self.clock.monotonic()):
             log.warning("messages from %s, which is not registered, are not stored (see `streetwatch device "
                         "pending`; further messages from it are counted, not logged)", device_id,
                         extra={"device_id": device_id})
 
     def _reject(self, device_id: str, topic: str, payload: bytes, now: datetime, *, reason: str,
                 metric: str | None = None, detail: str) -> None:
-        """Count every rejection; record one dead letter per device, reason and metric a minute at most."""
+        """Count every rejection; the recorder keeps one dead letter per device, reason and metric a minute,
+        with its count."""
         self.stats.rejected[reason] += 1
-        key = (device_id, reason, metric)
-        at = self.clock.monotonic()
-        last = self._dead_letter_at.get(key)
-        if last is not None and at - last < DEAD_LETTER_EVERY_S:
-            return
-        if len(self._dead_letter_at) > 100_000:
-            self._dead_letter_at.clear()
-        self._dead_letter_at[key] = at
         self.recorder.dead_letter(DeadLetter(now, device_id, topic, reason, metric, detail,
                                              DeadLetter.excerpt(payload)))
 

@@ -1,10 +1,14 @@
 """Reading and writing the gateway's tables (:mod:`gateway.intake.schema`) on either database.
 
 Times go in as ISO-8601 text in UTC (as the registry does) and come back as aware datetimes.
+Every text that came from the network is made storable first (:func:`storable`): PostgreSQL
+refuses NUL characters and unpaired surrogates, and an index refuses a key of several kB, and
+one such row must not make a whole batch fail.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +17,25 @@ from typing import Any
 from streetwatch.database import Database, Row
 
 PAYLOAD_EXCERPT_BYTES = 256
+# Longest text kept per column (characters); longer text is cut and ends with "…".
+MAX_ID_CHARS = 128
+MAX_TOPIC_CHARS = 256
+MAX_DETAIL_CHARS = 512
+MAX_PAYLOAD_CHARS = PAYLOAD_EXCERPT_BYTES + 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str, max_chars: int) -> str:
+    """``text`` as any database keeps it: NUL shown as ␀, unpaired surrogates as �, at most ``max_chars``.
+
+    >>> storable("CG-1\\x00\\ud800" + "x" * 10, 8)
+    'CG-1␀�x…'
+    """
+    if len(text) > max_chars:
+        text = text[: max_chars - 1] + "…"
+    if "\x00" in text:
+        text = text.replace("\x00", "\u2400")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +49,21 @@ class DeadLetter:
     metric: str | None
     detail: str
     payload: str
+    count: int = 1  # rejections this row stands for (one row per device, reason and metric a minute)
+
+    @property
+    def window_key(self) -> str:
+        """What makes rejections one row: the minute they arrived in, device, reason and metric."""
+        minute = self.received_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+        return f"{minute}|{self.device_id}|{self.reason}|{self.metric or ''}"
+
+    def storable(self) -> DeadLetter:
+        """This letter with every text cut to its column's size and freed of what a database refuses."""
+        return DeadLetter(self.received_at, storable(self.device_id, MAX_ID_CHARS),
+                          storable(self.topic, MAX_TOPIC_CHARS), storable(self.reason, MAX_ID_CHARS),
+                          None if self.metric is None else storable(self.metric, MAX_ID_CHARS),
+                          storable(self.detail, MAX_DETAIL_CHARS), storable(self.payload, MAX_PAYLOAD_CHARS),
+                          self.count)
 
     @staticmethod
     def excerpt(payload: bytes) -> str:
@@ -44,6 +82,10 @@ class PendingDevice:
     messages: int
     last_topic: str
 
+    def storable(self) -> PendingDevice:
+        return PendingDevice(storable(self.device_id, MAX_ID_CHARS), self.first_seen, self.last_seen, self.messages,
+                             storable(self.last_topic, MAX_TOPIC_CHARS))
+
 
 @dataclass(frozen=True, slots=True)
 class StatusChange:
@@ -54,6 +96,10 @@ class StatusChange:
     at: datetime
     source: str
     detail: str = ""
+
+    def storable(self) -> StatusChange:
+        return StatusChange(storable(self.device_id, MAX_ID_CHARS), self.online, self.at, self.source,
+                            storable(self.detail, MAX_DETAIL_CHARS))
 
 
 def _time(value: Any) -> datetime:
@@ -67,7 +113,7 @@ def _stamp(value: datetime) -> str:
 
 def _dead_letter(row: Row) -> DeadLetter:
     return DeadLetter(_time(row["received_at"]), row["device_id"], row["topic"], row["reason"], row["metric"],
-                      row["detail"], row["payload"])
+                      row["detail"], row["payload"], int(row["count"]))
 
 
 class GatewayRecords:
@@ -79,12 +125,16 @@ class GatewayRecords:
     # -- dead letters ----------------------------------------------------------------------------
 
     async def add_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Add letters; one of a minute that already has a row for its device, reason and metric adds its count."""
         if not letters:
             return
+        rows = [d.storable() for d in letters]
         await self.db.executemany(
-            "INSERT INTO gateway_dead_letters (received_at, device_id, topic, reason, metric, detail, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(_stamp(d.received_at), d.device_id, d.topic, d.reason, d.metric, d.detail, d.payload) for d in letters])
+            "INSERT INTO gateway_dead_letters (received_at, device_id, topic, reason, metric, detail, payload, count, "
+            "window_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (window_key) DO UPDATE SET "
+            "count = gateway_dead_letters.count + excluded.count",
+            [(_stamp(d.received_at), d.device_id, d.topic, d.reason, d.metric, d.detail, d.payload, d.count,
+              d.window_key) for d in rows])
 
     async def dead_letters(self, *, device_id: str | None = None, reason: str | None = None,
                            since: datetime | None = None, limit: int = 100) -> list[DeadLetter]:
@@ -100,15 +150,15 @@ class GatewayRecords:
             clauses.append("received_at >= ?")
             params.append(_stamp(since))
         rows = await self.db.fetch_all(
-            "SELECT received_at, device_id, topic, reason, metric, detail, payload FROM gateway_dead_letters "
+            "SELECT received_at, device_id, topic, reason, metric, detail, payload, count FROM gateway_dead_letters "
             f"WHERE {' AND '.join(clauses)} ORDER BY received_at DESC, id DESC LIMIT ?", (*params, limit))
         return [_dead_letter(row) for row in rows]
 
     async def count_dead_letters(self, since: datetime | None = None) -> dict[str, int]:
-        """Dead letters per reason."""
+        """Rejections per reason (each row counts what it stands for)."""
         where, params = ("WHERE received_at >= ?", (_stamp(since),)) if since is not None else ("", ())
         rows = await self.db.fetch_all(
-            f"SELECT reason, count(*) AS n FROM gateway_dead_letters {where} GROUP BY reason ORDER BY reason", params)
+            f"SELECT reason, sum(count) AS n FROM gateway_dead_letters {where} GROUP BY reason ORDER BY reason", params)
         return {row["reason"]: int(row["n"]) for row in rows}
 
     async def prune_dead_letters(self, before: datetime) -> int:
@@ -124,7 +174,16 @@ class GatewayRecords:
             "INSERT INTO gateway_pending_devices (device_id, first_seen, last_seen, messages, last_topic) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET last_seen = excluded.last_seen, "
             "messages = gateway_pending_devices.messages + excluded.messages, last_topic = excluded.last_topic",
-            [(p.device_id, _stamp(p.first_seen), _stamp(p.last_seen), p.messages, p.last_topic) for p in seen])
+            [(p.device_id, _stamp(p.first_seen), _stamp(p.last_seen), p.messages, p.last_topic)
+             for p in (p.storable() for p in seen)])
+
+    async def cap_pending(self, keep: int) -> int:
+        """Keep the ``keep`` devices seen last (a flood of made-up ids must not grow the table without end)."""
+        cutoff = await self.db.fetch_value(
+            "SELECT last_seen FROM gateway_pending_devices ORDER BY last_seen DESC LIMIT 1 OFFSET ?", (keep,))
+        if cutoff is None:
+            return 0
+        return await self.db.execute("DELETE FROM gateway_pending_devices WHERE last_seen <= ?", (cutoff,))
 
     async def pending(self) -> list[PendingDevice]:
         rows = await self.db.fetch_all(
@@ -144,6 +203,7 @@ class GatewayRecords:
         """Record the changes as events and make the last one of each device its current state."""
         if not changes:
             return
+        changes = [c.storable() for c in changes]
         last = {c.device_id: c for c in changes}
         async with self.db.transaction() as tx:
             await tx.executemany(

@@ -49,10 +49,21 @@ CREATE TABLE gateway_device_events (
 CREATE INDEX gateway_device_events_device ON gateway_device_events (device_id, at);
 """
 
+# A dead letter stands for every rejection of its device, reason and metric within one minute
+# (``window_key``); ``count`` says how many. Rows from before have no key and a count of 1.
+_DEAD_LETTER_COUNTS = """
+ALTER TABLE gateway_dead_letters ADD COLUMN count BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE gateway_dead_letters ADD COLUMN window_key TEXT;
+CREATE UNIQUE INDEX gateway_dead_letters_window ON gateway_dead_letters (window_key);
+CREATE INDEX gateway_pending_devices_last_seen ON gateway_pending_devices (last_seen);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         COMPONENT, 1, "dead letters, pending devices, device state and its events",
         postgresql=_TABLES.format(serial="BIGSERIAL PRIMARY KEY", ts="TIMESTAMPTZ", bool="BOOLEAN"),
         sqlite=_TABLES.format(serial="INTEGER PRIMARY KEY AUTOINCREMENT", ts="TEXT", bool="INTEGER"),
     ),
+    Migration(COMPONENT, 2, "dead letters counted per minute; pending devices by last sighting",
+              postgresql=_DEAD_LETTER_COUNTS, sqlite=_DEAD_LETTER_COUNTS),
 ]

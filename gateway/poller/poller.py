@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from device_drivers.errors import DriverError
-from device_drivers.modbus import BusSettings, Endpoint, ModbusBus, read_device
+from device_drivers.modbus import BusSettings, DeviceSample, Endpoint, ModbusBus, read_device
 from gateway.backoff import backoff_delay_s
 from gateway.intake.decode import encode_poll
 from gateway.intake.device_state import DeviceStates
@@ -35,10 +35,13 @@ from gateway.intake.directory import DeviceDirectory, DeviceEntry, DirectoryChan
 from gateway.intake.fanout import Fanout
 from gateway.intake.journal import Journal, Source
 from gateway.intake.pipeline import StorePipeline
+from gateway.intake.records import DeadLetter
 from streetwatch.clock import Clock
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
+
+MODBUS_EXCEPTION = "modbus_exception"  # the dead-letter reason for registers a device refused
 
 
 @dataclass(slots=True, eq=False)
@@ -52,6 +55,7 @@ class _Target:
 class PollStats:
     polls: int = 0
     readings: int = 0
+    partial_polls: int = 0  # answered, but with a block refused
     failures: Counter[str] = field(default_factory=Counter)  # by error class
 
 
@@ -61,7 +65,8 @@ class ModbusPoller:
     def __init__(self, *, directory: DeviceDirectory, journal: Journal, pipeline: StorePipeline,
                  states: DeviceStates, fanout: Fanout, clock: Clock, concurrency: int = 200, timeout_s: float = 3.0,
                  offline_after_failures: int = 3, max_backoff_s: float = 300.0, rng: random.Random | None = None,
-                 observe_latency: Callable[[float], None] | None = None) -> None:
+                 observe_latency: Callable[[float], None] | None = None,
+                 dead_letter: Callable[[DeadLetter], None] | None = None) -> None:
         self.directory = directory
         self.journal = journal
         self.pipeline = pipeline
@@ -74,6 +79,7 @@ class ModbusPoller:
         self.max_backoff_s = max_backoff_s
         self.rng = rng or random.Random()
         self.observe_latency = observe_latency
+        self.dead_letter = dead_letter
         self.stats = PollStats()
         self._bus_settings = BusSettings(timeout_s=timeout_s)
         self._targets: dict[str, _Target] = {}
@@ -208,6 +214,17 @@ class ModbusPoller:
             await bus.__aenter__()  # run() closes every bus on the way out
         return bus
 
+    def _refused(self, entry: DeviceEntry, sample: DeviceSample) -> None:
+        """A poll answered in part: count it, and set each metric the device refused aside as a dead letter."""
+        self.stats.partial_polls += 1
+        if self.dead_letter is None:
+            return
+        where = entry.endpoint.key if entry.endpoint is not None else ""
+        for block, refused in sample.refused.items():
+            for metric in refused.metrics:
+                self.dead_letter(DeadLetter(sample.ts, entry.id, f"{where} unit {entry.unit}", MODBUS_EXCEPTION,
+                                            metric, f"{block}: {refused.reason}", ""))
+
     async def _poll(self, target: _Target) -> list[Reading]:
         entry = target.entry
         assert entry.endpoint is not None
@@ -244,5 +261,8 @@ class ModbusPoller:
             self.stats.readings += len(readings)
         if sample.errors:
             log.debug("device %s: no value for %s", entry.id, ", ".join(f"{m} ({e})" for m, e in sample.errors.items()))
-        self.states.poll_succeeded(entry.id, sample.ts)
+        if sample.refused:
+            self._refused(entry, sample)
+        self.states.poll_succeeded(entry.id, sample.ts,
+                                   {block: (r.reason, r.metrics) for block, r in sample.refused.items()})
         return readings

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import aiomqtt
 
 from device_drivers import errors as driver_errors
-from device_drivers.modbus import BusSettings, Endpoint, ModbusBus, read_device, set_bits
+from device_drivers.modbus import BusKind, BusSettings, Endpoint, ModbusBus, read_device, set_bits
 from device_drivers.mqtt import parse_status, parse_telemetry
 from device_registry.device import Device, ModbusRtuAddress
 from device_registry.profile import ModbusMetric, Profile
@@ -46,6 +46,7 @@ class ProbeResult:
     problems: dict[str, str] = field(default_factory=dict)  # metric → why it has no value
     texts: dict[str, str] = field(default_factory=dict)
     status: str | None = None  # MQTT: the retained status
+    refused: dict[str, str] = field(default_factory=dict)  # Modbus: register block → the device's exception
 
     @property
     def implausible(self) -> list[ProbedValue]:
@@ -64,21 +65,59 @@ def _where(device: Device) -> str:
     return f"unit {getattr(address, 'unit', '?')} at {host}:{getattr(address, 'port', '?')}"
 
 
-def _plain(exc: driver_errors.DriverError, device: Device, timeout_s: float) -> str:
+# What to check, by what went wrong and the kind of bus: a serial line has a baud rate and parity,
+# a Modbus TCP device has none; a serial-to-Ethernet converter has both sides. Most specific first.
+_FAILURES: tuple[tuple[type[driver_errors.DriverError], str], ...] = (
+    (driver_errors.ConnectionLost, "lost the connection to {where}: {detail} ({hint})"),
+    (driver_errors.ConnectionFailed, "cannot connect to {where}: {detail} ({hint})"),
+    (driver_errors.DeviceTimeout, "no answer from {where} within {timeout_s:g} s ({hint})"),
+    (driver_errors.MalformedReply, "malformed reply from {where} to {exc.request}: {exc.problem} ({hint})"),
+    (driver_errors.FramingError, "garbled answer from {where}: {detail} ({hint})"),
+    (driver_errors.StaleResponse, "garbled answer from {where}: {detail} ({hint})"),
+)
+_HINTS: dict[tuple[type[driver_errors.DriverError], BusKind], str] = {
+    (driver_errors.ConnectionFailed, "tcp"): "are the host and port right, and is the device powered and on the "
+                                              "network?",
+    (driver_errors.ConnectionFailed, "rtu-over-tcp"): "are the host and port right, and is the converter powered "
+                                                      "and on the network?",
+    (driver_errors.ConnectionFailed, "rtu"): "is the serial port right, its adapter plugged in, and no other "
+                                             "program holding it?",
+    (driver_errors.ConnectionLost, "tcp"): "the device closed it: did it restart, or does it refuse this many "
+                                            "connections?",
+    (driver_errors.ConnectionLost, "rtu-over-tcp"): "the converter closed it: did it restart, or does it refuse "
+                                                    "this many connections?",
+    (driver_errors.ConnectionLost, "rtu"): "was the serial adapter unplugged?",
+    (driver_errors.DeviceTimeout, "tcp"): "check the unit id, and that the device speaks Modbus TCP on this port",
+    (driver_errors.DeviceTimeout, "rtu-over-tcp"): "check the unit id and the converter's serial side: wiring, "
+                                                   "baud rate and parity; a converter answers nothing for a "
+                                                   "wrong unit id",
+    (driver_errors.DeviceTimeout, "rtu"): "check the unit id, wiring, baud rate and parity",
+    (driver_errors.MalformedReply, "tcp"): "the device answered, but not with a valid Modbus TCP frame: does it "
+                                           "speak RTU over TCP, or another protocol on this port?",
+    (driver_errors.MalformedReply, "rtu-over-tcp"): "check the converter's baud rate and parity, and that one "
+                                                    "master is on the line",
+    (driver_errors.MalformedReply, "rtu"): "check baud rate, parity and that one master is on the line",
+    (driver_errors.FramingError, "tcp"): "is another program talking to the device on this connection?",
+    (driver_errors.FramingError, "rtu-over-tcp"): "check baud rate, parity and that one master is on the line",
+    (driver_errors.FramingError, "rtu"): "check baud rate, parity and that one master is on the line",
+}
+
+
+def failure_text(exc: driver_errors.DriverError, device: Device, timeout_s: float) -> str:
+    """Why ``device`` could not be read, in plain words, with what to check on its kind of bus."""
     where = _where(device)
-    if isinstance(exc, driver_errors.ConnectionFailed):
-        return f"cannot connect to {where}: {exc} (is the address right, and the device or converter powered?)"
-    if isinstance(exc, driver_errors.DeviceTimeout):
-        return (f"no answer from {where} within {timeout_s:g} s (check the unit id, wiring, baud rate and parity; "
-                "a serial-to-Ethernet converter answers nothing for a wrong unit id)")
+    kind = Endpoint.of(device.address).kind  # type: ignore[arg-type]
     if isinstance(exc, driver_errors.ModbusExceptionResponse):
         hint = " (a gateway found no device with this unit id)" if exc.code in (10, 11) else ""
         return f"{where} refused the request: Modbus exception {exc.code}, {exc.meaning}{hint}"
-    if isinstance(exc, driver_errors.FramingError | driver_errors.StaleResponse):
-        return f"garbled answer from {where}: {exc} (check baud rate, parity and that one master is on the line)"
     if isinstance(exc, driver_errors.DecodeError):
-        return f"{where} answered, but not as profile {device.profile!r} expects: {exc}"
-    return f"{where}: {exc}"
+        return f"{where} answered, but not as profile {device.profile!r} expects: {exc.detail}"
+    for cls, template in _FAILURES:
+        if isinstance(exc, cls):
+            hint_cls = driver_errors.FramingError if cls is driver_errors.StaleResponse else cls
+            hint = _HINTS[hint_cls, kind]
+            return template.format(where=where, exc=exc, detail=exc.detail, timeout_s=timeout_s, hint=hint)
+    return f"{where}: {exc.detail}"
 
 
 def _value(metric: str, value: float, profile: Profile, flags: tuple[str, ...] = ()) -> ProbedValue:
@@ -96,12 +135,13 @@ async def probe_modbus(device: Device, profile: Profile, *, timeout_s: float = 3
             await bus.connect()
             sample = await read_device(bus, unit, profile)
     except driver_errors.DriverError as exc:
-        raise ProbeFailed(_plain(exc, device, timeout_s)) from None
+        raise ProbeFailed(failure_text(exc, device, timeout_s)) from None
     values = []
     for name, value in sample.values.items():
         flags = tuple(set_bits(bitfields[name], int(value))) if name in bitfields else ()
         values.append(_value(name, value, profile, flags))
-    return ProbeResult(device.id, values, dict(sample.errors), dict(sample.texts))
+    refused = {block: f"{r.reason}; no {', '.join(r.metrics)}" for block, r in sample.refused.items()}
+    return ProbeResult(device.id, values, dict(sample.errors), dict(sample.texts), refused=refused)
 
 
 async def probe_mqtt(device: Device, profile: Profile, mqtt_url: str, *, timeout_s: float = 60.0) -> ProbeResult:

@@ -39,8 +39,10 @@ def _chained(head: str, params: Params, then: Sequence[tuple[str, Params]]) -> t
 def _convert_pg_error(exc: psycopg.Error) -> DatabaseError:
     if isinstance(exc, psycopg.errors.IntegrityError):
         return IntegrityError(str(exc).strip())
-    if isinstance(exc, psycopg.OperationalError):
+    if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, psycopg.errors.ProgramLimitExceeded):
         return DatabaseUnavailable(f"PostgreSQL is unavailable: {str(exc).strip()}")
+    # ProgramLimitExceeded (an index row too large, …) is psycopg's OperationalError too, but it is
+    # the data's fault: retrying the same rows would fail forever.
     return DatabaseError(str(exc).strip())
 
 
