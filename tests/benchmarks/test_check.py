@@ -9,7 +9,9 @@ import pytest
 from benchmarks import check
 from gateway.cli import main
 
-# Lines the short runs printed on the development machine (2026-12-06, load average 5-7).
+# Output in the form each benchmark prints: store, import, modbus and alerts as their short runs printed it on
+# the development machine (2026-12-06, load average 5-7); ingest and memory put together from their print
+# statements with example figures.
 RECORDED = {
     "store": """\
 medians of 1 rounds (the ratios: median of each round's own, range in brackets):
