@@ -22,6 +22,7 @@ import httpx
 from rules.backoff import Backoff
 from streetwatch import __version__
 from streetwatch.config import WebhookSettings
+from streetwatch.figures import show
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Streetwatch-Signature"
@@ -127,7 +128,7 @@ class WebhookSender:
                 final = response.is_success or (response.status_code < 500
                                                 and response.status_code not in _RETRY_STATUS)
             except httpx.HTTPError as exc:
-                problem, final = f"{type(exc).__name__}: {exc}", False
+                problem, final = _problem(exc, settings.timeout_s), False
             if problem is None:
                 self.delivered += 1
                 return
@@ -140,3 +141,12 @@ class WebhookSender:
             delay = backoff.failed(loop.time())
             log.warning("webhook %s: %s; retry %d in %.1f s", settings.url, problem, attempt, delay)
             await asyncio.sleep(delay)
+
+
+def _problem(exc: httpx.HTTPError, timeout_s: float) -> str:
+    """What went wrong, in words for the operator (not the HTTP library's class name)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer within {show(timeout_s)} s"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({exc})" if str(exc) else "cannot connect"
+    return str(exc) or "the request failed"

@@ -37,6 +37,7 @@ from gateway.intake.journal import Journal, Source
 from gateway.intake.pipeline import StorePipeline
 from gateway.intake.records import DeadLetter
 from streetwatch.clock import Clock
+from streetwatch.figures import show
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -246,7 +247,7 @@ class ModbusPoller:
         except (DriverError, TimeoutError) as exc:
             target.failures += 1
             self.stats.failures[type(exc).__name__] += 1
-            why = str(exc) or f"no complete answer within {4 * self.timeout_s + 1.0:g} s"
+            why = str(exc) or f"no complete answer within {show(4 * self.timeout_s + 1.0)} s"
             self.states.poll_failed(entry.id, self.clock.now(), why)
             return []
         if self.observe_latency is not None:

@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from streetwatch.config import DatabaseUrl
 from streetwatch.database.base import Database, DatabaseError, DatabaseUnavailable, IntegrityError, Params, Row
+from streetwatch.figures import show
 
 
 @functools.lru_cache(maxsize=1024)
@@ -154,7 +155,7 @@ async def open_postgres(url: DatabaseUrl, *, max_connections: int, connect_timeo
     except PoolTimeout as exc:
         await pool.close()
         where = _safe_url(url.url)
-        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where} within {connect_timeout:g} s") from exc
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where} within {show(connect_timeout)} s") from exc
     try:
         yield PostgresDatabase(pool)
     finally:
