@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from streetwatch.redact import redact_url
+
 ENV_PREFIX = "STREETWATCH_"
 CONFIG_ENV = "STREETWATCH_CONFIG"
 DEFAULT_CONFIG_FILE = Path("streetwatch.toml")
@@ -55,7 +57,7 @@ class DatabaseUrl:
             if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
                 raise ValueError("sqlite URL must be sqlite:///relative/path or sqlite:////absolute/path")
             return cls("sqlite", url, Path(url[len("sqlite:///") :]))
-        shown = scheme or url
+        shown = scheme or redact_url(url)
         raise ValueError(f"unsupported scheme {shown!r}; use postgresql://… or sqlite:///path")
 
 
@@ -126,7 +128,7 @@ class WebhookSettings(BaseModel):
     def _check_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+            raise ValueError(f"{redact_url(value)!r} is not an http:// or https:// URL")
         return value
 
 
