@@ -96,6 +96,11 @@ class GatewaySettings(BaseModel):
     offline_after_failures: int = Field(3, gt=0)
     metrics_port: int | None = Field(9108, ge=0, le=65535, description="Prometheus metrics; unset disables")
     api_port: int | None = Field(8080, ge=0, le=65535, description="HTTP API; unset disables")
+    journal_max_bytes: int | None = Field(4 * 1024**3, gt=0, description="the journal's cap: once it holds this "
+                                          "much, messages are refused (not acknowledged) until the store takes "
+                                          "the backlog; unset: only the disk limits it")
+    journal_min_free_bytes: int = Field(256 * 1024**2, ge=0, description="free-space alarm when the journal's "
+                                        "disk has less free (also at 90 % of journal_max_bytes)")
     gc_tuning: bool = Field(True, description="freeze the objects loaded at start and raise the collector's "
                             "thresholds once running: no 100+ ms full collections under load")
     gc_thresholds: tuple[int, int, int] = Field((50_000, 20, 100), description="gc.set_threshold() while "
