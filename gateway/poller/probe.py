@@ -71,7 +71,7 @@ def _where(device: Device) -> str:
 _FAILURES: tuple[tuple[type[driver_errors.DriverError], str], ...] = (
     (driver_errors.ConnectionLost, "lost the connection to {where}: {detail} ({hint})"),
     (driver_errors.ConnectionFailed, "cannot connect to {where}: {detail} ({hint})"),
-    (driver_errors.DeviceTimeout, "no answer from {where} within {show(timeout_s)} s ({hint})"),
+    (driver_errors.DeviceTimeout, "no answer from {where} within {timeout_s} s ({hint})"),
     (driver_errors.MalformedReply, "malformed reply from {where} to {exc.request}: {exc.problem} ({hint})"),
     (driver_errors.FramingError, "garbled answer from {where}: {detail} ({hint})"),
     (driver_errors.StaleResponse, "garbled answer from {where}: {detail} ({hint})"),
@@ -117,7 +117,7 @@ def failure_text(exc: driver_errors.DriverError, device: Device, timeout_s: floa
         if isinstance(exc, cls):
             hint_cls = driver_errors.FramingError if cls is driver_errors.StaleResponse else cls
             hint = _HINTS[hint_cls, kind]
-            return template.format(where=where, exc=exc, detail=exc.detail, timeout_s=timeout_s, hint=hint)
+            return template.format(where=where, exc=exc, detail=exc.detail, timeout_s=show(timeout_s), hint=hint)
     return f"{where}: {exc.detail}"
 
 
