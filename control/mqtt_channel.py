@@ -30,6 +30,7 @@ from control.channel import DeliveryJob
 from control.errors import DeliveryError, DeliveryRejected
 from device_drivers.mqtt import Command, encode_message
 from streetwatch import topics
+from streetwatch.figures import show
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ class MqttChannel:
             try:
                 await asyncio.wait_for(asyncio.shield(waiter.ack), job.timeout_s)
             except TimeoutError:
-                raise DeliveryError(f"no acknowledgement within {job.timeout_s:g} s") from None
+                raise DeliveryError(f"no acknowledgement within {show(job.timeout_s)} s") from None
         ack = waiter.ack.result()
         self.release(job.delivery_id)
         if not ack.ok:

@@ -17,6 +17,7 @@ from control.lookup import DeviceLookup
 from control.model import Action, Command, CommandTarget, parse_action, validate_params
 from control.store import CommandStore
 from device_registry import Device, Profile
+from streetwatch.figures import show
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,7 @@ async def place_order(store: CommandStore, directory: DeviceLookup, target: Comm
                       request_key: str | None = None) -> Order:
     """Queue a command for every device of ``target`` that can carry it out (once per ``request_key``)."""
     if ttl_s <= 0:
-        raise CommandError(f"the time to live must be positive, not {ttl_s:g} s")
+        raise CommandError(f"the time to live must be positive, not {show(ttl_s)} s")
     action, canonical, capable, skipped = await prepare(directory, target, action_name, params,
                                                         schedules=schedules, devices=devices)
     command = await store.create(target, action, canonical, [d.id for d in capable],

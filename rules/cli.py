@@ -27,6 +27,7 @@ from streetwatch.cli_support import OutputFormat, UserError, render, run, settin
 from streetwatch.clock import SystemClock
 from streetwatch.config import Settings
 from streetwatch.database import DatabaseError, open_database
+from streetwatch.figures import show as show_number
 
 T = TypeVar("T")
 
@@ -83,11 +84,11 @@ def validate(
 
 def _summary(rule: RuleSpec) -> str:
     if isinstance(rule, ThresholdRule):
-        levels = ", ".join(f"{name} {value:g}" for name, value in rule.levels.items())
+        levels = ", ".join(f"{name} {show_number(value)}" for name, value in rule.levels.items())
         return f"{rule.metric} {rule.direction} {levels or '(device levels)'}"
     if isinstance(rule, RateOfChangeRule):
         word, limit = ("rise", rule.rise) if rule.rise is not None else ("fall", rule.fall)
-        return f"{rule.metric} {word} > {limit:g} per {format_duration_s(rule.window_s)}"
+        return f"{rule.metric} {word} > {show_number(limit)} per {format_duration_s(rule.window_s)}"
     if isinstance(rule, AbsenceRule):
         return f"no data for {format_duration_s(rule.after_s)}"
     if isinstance(rule, ConditionRule):

@@ -29,6 +29,7 @@ from rules.spec import (
     ThresholdRule,
 )
 from streetwatch.expressions import Expression, ExpressionError
+from streetwatch.figures import show
 
 SHIPPED_RULES_DIR = Path(__file__).parent / "examples"
 BUILTIN_NAMES = frozenset({"sun_elevation_deg", "sun_up"})
@@ -262,7 +263,8 @@ def _threshold_problems(rule: ThresholdRule, scale: SeverityScale) -> list[tuple
         if wrong:
             word = "above" if rule.direction == "above" else "below"
             return [(("levels", scale.name(high_rank)),
-                     f"{high:g} must be {word} the {scale.name(low_rank)} level {low:g} (direction: {rule.direction})")]
+                     f"{show(high)} must be {word} the {scale.name(low_rank)} level {show(low)} "
+                     f"(direction: {rule.direction})")]
     return []
 
 

@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - older Typer on the real Click
 
 from streetwatch.config import ConfigError, Settings, load_settings
 from streetwatch.database import DatabaseError, DatabaseUnavailable
+from streetwatch.redact import redact_text
 from streetwatch.safe_text import csv_cell, printable
 
 T = TypeVar("T")
@@ -122,7 +123,7 @@ def render(rows: Sequence[dict[str, Any]], fmt: OutputFormat, columns: Sequence[
 
 
 def error_line(message: str) -> None:
-    print(f"streetwatch: error: {message}", file=sys.stderr)
+    print(f"streetwatch: error: {redact_text(message)}", file=sys.stderr)
 
 
 def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:

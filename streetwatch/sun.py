@@ -38,6 +38,8 @@ from astral import Observer
 from astral import sun as astral_sun
 from astral.sun import elevation
 
+from streetwatch.figures import show
+
 SUNRISE_ELEVATION_DEG = -0.833
 """The centre of the sun at this elevation is sunrise/sunset (refraction and the sun's radius)."""
 
@@ -110,10 +112,10 @@ class NoEvent:
     def explanation(self) -> str:
         if self.side == "light":
             what = "the sun stays above the horizon" if self.event.depression_deg == 0 else (
-                f"the sun never goes {self.event.depression_deg:g}° below the horizon")
+                f"the sun never goes {show(self.event.depression_deg)}° below the horizon")
             return f"no {self.event.value} on this date: {what} (polar day or white night)"
         what = "the sun stays below the horizon" if self.event.depression_deg == 0 else (
-            f"the sun never climbs to {self.event.depression_deg:g}° below the horizon")
+            f"the sun never climbs to {show(self.event.depression_deg)}° below the horizon")
         return f"no {self.event.value} on this date: {what} (polar night)"
 
 

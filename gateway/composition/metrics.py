@@ -137,6 +137,10 @@ class GatewayCollector(Collector):
                          g.journal.size_bytes())
             yield _gauge("streetwatch_spool_records", "Journal records not yet confirmed by the store",
                          g.journal.backlog)
+            yield _gauge("streetwatch_journal_room_bytes", "What the journal can still take (its cap, its disk)",
+                         g.journal.room_bytes())
+            yield _gauge("streetwatch_journal_space_alarm", "1 while the journal nears its cap or its disk is low",
+                         int(g.journal.alarm.raised))
         if g.fanout is not None:
             dropped = CounterMetricFamily("streetwatch_subscriber_dropped_readings",
                                           "Readings a stalled subscriber could not take", labels=["subscriber"])

@@ -147,6 +147,8 @@ class Gateway:
             "broker": broker,
             "journal_backlog_records": journal.backlog if journal is not None else 0,
             "spool_bytes": journal.size_bytes() if journal is not None else 0,
+            "journal_room_bytes": journal.room_bytes() if journal is not None else 0,
+            "journal_space_alarm": journal.alarm.reason or False if journal is not None else False,
             "catching_up": self.pipeline.catching_up if self.pipeline is not None else False,
             "devices": len(self.directory) if self.directory is not None else 0,
         }
@@ -159,7 +161,8 @@ class Gateway:
         problems = self.service_problems()
         if problems:
             body["problems"] = problems
-        ok = store_ok and recorder_ok and broker != "disconnected" and self.ready.is_set()
+        space_ok = journal is None or not journal.alarm.raised
+        ok = store_ok and recorder_ok and space_ok and broker != "disconnected" and self.ready.is_set()
         # A service's problem (a rule file left out) degrades the status but not readiness: the gateway serves.
         body["status"] = "ok" if ok and not problems else "degraded"
         return ok, body
@@ -251,7 +254,9 @@ class Gateway:
         directory.on_change(lambda change: states.forget(change.removed))
         directory.on_change(lambda change: recorder.registered({e.id for e in change.added}))
         self.journal = journal = await stack.enter_async_context(
-            Journal.open(settings.data_dir / "journal", fsync_interval_s=options.journal_fsync_interval_s))
+            Journal.open(settings.data_dir / "journal", fsync_interval_s=options.journal_fsync_interval_s,
+                         max_bytes=settings.gateway.journal_max_bytes,
+                         min_free_bytes=settings.gateway.journal_min_free_bytes))
         store_settings = settings.store
         self.pipeline = StorePipeline(
             journal, store, RecordDecoder(directory, max_payload_bytes=settings.mqtt.max_payload_bytes,

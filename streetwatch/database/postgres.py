@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from streetwatch.config import DatabaseUrl
 from streetwatch.database.base import Database, DatabaseError, DatabaseUnavailable, IntegrityError, Params, Row
+from streetwatch.figures import show
 
 
 @functools.lru_cache(maxsize=1024)
@@ -168,7 +169,7 @@ async def open_postgres(url: DatabaseUrl, *, max_connections: int, connect_timeo
         await pool.close()
         where = _safe_url(url.url)
         reason = await _why_not(url.url)
-        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where} within {connect_timeout:g} s{reason}") \
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where} within {show(connect_timeout)} s{reason}") \
             from exc
     try:
         yield PostgresDatabase(pool)
