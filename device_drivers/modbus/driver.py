@@ -26,6 +26,7 @@ from device_drivers.modbus.plan import ReadBlock, plan_reads
 from device_registry.profile import DataType, ModbusMetric, ModbusSpec, Profile, RegisterTable
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.expressions import Expression, ExpressionError
+from streetwatch.figures import show
 from streetwatch.readings import Reading
 
 MINUTES_PER_DAY = 24 * 60
@@ -158,14 +159,14 @@ def check_write_value(profile: Profile, metric: ModbusMetric, value: float) -> N
     (other than a bool) is not written at all, so a typo or a hostile value cannot reach the bus.
     """
     if not math.isfinite(value):
-        raise EncodeError(f"{metric.name}: {value} is not a value a device can hold")
+        raise EncodeError(f"{metric.name}: {show(value)} is not a value a device can hold")
     if metric.type is not DataType.bool and (metric.min is None or metric.max is None):
         raise EncodeError(f"{profile.name}: {metric.name} declares no min and max, so it is never written "
                           "(add its range to the profile)")
     if (metric.min is not None and value < metric.min) or (metric.max is not None and value > metric.max):
-        low = f"{metric.min:g}" if metric.min is not None else "-∞"
-        high = f"{metric.max:g}" if metric.max is not None else "∞"
-        raise EncodeError(f"{metric.name}: {value:g} is outside {low}..{high}")
+        low = show(metric.min) if metric.min is not None else "-∞"
+        high = show(metric.max) if metric.max is not None else "∞"
+        raise EncodeError(f"{metric.name}: {show(value)} is outside {low}..{high}")
 
 
 def _writable_metric(profile: Profile, name: str) -> ModbusMetric:

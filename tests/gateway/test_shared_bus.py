@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from control.model import CommandTarget
+from control import CommandTarget
 from device_registry.profile import shipped_profiles
 from gateway.composition.runtime import Gateway, GatewayContext, RunOptions, ServiceSpec, running
 from gateway.composition.services import ControlService, open_control
