@@ -116,6 +116,10 @@ class GatewaySettings(BaseModel):
                                           "the backlog; unset: only the disk limits it")
     journal_min_free_bytes: int = Field(256 * 1024**2, ge=0, description="free-space alarm when the journal's "
                                         "disk has less free (also at 90 % of journal_max_bytes)")
+    modbus_block_fault_after_s: float | None = Field(None, gt=0, description="a register block refused at every "
+                                                      "poll this long raises the device fault alert "
+                                                      "modbus-block-refused; unset: the window of the absence "
+                                                      "rule that watches the device (15 min if none)")
     gc_tuning: bool = Field(True, description="freeze the objects loaded at start and raise the collector's "
                             "thresholds once running: no 100+ ms full collections under load")
     gc_thresholds: tuple[int, int, int] = Field((50_000, 20, 100), description="gc.set_threshold() while "

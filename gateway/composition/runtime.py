@@ -257,6 +257,7 @@ class Gateway:
         self.fanout = fanout = Fanout()
         states.listen(recorder.status_change)
         states.listen(fanout.publish_status)
+        states.listen_faults(fanout.publish_fault)  # the rules raise a device fault alert when one lasts
         directory.on_change(lambda change: states.forget(change.removed))
         directory.on_change(lambda change: recorder.registered({e.id for e in change.added}))
         self.journal = journal = await stack.enter_async_context(
