@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -10,7 +9,7 @@ import typer
 
 from device_registry.errors import RegistryError
 from device_registry.registry import Registry, open_registry
-from streetwatch.cli_support import UserError, error_line, run, settings
+from streetwatch.cli_support import UserError, error_line, os_user, run, settings
 from streetwatch.database import DatabaseError
 
 T = TypeVar("T")
@@ -20,12 +19,7 @@ BY_HELP = "who makes the change, for the history (default: your OS user)"
 
 def actor(by: str | None) -> str:
     """``--by``, else the OS user running the command."""
-    if by:
-        return by
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers) and no LOGNAME/USER
-        return "unknown"
+    return by or os_user()
 
 
 def with_registry(ctx: typer.Context, action: Callable[[Registry], Awaitable[T]]) -> T:

@@ -9,6 +9,7 @@ import typer
 
 from device_registry.cli import device_app, group_app, profile_app
 from gateway import cli_bench, cli_compose, cli_db, cli_demo, cli_ingest, cli_run
+from people.cli import area_app, audit_app, token_app, user_app
 from rules.cli import alerts_app, rules_app
 from rules.control.cli import command_app, energy_app, lamp_app, schedule_app
 from simulators.cli import simulate
@@ -86,6 +87,10 @@ app.command("run")(cli_run.run_command)
 app.add_typer(cli_ingest.app, name="ingest")
 device_app.command("pending")(cli_ingest.pending_command)
 app.add_typer(cli_bench.app, name="bench")
+app.add_typer(area_app, name="area")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
 
 
 def main(argv: list[str] | None = None) -> int:

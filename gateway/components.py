@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
 from gateway.schema import MIGRATIONS as GATEWAY_MIGRATIONS
+from people import MIGRATIONS as PEOPLE_MIGRATIONS
 from rules.control.migrations import MIGRATIONS as CONTROL_MIGRATIONS
 from rules.schema import MIGRATIONS as RULES_MIGRATIONS
 from streetwatch.migrations import Migration
@@ -18,4 +19,5 @@ def all_migrations() -> list[Migration]:
     migrations += RULES_MIGRATIONS
     migrations += CONTROL_MIGRATIONS
     migrations += GATEWAY_MIGRATIONS
+    migrations += PEOPLE_MIGRATIONS
     return migrations

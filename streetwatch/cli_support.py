@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import getpass
 import io
 import json
 import sys
@@ -66,6 +67,14 @@ def settings(ctx: typer.Context) -> Settings:
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run one async library call from a command."""
     return asyncio.run(coro)
+
+
+def os_user() -> str:
+    """The OS user running the command, for history and audit rows."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers) and no LOGNAME/USER
+        return "unknown"
 
 
 def render(rows: Sequence[dict[str, Any]], fmt: OutputFormat, columns: Sequence[str] | None = None) -> str:
