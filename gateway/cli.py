@@ -16,6 +16,7 @@ from simulators.cli import simulate
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
 from telemetry_store.cli import readings_app
+from web import cli as web_cli
 
 app = typer.Typer(
     name="streetwatch",
@@ -91,6 +92,8 @@ app.add_typer(area_app, name="area")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+app.command("serve")(web_cli.serve)
+command_app.command("approve")(web_cli.approve)
 
 
 def main(argv: list[str] | None = None) -> int:

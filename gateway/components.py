@@ -9,6 +9,7 @@ from rules.control.migrations import MIGRATIONS as CONTROL_MIGRATIONS
 from rules.schema import MIGRATIONS as RULES_MIGRATIONS
 from streetwatch.migrations import Migration
 from telemetry_store import MIGRATIONS as TELEMETRY_STORE_MIGRATIONS
+from web.schema import MIGRATIONS as WEB_MIGRATIONS
 
 
 def all_migrations() -> list[Migration]:
@@ -20,4 +21,5 @@ def all_migrations() -> list[Migration]:
     migrations += CONTROL_MIGRATIONS
     migrations += GATEWAY_MIGRATIONS
     migrations += PEOPLE_MIGRATIONS
+    migrations += WEB_MIGRATIONS
     return migrations
