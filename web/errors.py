@@ -73,7 +73,8 @@ def install(app: FastAPI) -> None:
             kind = err.get("type", "")
             if kind == "extra_forbidden":
                 message = "unknown field"
-            elif kind == "json_invalid":
+            elif kind == "json_invalid":  # its location holds the character offset, not a field
+                where = "body"
                 message = f"malformed JSON ({err.get('ctx', {}).get('error', 'cannot parse')})"
             else:
                 message = str(err.get("msg", "invalid"))

@@ -57,6 +57,39 @@ _SQLITE_V1 = (
     .replace("BIGINT", "INTEGER")
 )
 
+# Version 2: a command may target an area (the API resolves an area's devices and passes them in).
+_KINDS_V1 = "CHECK (target_kind IN ('device', 'group', 'site', 'tag'))"
+_KINDS_V2 = "CHECK (target_kind IN ('device', 'group', 'site', 'tag', 'area'))"
+_PG_V2 = f"""
+ALTER TABLE control_commands DROP CONSTRAINT control_commands_target_kind_check;
+ALTER TABLE control_commands ADD CONSTRAINT control_commands_target_kind_check {_KINDS_V2};
+"""
+
+
+def _sqlite_table(name: str) -> str:
+    start = _SQLITE_V1.index(f"CREATE TABLE {name} (")
+    return _SQLITE_V1[start:_SQLITE_V1.index(");", start) + 2]
+
+
+# SQLite cannot change a CHECK: the two tables are rebuilt. Dropping a parent table deletes its children
+# through ON DELETE CASCADE, so the deliveries wait in a plain copy while their parent is replaced.
+_SQLITE_V2 = "\n".join([
+    _sqlite_table("control_commands").replace("CREATE TABLE control_commands (", "CREATE TABLE control_commands_v2 (")
+    .replace(_KINDS_V1, _KINDS_V2),
+    "INSERT INTO control_commands_v2 SELECT * FROM control_commands;",
+    "CREATE TABLE control_deliveries_copy AS SELECT * FROM control_deliveries;",
+    "DROP TABLE control_deliveries;",
+    "DROP TABLE control_commands;",
+    "ALTER TABLE control_commands_v2 RENAME TO control_commands;",
+    "CREATE INDEX control_commands_cancelled ON control_commands (cancelled_at) WHERE cancelled_at IS NOT NULL;",
+    _sqlite_table("control_deliveries"),
+    "INSERT INTO control_deliveries SELECT * FROM control_deliveries_copy;",
+    "DROP TABLE control_deliveries_copy;",
+    _SQLITE_V1[_SQLITE_V1.index("CREATE INDEX control_deliveries_open"):
+               _SQLITE_V1.index("CREATE TABLE control_schedule")],
+])
+
 MIGRATIONS: list[Migration] = [
     Migration(COMPONENT, 1, "commands, deliveries and schedule assignments", postgresql=_PG_V1, sqlite=_SQLITE_V1),
+    Migration(COMPONENT, 2, "commands may target an area", postgresql=_PG_V2, sqlite=_SQLITE_V2),
 ]
