@@ -15,7 +15,16 @@ from fastapi.routing import APIRoute
 from streetwatch import __version__
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import Settings
-from web import errors, events, routes_alerts, routes_audit, routes_commands, routes_devices, routes_session
+from web import (
+    errors,
+    events,
+    routes_alerts,
+    routes_audit,
+    routes_commands,
+    routes_devices,
+    routes_lighting,
+    routes_session,
+)
 from web.auth import permission_of
 from web.services import open_services
 
@@ -24,7 +33,7 @@ PUBLIC_ROUTES = routes_session.PUBLIC_ROUTES
 
 
 ROUTERS = (routes_session.router, routes_devices.router, routes_alerts.router, routes_commands.router,
-           routes_audit.router, events.router)
+           routes_lighting.router, routes_audit.router, events.router)
 
 
 def api_routes() -> list[APIRoute]:

@@ -1,9 +1,15 @@
-"""Bad input gets a 4xx JSON answer naming the field; never a 500, never a stack trace."""
+"""Bad input gets a 4xx JSON answer naming the field; never a 500, never a stack trace. And the energy report."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
+from streetwatch.config import DatabaseUrl, StoreSettings
+from streetwatch.readings import Reading
+from telemetry_store import open_store
 from tests.web.world import World
 
 pytestmark = pytest.mark.services
@@ -62,3 +68,19 @@ def test_a_repeated_ack_is_a_conflict_not_a_500(world: World) -> None:
         assert client.post(f"/api/v1/alerts/{alert}/clear", json={}).status_code == 200
         again = client.post(f"/api/v1/alerts/{alert}/ack", json={"note": "late"})
     assert again.status_code == 409 and "closed" in again.json()["message"]
+
+
+def test_energy_of_an_area_from_the_lamps_counters(world: World) -> None:
+    async def write() -> None:
+        async with open_store(DatabaseUrl.parse(world.database_url), StoreSettings()) as store:
+            start = datetime(2026, 11, 30, 12, tzinfo=UTC)
+            # 50 W for 48 hours: 1.2 kWh a day.
+            await store.write([Reading("LP-IN-1", "energy_kwh", start + timedelta(hours=h), 100 + 0.05 * h)
+                               for h in range(0, 49)])
+
+    asyncio.run(write())
+    with world.client("viewer") as client:
+        answer = client.get("/api/v1/energy?from=2026-12-01&to=2026-12-01&by=lamp&area=jingtai")
+    assert answer.status_code == 200, answer.text
+    rows = {(r["lamp"], r["day"]): r for r in answer.json()["rows"]}
+    assert rows[("LP-IN-1", "2026-12-01")]["kwh"] == pytest.approx(1.2, abs=0.01)

@@ -46,6 +46,7 @@ def _ids(items: list[dict[str, Any]]) -> set[Any]:
     return {item["id"] for item in items}
 
 
+SCHEDULE = "night"
 MATRIX: dict[tuple[str, str], Case] = {
     ("DELETE", "/api/v1/session"): Case(lambda w, _: ("/api/v1/session", None), no_area="ends the caller's session"),
     ("GET", "/api/v1/me"): Case(lambda w, _: ("/api/v1/me", None), no_area="the caller themself"),
@@ -88,6 +89,18 @@ MATRIX: dict[tuple[str, str], Case] = {
         and w.approvals["inside"] in _ids(body["approvals"])),
     ("POST", "/api/v1/approvals/{request_id}/approve"): Case(
         lambda w, where: (f"/api/v1/approvals/{w.new_approval(where)}/approve", None)),
+    ("GET", "/api/v1/groups"): Case(
+        lambda w, _: ("/api/v1/groups", None),
+        hides_outside=lambda w, body: [g["name"] for g in body["groups"]] == ["street-in"]),
+    ("GET", "/api/v1/groups/{name}"): Case(
+        lambda w, where: (f"/api/v1/groups/{'street-in' if where == 'inside' else 'street-out'}", None)),
+    ("GET", "/api/v1/schedules"): Case(lambda w, _: ("/api/v1/schedules", None),
+                                       no_area="schedules are the same for every area"),
+    ("GET", "/api/v1/schedules/{name}"): Case(lambda w, _: (f"/api/v1/schedules/{SCHEDULE}", None),
+                                              no_area="schedules are the same for every area"),
+    ("GET", "/api/v1/energy"): Case(
+        lambda w, _: ("/api/v1/energy?from=2026-12-01&to=2026-12-02&by=lamp", None),
+        hides_outside=lambda w, body: body["lamps"] == 2),
     ("GET", "/api/v1/events"): Case(lambda w, _: ("/api/v1/events", None),
                                     no_area="a stream; test_events.py checks that it leaves the outside out"),
     ("GET", "/api/v1/audit"): Case(
