@@ -111,9 +111,3 @@ class Approvals:
                                         reason=request.reason, ttl_s=request.ttl_s)
         await self.db.execute("UPDATE approval_requests SET command_id = ? WHERE id = ?", (command.id, request_id))
         return command
-
-    async def expire(self, now: datetime) -> int:
-        """Mark the requests nobody approved in time as expired; return how many."""
-        return await self.db.execute(
-            "UPDATE approval_requests SET state = 'expired' WHERE state = ? AND expires_at <= ?",
-            (AWAITING, stamp(now)))
