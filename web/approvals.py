@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from control import Action, Command, CommandStore, CommandTarget
 from people.timestamps import as_datetime, stamp
-from rules.control.model import Action, Command, CommandTarget
-from rules.control.store import CommandStore
 from streetwatch.database import Database
 
 AWAITING = "awaiting_approval"

@@ -11,13 +11,18 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from control import (
+    CommandProgress,
+    CommandTarget,
+    ControlError,
+    Delivery,
+    RegistryLookup,
+    ScheduleLibrary,
+    UnknownCommand,
+    prepare,
+)
 from device_registry import Device, DeviceFilter, RegistryError
 from people import ROOT_AREA, Permission
-from rules.control.directory import RegistryDirectory
-from rules.control.errors import ControlError, UnknownCommand
-from rules.control.library import ScheduleLibrary
-from rules.control.model import CommandProgress, CommandTarget, Delivery
-from rules.control.orders import prepare
 from web.approvals import ApprovalRefused, ApprovalRequest
 from web.audit import record
 from web.auth import Access, authorized, services_of
@@ -118,7 +123,7 @@ async def create_command(body: CommandIn, request: Request, response: Response,
     area = target.value if target.kind == "area" else (devices[0].area or ROOT_AREA)
     schedules = ScheduleLibrary.load(services.settings.schedules_dir) if action_name == "set_schedule" else None
     try:
-        action, canonical, capable, skipped = await prepare(RegistryDirectory(services.registry), target,
+        action, canonical, capable, skipped = await prepare(RegistryLookup(services.registry), target,
                                                             action_name, params, schedules=schedules, devices=devices)
     except ControlError as exc:
         field = "schedule" if action_name == "set_schedule" else "target"

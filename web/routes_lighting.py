@@ -8,12 +8,9 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from control import AssignmentStore, ControlError, ScheduleLibrary, lamp_days, schedules_by_assignment, summarise
 from device_registry import DeviceFilter
 from people import ROOT_AREA, Permission
-from rules.control.assignments import AssignmentStore
-from rules.control.energy_report import lamp_days, schedules_by_assignment, summarise
-from rules.control.errors import ControlError
-from rules.control.library import ScheduleLibrary
 from web.auth import Access, authorized, services_of
 from web.errors import invalid, not_found
 from web.models import ERROR_RESPONSES
