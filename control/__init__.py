@@ -7,7 +7,8 @@
 - :class:`CommandStore` keeps every command and its per-device deliveries: the audit trail.
 - :class:`Scheduler` drives lamps along the schedules assigned to their groups and sites.
 - :func:`timeline` and :func:`setpoint_at` turn a :class:`Schedule` into times at a place.
-- :func:`daily_energy` and :func:`hours_on` make the energy report.
+- :func:`daily_energy` and :func:`hours_on` make the energy report; :func:`lamp_days` and :func:`summarise` tabulate it.
+- :func:`prepare` checks and resolves a command without queueing it (the operator API queues it itself).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from control.assignments import Assignment, AssignmentStore, schedule_for
 from control.channel import DeliveryChannel, DeliveryJob
 from control.dispatcher import Dispatcher
 from control.energy import DayEnergy, daily_energy, hours_on, saving
+from control.energy_report import LampDay, lamp_days, schedules_by_assignment, summarise
 from control.errors import (
     CommandError,
     ControlError,
@@ -38,7 +40,7 @@ from control.model import (
     DeliveryStatus,
 )
 from control.mqtt_channel import AckRefusal, MqttChannel, RefusedAck
-from control.orders import Order, bulk_refusal, place_order
+from control.orders import Order, bulk_refusal, place_order, prepare
 from control.schedule import Schedule, load_schedule
 from control.scheduler import Scheduler
 from control.store import CommandStore
@@ -65,6 +67,7 @@ __all__ = [
     "DeliveryStatus",
     "DeviceLookup",
     "Dispatcher",
+    "LampDay",
     "ModbusChannel",
     "MqttChannel",
     "Order",
@@ -80,12 +83,16 @@ __all__ = [
     "bulk_refusal",
     "daily_energy",
     "hours_on",
+    "lamp_days",
     "load_schedule",
     "next_change",
     "place_order",
+    "prepare",
     "saving",
     "schedule_for",
+    "schedules_by_assignment",
     "setpoint_at",
+    "summarise",
     "table",
     "timeline",
 ]

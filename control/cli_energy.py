@@ -6,12 +6,8 @@ from datetime import datetime
 
 import typer
 
-from control.assignments import schedule_for
 from control.cli_context import TARGET_HELP, Control, parse_target, with_control
-from control.energy_report import lamp_days, summarise
-from control.errors import ControlError
-from control.schedule import Schedule
-from device_registry import Device
+from control.energy_report import lamp_days, schedules_by_assignment, summarise
 from streetwatch.cli_support import OutputFormat, UserError, render
 from telemetry_store import StoreError, open_store
 
@@ -45,16 +41,7 @@ def report(ctx: typer.Context,
         devices = [d for d in await control.directory.resolve(chosen) if d.kind == "lamp_controller"]
         if not devices:
             raise UserError(f"{chosen} has no lamp controllers")
-        assignments = await control.assignments.all()
-        library = control.schedules()
-
-        def schedule_of(device: Device) -> Schedule | None:
-            assignment = schedule_for(device, assignments)
-            try:
-                return library.get(assignment.schedule) if assignment is not None else None
-            except ControlError:
-                return None
-
+        schedule_of = schedules_by_assignment(await control.assignments.all(), control.schedules())
         try:
             async with open_store(control.settings.database, control.settings.store) as store:
                 rows = await lamp_days(store, devices, first.date(), last.date(), control.settings.zone,

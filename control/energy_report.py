@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, Protocol
 
+from control.assignments import Assignment, schedule_for
 from control.energy import daily_energy, hours_on, saving
+from control.errors import ControlError
+from control.library import ScheduleLibrary
 from control.schedule import Schedule
 from device_registry import Device
 from streetwatch.readings import Reading
@@ -76,6 +79,18 @@ def _scopes(device: Device, by: GroupBy) -> list[str]:
     if by == "site":
         return [device.site or "(no site)"]
     return list(device.groups) or ["(no group)"]
+
+
+def schedules_by_assignment(assignments: list[Assignment], library: ScheduleLibrary,
+                            ) -> Callable[[Device], Schedule | None]:
+    """The schedule each lamp follows by its group's or site's assignment (None: none, or an unknown one)."""
+    def schedule_of(device: Device) -> Schedule | None:
+        assignment = schedule_for(device, assignments)
+        try:
+            return library.get(assignment.schedule) if assignment is not None else None
+        except ControlError:
+            return None
+    return schedule_of
 
 
 def summarise(rows: Sequence[LampDay], by: GroupBy) -> list[dict[str, Any]]:

@@ -22,8 +22,10 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from control.errors import CommandError
 
-TargetKind = Literal["device", "group", "site", "tag"]
-TARGET_KINDS: tuple[TargetKind, ...] = ("device", "group", "site", "tag")
+# An ``area`` target names an area of the people package; whoever creates such a command resolves its
+# devices (the API does, with the area's sub-areas) and passes them in.
+TargetKind = Literal["device", "group", "site", "tag", "area"]
+TARGET_KINDS: tuple[TargetKind, ...] = ("device", "group", "site", "tag", "area")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,7 @@ class CommandTarget:
 
     def __post_init__(self) -> None:
         if self.kind not in TARGET_KINDS:
-            raise CommandError(f"unknown target kind {self.kind!r} (device, group, site or tag)")
+            raise CommandError(f"unknown target kind {self.kind!r} (device, group, site, tag or area)")
         if not self.value:
             raise CommandError(f"empty {self.kind} name in the target")
         if self.kind == "tag" and "=" not in self.value:

@@ -55,6 +55,7 @@ def add(
     lon: float = typer.Option(..., "--lon", help="WGS84 longitude in degrees"),
     landmark: str | None = typer.Option(None, "--landmark", help="street address or landmark"),
     site: str | None = typer.Option(None, "--site", help="site or district"),
+    area: str | None = typer.Option(None, "--area", help="its area (streetwatch area list); default: the root"),
     group: list[str] | None = typer.Option(None, "--group", help="lighting group or hazard point (repeatable)"),
     tag: list[str] | None = typer.Option(None, "--tag", help="KEY=VALUE (repeatable)"),
     threshold: list[str] | None = typer.Option(
@@ -74,7 +75,8 @@ def add(
     thresholds = parse_pairs(threshold, "--threshold", "water_level_mm.red=800")
     options = {"unit": unit, "baudrate": baudrate, "parity": parity, "stopbits": stopbits, "bytesize": bytesize,
                "client_id": client_id, "username": username, "password": password, "landmark": landmark,
-               "site": site, "poll_interval_s": poll_interval, "installed_on": installed_on, "notes": notes}
+               "site": site, "area": area, "poll_interval_s": poll_interval, "installed_on": installed_on,
+               "notes": notes}
     try:
         fields = {"id": device_id, "kind": kind, "profile": profile, "transport": transport.value,
                   "lat": repr(lat), "lon": repr(lon), "groups": ";".join(group or []),

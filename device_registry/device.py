@@ -21,6 +21,7 @@ DEVICE_ID_PATTERN = topics.DEVICE_ID_PATTERN
 KNOWN_KINDS = ("lamp_controller", "culvert_gauge", "water_quality_probe")
 # Group names and tag keys travel in CSV cells (';' and '=' separate them) and in CLI selectors.
 LABEL_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+AREA_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # people's area ids
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _SERIAL_PORT = re.compile(r"^(/\S+|COM[1-9][0-9]*|[a-z][a-z0-9+.-]*://\S+)$")
 
@@ -174,6 +175,7 @@ class Device(_Frozen):
     address: Address
     location: Location
     site: str = ""
+    area: str = Field("", max_length=64, description="the area it belongs to; '' is the root (the whole city)")
     groups: tuple[str, ...] = ()
     tags: dict[str, str] = Field(default_factory=dict)
     poll_interval_s: float = Field(60.0, gt=0, le=86_400)
@@ -187,6 +189,13 @@ class Device(_Frozen):
     def _check_id(cls, value: str) -> str:
         if not DEVICE_ID_PATTERN.fullmatch(value):
             raise ValueError(f"{value!r}: letters, digits, '.', '_' and '-' only, 1 to 64 characters")
+        return value
+
+    @field_validator("area")
+    @classmethod
+    def _check_area(cls, value: str) -> str:
+        if value and not AREA_PATTERN.match(value):
+            raise ValueError(f"area {value!r}: lower-case letters, digits, '_' and '-', 1 to 64 characters")
         return value
 
     @field_validator("groups")

@@ -25,7 +25,7 @@ from device_registry.errors import FieldProblem, InvalidDevice
 
 COLUMNS: tuple[str, ...] = (
     "id", "kind", "profile", "transport", "host", "port", "unit", "serial_port", "baudrate", "parity",
-    "stopbits", "bytesize", "client_id", "username", "password", "lat", "lon", "landmark", "site",
+    "stopbits", "bytesize", "client_id", "username", "password", "lat", "lon", "landmark", "site", "area",
     "groups", "tags", "poll_interval_s", "thresholds", "status", "installed_on", "notes",
 )
 REQUIRED: tuple[str, ...] = ("id", "kind", "profile", "transport", "lat", "lon")
@@ -171,7 +171,7 @@ def device_from_fields(fields: Mapping[str, str]) -> Device:
                 problems.append(FieldProblem(name, f"not used by transport {transport.value}"))
     # Validate what did parse too, so one pass names every field at fault.
     model: dict[str, Any] = {
-        name: values[name] for name in ("id", "kind", "profile", "site", "groups", "tags", "poll_interval_s",
+        name: values[name] for name in ("id", "kind", "profile", "site", "area", "groups", "tags", "poll_interval_s",
                                         "thresholds", "status", "installed_on", "notes") if name in values
     }
     if transport is not None:
@@ -224,7 +224,7 @@ def device_to_fields(device: Device, *, secrets: bool = True) -> dict[str, str]:
     fields.update(
         id=device.id, kind=device.kind, profile=device.profile, transport=device.transport.value,
         lat=repr(device.location.latitude), lon=repr(device.location.longitude), landmark=device.location.landmark,
-        site=device.site, groups=";".join(device.groups),
+        site=device.site, area=device.area, groups=";".join(device.groups),
         tags=";".join(f"{k}={v}" for k, v in device.tags.items()),
         poll_interval_s=_text(device.poll_interval_s), thresholds=format_thresholds(device.thresholds),
         status=device.status.value, installed_on=device.installed_on.isoformat() if device.installed_on else "",

@@ -37,6 +37,8 @@ class DeviceFilter:
     tags: Mapping[str, str] = field(default_factory=dict)
     profile: str | None = None
     include_retired: bool = False
+    # Only devices in one of these areas ('' is the root); None: any area.
+    areas: frozenset[str] | None = None
 
     def where(self) -> tuple[str, Params]:
         """An SQL condition on ``devices d`` and its parameters."""
@@ -54,6 +56,12 @@ class DeviceFilter:
             clauses.append("EXISTS (SELECT 1 FROM device_tags t WHERE t.device_id = d.id "
                            "AND t.key = ? AND t.value = ?)")
             params += [key, value]
+        if self.areas is not None:
+            if not self.areas:
+                clauses.append("1 = 0")
+            else:
+                clauses.append(f"d.area IN ({', '.join('?' * len(self.areas))})")
+                params += sorted(self.areas)
         if self.status is None and not self.include_retired:
             clauses.append("d.status <> 'retired'")
         return (" AND ".join(clauses) or "1 = 1"), params

@@ -77,10 +77,18 @@ class Registry:
             raise DeviceNotFound(device_id)
         return device
 
-    async def list(self, where: DeviceFilter | None = None) -> builtins.list[Device]:
-        """Devices matching ``where`` (default: all but retired), by id, in one query."""
+    async def list(self, where: DeviceFilter | None = None, *, after: str | None = None,
+                   limit: int | None = None) -> builtins.list[Device]:
+        """Devices matching ``where`` (default: all but retired), by id, in one query.
+
+        ``after`` and ``limit`` page through them: the next page starts after the last id of this one.
+        """
         condition, params = (where or DeviceFilter()).where()
-        rows = await self.db.fetch_all(f"SELECT d.doc FROM devices d WHERE {condition} ORDER BY d.id", params)
+        if after is not None:
+            condition += " AND d.id > ?"
+            params = [*params, after]
+        tail = f" LIMIT {int(limit)}" if limit is not None else ""
+        rows = await self.db.fetch_all(f"SELECT d.doc FROM devices d WHERE {condition} ORDER BY d.id{tail}", params)
         return _decode(rows)
 
     async def get_many(self, device_ids: Iterable[str]) -> dict[str, Device]:

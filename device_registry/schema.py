@@ -66,10 +66,20 @@ CREATE TABLE registry_revision (
 INSERT INTO registry_revision (id, revision) VALUES (1, 0);
 """
 
+_AREA = """
+ALTER TABLE devices ADD COLUMN area TEXT NOT NULL DEFAULT '';
+CREATE INDEX devices_area ON devices (area);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         COMPONENT, 1, "devices, groups, tags, history, stored profiles, revision",
         postgresql=_DEVICES.format(ts="TIMESTAMPTZ", serial="BIGSERIAL PRIMARY KEY"),
         sqlite=_DEVICES.format(ts="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT"),
+    ),
+    # The area a device belongs to (people's areas); '' is the root. Kept beside the document to filter on.
+    Migration(
+        COMPONENT, 2, "devices.area",
+        postgresql=_AREA, sqlite=_AREA,
     ),
 ]

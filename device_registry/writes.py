@@ -10,15 +10,15 @@ from device_registry.endpoints import endpoint
 from device_registry.history import Changes, encode_changes
 from streetwatch.database import Database
 
-_INSERT = ("INSERT INTO devices (id, kind, profile, transport, site, status, bus_key, endpoint, doc, created_at, "
-           "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_UPDATE = ("UPDATE devices SET kind = ?, profile = ?, transport = ?, site = ?, status = ?, bus_key = ?, endpoint = ?, "
-           "doc = ?, updated_at = ? WHERE id = ?")
+_INSERT = ("INSERT INTO devices (id, kind, profile, transport, site, area, status, bus_key, endpoint, doc, "
+           "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_UPDATE = ("UPDATE devices SET kind = ?, profile = ?, transport = ?, site = ?, area = ?, status = ?, bus_key = ?, "
+           "endpoint = ?, doc = ?, updated_at = ? WHERE id = ?")
 
 
-def _columns(device: Device) -> tuple[str, str, str, str, str, str, str | None, str]:
-    return (device.kind, device.profile, device.transport.value, device.site, device.status.value, device.bus_key,
-            endpoint(device), device.model_dump_json())
+def _columns(device: Device) -> tuple[str, str, str, str, str, str, str, str | None, str]:
+    return (device.kind, device.profile, device.transport.value, device.site, device.area, device.status.value,
+            device.bus_key, endpoint(device), device.model_dump_json())
 
 
 async def _insert_labels(tx: Database, devices: Sequence[Device]) -> None:

@@ -187,6 +187,22 @@ class ControlSettings(BaseModel):
     rated_power_w: float = Field(100.0, gt=0, description="a lamp's power at 100 %, unless its rated_power_w tag says")
 
 
+class ApiSettings(BaseModel):
+    """``streetwatch serve``: the operator HTTP API (docs/api.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field("127.0.0.1", description="address to listen on; beyond loopback only when told")
+    port: int = Field(8000, ge=1, le=65535, description="port to listen on")
+    approval_threshold: int = Field(500, ge=1, description="a command for more devices waits for a second person")
+    approval_levels: list[str] = Field(default_factory=lambda: ["city", "district"],
+                                       description="a command for a whole area of these levels waits too")
+    approval_ttl_s: float = Field(3600.0, gt=0, description="a request nobody approves within this expires")
+    requests_per_minute: int = Field(600, ge=1, description="per token, session or address; then 429")
+    cookie_secure: bool = Field(True, description="session cookies only over HTTPS (browsers allow localhost)")
+    events_poll_s: float = Field(0.5, gt=0, description="how often the event stream looks for new events")
+
+
 class Settings(BaseSettings):
     """Everything Streetwatch can be told. Field docs are the configuration reference."""
 
@@ -208,6 +224,7 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     control: ControlSettings = Field(default_factory=ControlSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @field_validator("database_url")
     @classmethod

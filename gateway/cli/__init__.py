@@ -18,12 +18,14 @@ from gateway.cli import db as cli_db
 from gateway.cli import demo as cli_demo
 from gateway.cli import ingest as cli_ingest
 from gateway.cli import run as cli_run
+from people.cli import area_app, audit_app, token_app, user_app
 from rules.cli import alerts_app, rules_app
 from simulators.cli import simulate
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
 from streetwatch.redact import redact_settings, redact_url
 from telemetry_store.cli import readings_app
+from web import cli as web_cli
 
 app = typer.Typer(
     name="streetwatch",
@@ -104,6 +106,12 @@ app.add_typer(cli_ingest.app, name="ingest")
 device_app.command("pending")(cli_ingest.pending_command)
 app.add_typer(broker_app, name="broker")
 app.add_typer(pki_app, name="pki")
+app.add_typer(area_app, name="area")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+app.command("serve")(web_cli.serve)
+command_app.command("approve")(web_cli.approve)
 # Groups found by entry point (pyproject.toml): `bench` comes from the benchmarks package, which no
 # production module imports.
 for _group in entry_points(group="streetwatch.cli"):

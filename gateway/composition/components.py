@@ -6,9 +6,11 @@ from control import MIGRATIONS as CONTROL_MIGRATIONS
 from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
 from device_registry.credentials import MIGRATIONS as CREDENTIAL_MIGRATIONS
 from gateway.intake.schema import MIGRATIONS as GATEWAY_MIGRATIONS
+from people import MIGRATIONS as PEOPLE_MIGRATIONS
 from rules.schema import MIGRATIONS as RULES_MIGRATIONS
 from streetwatch.migrations import Migration
 from telemetry_store import MIGRATIONS as TELEMETRY_STORE_MIGRATIONS
+from web.schema import MIGRATIONS as WEB_MIGRATIONS
 
 
 def all_migrations() -> list[Migration]:
@@ -20,4 +22,6 @@ def all_migrations() -> list[Migration]:
     migrations += RULES_MIGRATIONS
     migrations += CONTROL_MIGRATIONS
     migrations += GATEWAY_MIGRATIONS
+    migrations += PEOPLE_MIGRATIONS
+    migrations += WEB_MIGRATIONS
     return migrations

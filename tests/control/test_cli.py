@@ -177,5 +177,6 @@ def test_every_control_command_has_an_example() -> None:
     from control.cli import command_app, energy_app, lamp_app, schedule_app
 
     commands = [c for app in (lamp_app, command_app, schedule_app, energy_app) for c in app.registered_commands]
-    assert len(commands) == 17
+    own = [c for c in commands if c.callback is not None and not c.callback.__module__.startswith("web.")]
+    assert len(own) == 17  # `command approve` is added by the web package when the root CLI is built
     assert [c.name for c in commands if "Example: streetwatch " not in (c.callback.__doc__ or "")] == []

@@ -21,6 +21,7 @@ from device_registry import (
     UnknownTarget,
     device_from_fields,
     open_registry,
+    read_csv,
 )
 from streetwatch.clock import FakeClock
 from tests.device_registry.conftest import GAUGE, LAMP
@@ -265,3 +266,23 @@ async def test_a_change_made_meanwhile_is_not_overwritten(registry: Registry) ->
         await registry.replace(stale, stale.model_copy(update={"notes": "x"}), by="b")
     assert (await registry.require(LAMP["id"])).site == "Liwan"
     assert [d.id for d in await registry.resolve_target("site:Liwan")] == [LAMP["id"]]
+
+
+async def test_devices_belong_to_an_area_from_the_csv_and_filter_by_it(registry: Registry) -> None:
+    text = ("id,kind,profile,transport,host,unit,lat,lon,area\n"
+            "LP-A,lamp_controller,sw-lamp-controller,modbus-tcp,10.0.0.1,1,23.1,113.2,jingtai\n"
+            "LP-B,lamp_controller,sw-lamp-controller,modbus-tcp,10.0.0.1,2,23.1,113.2,sanyuanli\n"
+            "LP-C,lamp_controller,sw-lamp-controller,modbus-tcp,10.0.0.1,3,23.1,113.2,\n")
+    report = await registry.import_devices(read_csv(text), by="test")
+    assert report.added == 3
+    assert (await registry.require("LP-A")).area == "jingtai"
+    assert (await registry.require("LP-C")).area == ""  # no area: the root's
+    in_street = await registry.list(DeviceFilter(areas=frozenset({"jingtai", "sanyuanli"})))
+    assert [d.id for d in in_street] == ["LP-A", "LP-B"]
+    assert [d.id for d in await registry.list(DeviceFilter(areas=frozenset({""})))] == ["LP-C"]
+    assert await registry.list(DeviceFilter(areas=frozenset())) == []
+    bad = (text.splitlines()[0] + "\n"
+           "LP-D,lamp_controller,sw-lamp-controller,modbus-tcp,10.0.0.1,4,23.1,113.2,Bad Area\n")
+    with pytest.raises(ImportRejected) as rejected:
+        await registry.import_devices(read_csv(bad), by="test")
+    assert [p.field for p in rejected.value.problems] == ["area"]

@@ -1,0 +1,108 @@
+"""``/api/v1/events``: alert changes of the caller's areas as they happen, resumable with Last-Event-ID."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from queue import Empty, Queue
+
+import httpx
+import pytest
+
+from tests.web.world import World
+
+pytestmark = pytest.mark.services
+Event = tuple[str | None, str, dict[str, object]]
+
+
+def _events(response: httpx.Response) -> Iterator[Event]:
+    event_id, name, data = None, "", ""
+    for line in response.iter_lines():
+        if line.startswith("id: "):
+            event_id = line[4:]
+        elif line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data = line[6:]
+        elif line == "" and name:
+            yield event_id, name, json.loads(data)
+            event_id, name, data = None, "", ""
+
+
+def _listen(world: World, role: str, headers: dict[str, str], into: Queue[Event], ready: threading.Event) -> None:
+    with world.client(role) as client, client.stream("GET", "/api/v1/events", headers=headers) as response:
+        assert response.status_code == 200
+        ready.set()
+        for event in _events(response):
+            into.put(event)
+            if event[1] == "alert" and event[2].get("note") == "stop":
+                return
+
+
+def _alerts_until_stop(queue: Queue[Event]) -> list[Event]:
+    seen = []
+    while True:
+        try:
+            event = queue.get(timeout=20)
+        except Empty:
+            raise AssertionError(f"the stream went quiet; saw {seen}") from None
+        if event[1] == "alert":
+            seen.append(event)
+            if event[2].get("note") == "stop":
+                return seen
+
+
+def _stop(world: World) -> int:
+    """An acknowledged inside alert: its 'acknowledged' event (note 'stop') ends a listener."""
+    alert = world.new_alert("inside")
+    with world.client("duty_officer") as client:
+        assert client.post(f"/api/v1/alerts/{alert}/ack", json={"note": "stop"}).status_code == 200
+    return alert
+
+
+def test_a_viewer_sees_alerts_of_its_areas_live_and_resumes_after_a_break(world: World) -> None:
+    queue: Queue[Event] = Queue()
+    ready = threading.Event()
+    listener = threading.Thread(target=_listen, args=(world, "viewer", {}, queue, ready), daemon=True)
+    listener.start()
+    assert ready.wait(20)
+    outside = world.new_alert("outside")
+    inside = world.new_alert("inside")
+    stop = _stop(world)
+    seen = _alerts_until_stop(queue)
+    listener.join(20)
+    assert [(e[2]["alert_id"], e[2]["event"]) for e in seen] == [(inside, "raised"), (stop, "raised"),
+                                                                  (stop, "acknowledged")]
+    assert outside not in {e[2]["alert_id"] for e in seen}
+    assert seen[2][2]["actor"] == "duty_officer-user"
+
+    # Reconnect from the first event: the two after it come again, in order.
+    first_id = seen[0][0]
+    assert first_id is not None
+    again: Queue[Event] = Queue()
+    ready = threading.Event()
+    resumed = threading.Thread(target=_listen, args=(world, "viewer", {"Last-Event-ID": first_id}, again, ready),
+                               daemon=True)
+    resumed.start()
+    replay = _alerts_until_stop(again)
+    resumed.join(20)
+    assert [(e[2]["alert_id"], e[2]["event"]) for e in replay] == [(stop, "raised"), (stop, "acknowledged")]
+
+
+def test_command_progress_is_streamed(world: World) -> None:
+    with world.client("operator") as operator:
+        created = operator.post("/api/v1/commands", json={"target": {"kind": "device", "value": "LP-IN-2"},
+                                                          "action": "on"})
+        command = created.json()["command"]["id"]
+        with operator.stream("GET", "/api/v1/events") as response:
+            for _, name, data in _events(response):
+                if name == "command" and data["command"] == command:
+                    assert (data["status"], data["device_count"]) == ("queued", 1)
+                    break
+
+
+def test_a_bad_last_event_id_is_named(world: World) -> None:
+    with world.client("viewer") as client:
+        answer = client.get("/api/v1/events", headers={"Last-Event-ID": "yesterday"})
+    assert answer.status_code == 422 and answer.json()["field"] == "Last-Event-ID"
