@@ -21,6 +21,7 @@ from gateway.probe import ProbeFailed, ProbeResult, probe_modbus, probe_mqtt
 from streetwatch.cli_support import CliState, OutputFormat, error_line, render, settings
 from streetwatch.config import Settings
 from streetwatch.database import Database
+from streetwatch.mqtt import MqttTransport
 from streetwatch.readings import Reading
 from telemetry_store import cli as readings_cli
 from telemetry_store import open_store
@@ -50,7 +51,8 @@ def probe(
         if device.transport.is_modbus:
             result = await probe_modbus(device, profile, timeout_s=timeout_s or 3.0)
         else:
-            result = await probe_mqtt(device, profile, current.mqtt_url, timeout_s=timeout_s or 60.0)
+            result = await probe_mqtt(device, profile, MqttTransport.from_settings(current),
+                                      timeout_s=timeout_s or 60.0)
         if commission and result.healthy and device.status is DeviceStatus.registered:
             await registry.set_status(device_id, DeviceStatus.commissioned, by=actor(by), note="device probe")
         return result

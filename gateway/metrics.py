@@ -77,6 +77,16 @@ class GatewayCollector(Collector):
                            g.ingest.reading_pauses)
             yield _gauge("streetwatch_mqtt_connected", "1 while the gateway's MQTT session is up",
                          1.0 if g.ingest.connected else 0.0)
+        if g.mqtt is not None:  # every MQTT client the gateway holds: intake, alert publisher, control channel
+            connected = GaugeMetricFamily("streetwatch_mqtt_client_connected",
+                                          "1 while this MQTT client of the gateway is connected", labels=["client"])
+            connects = CounterMetricFamily("streetwatch_mqtt_client_connects",
+                                           "Connections this MQTT client of the gateway made", labels=["client"])
+            for client in g.mqtt.clients:
+                connected.add_metric([client.name], 1.0 if client.connected else 0.0)
+                connects.add_metric([client.name], client.connects)
+            yield connected
+            yield connects
         if g.poller is not None:
             stats_p = g.poller.stats
             received.add_metric(["modbus"], stats_p.readings)

@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 
 from device_drivers.errors import DriverError
 from device_drivers.modbus import BusSettings, Endpoint, ModbusBus, read_device
-from gateway.backoff import backoff_delay_s
 from gateway.decode import encode_poll
 from gateway.device_state import DeviceStates
 from gateway.directory import DeviceDirectory, DeviceEntry, DirectoryChange
 from gateway.fanout import Fanout
 from gateway.journal import Journal, Source
 from gateway.pipeline import StorePipeline
+from streetwatch.backoff import backoff_delay_s
 from streetwatch.clock import Clock
 from streetwatch.readings import Reading
 
@@ -190,8 +190,8 @@ class ModbusPoller:
         interval = target.entry.poll_interval_s
         if target.failures >= self.offline_after_failures:
             attempt = target.failures - self.offline_after_failures + 1
-            target.due = now + backoff_delay_s(attempt, base_s=interval, cap_s=max(interval, self.max_backoff_s),
-                                               rng=self.rng)
+            target.due = now + backoff_delay_s(attempt, initial_s=interval,
+                                               max_s=max(interval, self.max_backoff_s), jitter=0.2, rng=self.rng)
         else:
             jitter = min(0.02 * interval, 0.5)
             target.due = max(target.due + interval, now) + self.rng.uniform(-jitter, jitter)

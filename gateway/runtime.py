@@ -15,7 +15,7 @@ A service is composed with a :class:`ServiceSpec`: a name and a function that, g
 online/offline changes if it has ``on_readings``/``on_status`` (:class:`~gateway.fanout.ReadingSubscriber`),
 and runs as a task if it has ``async def run()``::
 
-    ServiceSpec("rules", lambda ctx: RulesService(ctx.db, ctx.settings, clock=ctx.clock,
+    ServiceSpec("rules", lambda ctx: RulesService(ctx.db, ctx.settings, clock=ctx.clock, mqtt=ctx.mqtt,
                                                   devices=ctx.directory.devices), needs_devices=True)
 
 ``gateway/services.py`` lists the services ``streetwatch run`` composes.
@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from device_registry import Registry
-from gateway.backoff import Backoff
 from gateway.components import all_migrations
 from gateway.decode import RecordDecoder
 from gateway.device_state import DeviceStates
@@ -51,9 +50,11 @@ from gateway.poller import ModbusPoller
 from gateway.recorder import Recorder
 from gateway.records import GatewayRecords
 from streetwatch import migrations
+from streetwatch.backoff import Backoff
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import Settings
 from streetwatch.database import Database, DatabaseUnavailable, open_database
+from streetwatch.mqtt import MqttTransport
 from telemetry_store import StoreUnavailable, TelemetryStore, open_store, run_maintenance
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class GatewayContext:
-    """What a composed service may use."""
+    """What a composed service may use; ``mqtt`` is None when MQTT is off (``--no-mqtt``)."""
 
     settings: Settings
     clock: Clock
@@ -70,6 +71,7 @@ class GatewayContext:
     directory: DeviceDirectory
     store: TelemetryStore
     states: DeviceStates
+    mqtt: MqttTransport | None
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ class Gateway:
         self.clock: Clock = clock or SystemClock()
         self.services = list(services)
         self.options = options or RunOptions()
+        # Made here, before anything runs: a bad CA file or key is a one-line error (MqttSetupError).
+        self.mqtt = MqttTransport.from_settings(settings) if self.options.mqtt else None
         self.ready = asyncio.Event()
         self.metrics = GatewayMetrics()
         self.journal: Journal | None = None
@@ -133,17 +137,20 @@ class Gateway:
     def health(self) -> tuple[bool, dict[str, Any]]:
         store_ok = self.pipeline is not None and not self.pipeline.outage
         broker = "disabled" if self.ingest is None else ("connected" if self.ingest.connected else "disconnected")
+        clients = self.mqtt.clients if self.mqtt is not None else []
         journal = self.journal
         body = {
             "status": "ok",
             "store": "reachable" if store_ok else "unreachable",
             "broker": broker,
+            # Every MQTT client the gateway holds (intake, alerts, control), each ready or not, and why.
+            "mqtt": {c.name: {"ready": c.connected, "reason": c.reason} for c in clients} if self.mqtt else "disabled",
             "journal_backlog_records": journal.backlog if journal is not None else 0,
             "spool_bytes": journal.size_bytes() if journal is not None else 0,
             "catching_up": self.pipeline.catching_up if self.pipeline is not None else False,
             "devices": len(self.directory) if self.directory is not None else 0,
         }
-        ok = store_ok and broker != "disconnected" and self.ready.is_set()
+        ok = store_ok and all(c.connected for c in clients) and self.ready.is_set()
         body["status"] = "ok" if ok else "degraded"
         return ok, body
 
@@ -180,7 +187,7 @@ class Gateway:
     async def _open(self, stack: AsyncExitStack) -> tuple[Database, TelemetryStore] | None:
         """The database (migrated) and the store; waits with backoff while the database is unreachable."""
         settings = self.settings
-        backoff = Backoff(base_s=1.0, cap_s=30.0)
+        backoff = Backoff(initial_s=1.0, max_s=30.0, jitter=0.2)
         while True:
             try:
                 attempt = AsyncExitStack()
@@ -228,8 +235,8 @@ class Gateway:
             batch_size=store_settings.batch_size, flush_interval_s=store_settings.flush_interval_ms / 1000,
             capacity_readings=max(store_settings.queue_size, store_settings.batch_size),
             on_written=lambda _count, seconds: self.metrics.write_batch.observe(seconds))
-        if options.mqtt:
-            self.ingest = MqttIngest(settings, journal=journal, directory=directory, pipeline=self.pipeline,
+        if self.mqtt is not None:
+            self.ingest = MqttIngest(settings, self.mqtt, journal=journal, directory=directory, pipeline=self.pipeline,
                                      states=states, fanout=fanout, recorder=recorder, clock=self.clock)
         if options.modbus:
             gw = settings.gateway
@@ -241,7 +248,7 @@ class Gateway:
             poller.reconcile()
             directory.on_change(poller.reconcile)
         self.metrics.attach(self)
-        return GatewayContext(settings, self.clock, db, registry, directory, store, states)
+        return GatewayContext(settings, self.clock, db, registry, directory, store, states, self.mqtt)
 
     def _bind_http(self) -> dict[str, Any]:
         sockets = {}

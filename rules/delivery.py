@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from rules.actions import ActionRequest, CommandSink
 from rules.alerts import AlertSink, AlertTransition
-from rules.backoff import Backoff
 from rules.errors import AlertSinkUnavailable
+from streetwatch.backoff import Backoff
 from streetwatch.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -43,15 +43,16 @@ async def deliver_transitions(queue: asyncio.Queue[AlertTransition | None], sink
         try:
             if transition is None:
                 return
-            backoff = Backoff(initial_s=0.2, maximum_s=30.0)
+            backoff = Backoff(initial_s=0.2, max_s=30.0)
             while True:
                 try:
                     await sink.apply(transition)
                     break
                 except AlertSinkUnavailable as exc:
                     stats.sink_retries += 1
-                    delay = backoff.failed(clock.monotonic())
-                    level = logging.WARNING if backoff.attempts == 1 else logging.DEBUG
+                    now = clock.monotonic()
+                    delay = backoff.failed(now) - now
+                    level = logging.WARNING if backoff.failures == 1 else logging.DEBUG
                     log.log(level, "alert %s/%s waits for the alert store (retry in %.1f s): %s",
                             transition.rule, transition.device_id, delay, exc)
                     await asyncio.sleep(delay)

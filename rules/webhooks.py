@@ -19,8 +19,8 @@ from types import TracebackType
 
 import httpx
 
-from rules.backoff import Backoff
 from streetwatch import __version__
+from streetwatch.backoff import Backoff
 from streetwatch.config import WebhookSettings
 
 log = logging.getLogger(__name__)
@@ -117,8 +117,8 @@ class WebhookSender:
         secret = settings.secret.get_secret_value()
         if secret:
             headers[SIGNATURE_HEADER] = signature(secret, delivery.body)
-        backoff = Backoff(initial_s=settings.backoff_initial_s, maximum_s=max(settings.backoff_max_s,
-                                                                              settings.backoff_initial_s))
+        backoff = Backoff(initial_s=settings.backoff_initial_s,
+                          max_s=max(settings.backoff_max_s, settings.backoff_initial_s))
         loop = asyncio.get_running_loop()
         for attempt in range(1, settings.max_attempts + 1):
             try:
@@ -137,6 +137,6 @@ class WebhookSender:
                           delivery.event, attempt, problem)
                 return
             self.retries += 1
-            delay = backoff.failed(loop.time())
+            delay = backoff.failed(loop.time()) - loop.time()
             log.warning("webhook %s: %s; retry %d in %.1f s", settings.url, problem, attempt, delay)
             await asyncio.sleep(delay)

@@ -31,7 +31,6 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 
 from device_registry import Device, Profile
-from rules.control.backoff import Backoff
 from rules.control.channel import DeliveryChannel, DeliveryJob
 from rules.control.directory import DeviceDirectory
 from rules.control.errors import ControlError, DeliveryError, DeliveryRejected
@@ -41,6 +40,7 @@ from rules.control.orders import place_order
 from rules.control.status_writer import StatusWriter
 from rules.control.store import CommandStore, StatusUpdate
 from rules.control.timeline import Place, lighting_day, table
+from streetwatch.backoff import Backoff
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import ControlSettings
 from streetwatch.database import DatabaseUnavailable
@@ -368,7 +368,7 @@ class Dispatcher:
         if state is not None:
             for pending in state.pending.values():
                 pending.next_at = 0.0
-                pending.backoff.reset()
+                pending.backoff.succeeded()
             state.wake.set()
         for i, listener in enumerate(self._listeners):
             self._spawn(listener(device_id), name=f"control-online-{i}-{device_id}")

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["gateway.backoff", "gateway.logs"]
+MODULES = ["gateway.logs"]
 
 
 @pytest.mark.parametrize("name", MODULES)
