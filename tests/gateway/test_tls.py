@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 from device_registry import Device
@@ -19,6 +20,7 @@ from gateway.runtime import Gateway, RunOptions, running
 from gateway.services import default_services
 from rules.control import CommandStore
 from rules.control.model import DeliveryStatus
+from simulators import Fleet, Scenario
 from streetwatch import topics
 from streetwatch.config import DatabaseUrl, Settings
 from streetwatch.database import open_database
@@ -143,3 +145,29 @@ async def test_health_and_metrics_report_every_client_not_only_the_intake(
     for name in ("intake", "alerts", "control"):
         assert f'streetwatch_mqtt_client_connected{{client="{name}"}} 0.0' in metrics
     assert PLAINTEXT_ATTEMPT in mosquitto_tls.log()[log_from:]  # the broker saw plaintext, and refused it
+
+
+async def test_the_simulators_publish_over_mqtts(mosquitto_tls: MosquittoServer, tls_material: TlsMaterial) -> None:
+    transport = MqttTransport.from_url(mosquitto_tls.url, TlsFiles(ca_file=tls_material.ca_file))
+    scenario = Scenario(gauges=2, gauge_interval_s=0.2, devices_per_client=1, id_prefix="tls-")
+    async with Subscriber(transport, topics.TELEMETRY_SUBSCRIPTION) as heard, Fleet(scenario, mqtt=transport) as fleet:
+        topic, body = await heard.next(timeout_s=10)
+        assert fleet.mqtt is not None and fleet.mqtt.stats.connects == 2
+    parsed = topics.parse_device_topic(topic)
+    assert parsed is not None and parsed.device_id.startswith("tls-CG-") and "water_level_mm" in body
+
+
+async def test_a_client_certificate_is_presented_when_the_broker_requires_one(tls_material: TlsMaterial) -> None:
+    server = MosquittoServer(tls=tls_material, require_certificate=True)
+    server.start()
+    try:
+        with_certificate = MqttTransport.from_url(server.url, TlsFiles(
+            tls_material.ca_file, tls_material.client_cert, tls_material.client_key))
+        async with with_certificate.client("with-certificate") as client:
+            await client.publish("streetwatch/test", b"1", qos=1)
+        without = MqttTransport.from_url(server.url, TlsFiles(ca_file=tls_material.ca_file))
+        with pytest.raises(aiomqtt.MqttError):
+            async with without.client("without-certificate", timeout=3):
+                pass
+    finally:
+        server.close()
