@@ -137,6 +137,17 @@ def _version(package: str) -> str:
         return "?"
 
 
+_checked = False
+
+
+def check_once() -> None:
+    """:func:`check`, the first time a process makes a transport (the libraries do not change while it runs)."""
+    global _checked  # a process-wide fact, learnt once
+    if not _checked:
+        check()
+        _checked = True
+
+
 def check() -> None:
     """Raise :class:`MqttInternalsError` (one line) if a private name used above is missing."""
     missing = [f"aiomqtt.Client.{name}" for name in _AIOMQTT_CLASS if not callable(getattr(aiomqtt.Client, name, None))]

@@ -113,7 +113,7 @@ class MqttTransport:
         self.url = url
         self.tls_files = tls or TlsFiles()
         self._tls = tls_context(url, self.tls_files)
-        internals.check()
+        internals.check_once()
         self._health: dict[str, ClientHealth] = {}
 
     @classmethod

@@ -112,6 +112,7 @@ def test_refuses_to_start_when_a_paho_internal_is_gone(missing: str, monkeypatch
 
     if hasattr(paho_mqtt.Client, missing):
         monkeypatch.delattr(paho_mqtt.Client, missing)
+    monkeypatch.setattr(internals, "_checked", False)  # as in a new process
     monkeypatch.setattr(paho_mqtt.Client, "__init__", init_without)
     with pytest.raises(MqttInternalsError, match=rf"paho Client\(\)\.{missing}\b.*pinned in pyproject.toml"):
         MqttTransport.from_url("mqtt://127.0.0.1")
