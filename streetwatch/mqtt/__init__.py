@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from streetwatch.mqtt.internals import MqttInternalsError
+from streetwatch.mqtt.errors import MqttInternalsError, MqttSetupError
 from streetwatch.mqtt.link import MqttLink
-from streetwatch.mqtt.transport import ClientHealth, MqttSetupError, MqttTransport, TlsFiles, tls_context
+from streetwatch.mqtt.transport import ClientHealth, MqttTransport, TlsFiles, tls_context
 from streetwatch.mqtt.url import BrokerUrl
 
 __all__ = ["BrokerUrl", "ClientHealth", "MqttInternalsError", "MqttLink", "MqttSetupError", "MqttTransport", "TlsFiles",

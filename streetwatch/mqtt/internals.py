@@ -1,9 +1,9 @@
 """Every reach into aiomqtt's and paho's private internals, in one place, checked at start.
 
 The intake replaces three things the libraries do not let a caller change (docs/gateway.md):
-it reads the socket itself (``gateway/mqtt_reader.py``), decodes plain PUBLISH packets itself
-(``gateway/mqtt_publish.py``) and acknowledges QoS 1 messages only once they are journaled
-(``gateway/mqtt_ingest.py``). aiomqtt 2.5 offers none of that publicly, so those modules call the
+it reads the socket itself (``gateway/intake/mqtt_reader.py``), decodes plain PUBLISH packets itself
+(``gateway/intake/mqtt_publish.py``) and acknowledges QoS 1 messages only once they are journaled
+(``gateway/intake/mqtt_ingest.py``). aiomqtt 2.5 offers none of that publicly, so those modules call the
 functions here, and nothing else in the project touches a private name of either library. Each
 access is marked ``# noqa: SLF001`` with the reason.
 
@@ -25,13 +25,9 @@ import aiomqtt
 import paho.mqtt.client as paho_mqtt
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
 
-from streetwatch.config import ConfigError
+from streetwatch.mqtt.errors import MqttInternalsError
 
 PublishHandler = Callable[[], MQTTErrorCode]
-
-
-class MqttInternalsError(ConfigError):
-    """The installed aiomqtt or paho-mqtt is not a version whose internals the intake knows."""
 
 
 def paho_of(client: aiomqtt.Client) -> paho_mqtt.Client:

@@ -23,18 +23,14 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiomqtt
 
 from streetwatch.backoff import Backoff
-from streetwatch.config import ConfigError, Settings
 from streetwatch.mqtt import internals
+from streetwatch.mqtt.errors import MqttSetupError
 from streetwatch.mqtt.url import BrokerUrl
-
-
-class MqttSetupError(ConfigError):
-    """The MQTT settings cannot work (a bad URL, a missing CA file, an unreadable key): one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +45,25 @@ class TlsFiles:
     @property
     def any(self) -> bool:
         return self.ca_file is not None or self.cert_file is not None or self.key_file is not None
+
+
+class _TlsSettings(Protocol):
+    @property
+    def ca_file(self) -> Path | None: ...
+    @property
+    def cert_file(self) -> Path | None: ...
+    @property
+    def key_file(self) -> Path | None: ...
+
+
+class BrokerSettings(Protocol):
+    """What the transport reads of :class:`streetwatch.config.Settings` (named here: the settings import this
+    package to check ``mqtt_url``)."""
+
+    @property
+    def mqtt_url(self) -> str: ...
+    @property
+    def mqtt(self) -> _TlsSettings: ...
 
 
 @dataclass
@@ -125,7 +140,7 @@ class MqttTransport:
         return cls(url, tls)
 
     @classmethod
-    def from_settings(cls, settings: Settings, mqtt_url: str | None = None) -> MqttTransport:
+    def from_settings(cls, settings: BrokerSettings, mqtt_url: str | None = None) -> MqttTransport:
         """The transport for ``settings``. ``mqtt_url`` overrides the setting (a ``--mqtt-url`` option); the
         ``[mqtt]`` TLS files then apply only if it is ``mqtts://`` too."""
         mqtt = settings.mqtt

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.runtime import Gateway, RunOptions, running
-from gateway.services import default_services
+from gateway.composition.runtime import Gateway, RunOptions, running
+from gateway.composition.services import default_services
 from tests.gateway.conftest import gateway_settings, http_get, register
 
 
@@ -23,7 +23,7 @@ async def test_no_mqtt_leaves_alerts_and_control_quiet(tmp_path: Path, caplog: p
     url = f"sqlite:///{tmp_path / 'sw.db'}"
     await register(url, [])
     settings = gateway_settings(tmp_path, url, f"mqtt://127.0.0.1:{trap.getsockname()[1]}", api_port=http_ports[1])
-    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO)
     gateway = Gateway(settings, services=default_services(), options=RunOptions(mqtt=False, modbus=False))
     assert gateway.mqtt is None
     try:
@@ -39,4 +39,4 @@ async def test_no_mqtt_leaves_alerts_and_control_quiet(tmp_path: Path, caplog: p
                   if r.levelno >= logging.WARNING and ("MQTT" in r.getMessage() or "mqtt" in r.name)]
     assert mqtt_lines == []
     assert not [r for r in caplog.records if r.name in ("streetwatch.mqtt.link", "rules.mqtt_publisher",
-                                                         "rules.control.mqtt_channel", "gateway.mqtt_ingest")]
+                                                         "control.mqtt_channel", "gateway.intake.mqtt_ingest")]

@@ -15,21 +15,21 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from control import CommandStore
+from control.model import DeliveryStatus
 from device_registry import Device
-from gateway.runtime import Gateway, RunOptions, running
-from gateway.services import default_services
-from rules.control import CommandStore
-from rules.control.model import DeliveryStatus
+from gateway.composition.runtime import Gateway, RunOptions, running
+from gateway.composition.services import default_services
 from simulators import Fleet, Scenario
 from streetwatch import topics
 from streetwatch.config import DatabaseUrl, Settings
 from streetwatch.database import open_database
 from streetwatch.mqtt import MqttTransport, TlsFiles
+from tests.control.conftest import MQTT_LAMP_PROFILE
+from tests.control.mqtt_device import MqttTestLamp
 from tests.fixtures.services import MosquittoServer
 from tests.fixtures.tls import TlsMaterial
 from tests.gateway.conftest import eventually, gateway_settings, http_get, register
-from tests.rules.control.conftest import MQTT_LAMP_PROFILE
-from tests.rules.control.mqtt_device import MqttTestLamp
 from tests.rules.mqtt_support import Subscriber
 
 pytestmark = pytest.mark.services

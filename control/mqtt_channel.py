@@ -1,0 +1,166 @@
+"""Commands over MQTT: publish to the device's ``cmd`` topic, wait for its ``cmd/ack`` with the same id.
+
+The contract (docs/control.md)::
+
+    streetwatch/devices/{id}/cmd      {"id": "42", "action": "set_dim", "params": {"level_pct": 50},
+                                       "expires_at": "2026-12-21T10:15:00Z"}          QoS 1
+    streetwatch/devices/{id}/cmd/ack  {"id": "42", "ok": true}  or  {"id": "42", "ok": false, "error": "…"}
+
+The id is the delivery's id and stays the same on every attempt, so an acknowledgement that comes
+late, after a retry went out, still confirms the delivery. A device should carry out a command id
+once and ack repeats again. The channel keeps its own connection (made by the process's
+:class:`~streetwatch.mqtt.MqttTransport`, so with its TLS settings) and reconnects with backoff; while
+it is down, attempts fail and the dispatcher retries them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+import aiomqtt
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from control.channel import DeliveryJob
+from control.errors import DeliveryError, DeliveryRejected
+from streetwatch import topics
+from streetwatch.mqtt import MqttLink, MqttTransport
+
+log = logging.getLogger(__name__)
+
+
+class CommandMessage(BaseModel):
+    """What a device receives on its ``cmd`` topic."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    action: str
+    params: dict[str, Any]
+    expires_at: datetime
+
+
+class AckMessage(BaseModel):
+    """What a device answers on ``cmd/ack``; fields it adds beyond these are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    ok: bool = True
+    error: str | None = None
+
+
+@dataclass
+class _Waiter:
+    device_id: str
+    ack: asyncio.Future[AckMessage]
+
+
+@dataclass
+class AckCounters:
+    """What an operator watches: acks that were unreadable, for nobody, or for another device."""
+
+    received: int = 0
+    unreadable: int = 0
+    unmatched: int = 0
+    wrong_device: int = 0
+
+
+class MqttChannel:
+    """A :class:`~control.channel.DeliveryChannel` with its own broker connection (health record ``control``).
+
+    >>> async with MqttChannel(transport, client_id="gw-1-cmd") as channel:  # doctest: +SKIP
+    ...     await dispatcher_using(channel)
+    """
+
+    def __init__(self, transport: MqttTransport, *, client_id: str = "streetwatch-control",
+                 connect_timeout_s: float = 5.0) -> None:
+        self.client_id = client_id
+        self._link = MqttLink(transport, "control", identifier=client_id, purpose="commands wait and retry",
+                              on_connect=self._subscribe, on_message=self._received,
+                              connect_timeout_s=connect_timeout_s, clean_session=True)
+        self._waiters: dict[str, _Waiter] = {}
+        self.acks = AckCounters()
+
+    @property
+    def where(self) -> str:
+        return self._link.where
+
+    async def __aenter__(self) -> Self:
+        await self._link.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        try:
+            await self._link.__aexit__(exc_type, exc, tb)
+        finally:
+            for waiter in self._waiters.values():
+                waiter.ack.cancel()
+            self._waiters.clear()
+
+    async def wait_connected(self, timeout_s: float) -> None:
+        await self._link.wait_connected(timeout_s)
+
+    @staticmethod
+    async def _subscribe(client: aiomqtt.Client) -> None:
+        await client.subscribe(topics.ACK_SUBSCRIPTION, qos=1)
+
+    def _received(self, message: aiomqtt.Message) -> None:
+        self._on_message(message.topic.value, message.payload)
+
+    def _on_message(self, topic: str, payload: Any) -> None:
+        parsed = topics.parse_device_topic(topic)
+        if parsed is None or parsed.kind != "cmd/ack":
+            return
+        self.acks.received += 1
+        try:
+            ack = AckMessage.model_validate_json(payload if isinstance(payload, bytes | bytearray | str) else b"")
+        except ValidationError as exc:
+            self.acks.unreadable += 1
+            log.warning("unreadable ack from %s: %s", parsed.device_id, exc.errors()[0]["msg"])
+            return
+        waiter = self._waiters.get(ack.id)
+        if waiter is None:
+            self.acks.unmatched += 1  # an ack after the delivery was finished, or for another gateway
+            return
+        if waiter.device_id != parsed.device_id:
+            self.acks.wrong_device += 1
+            log.warning("ack for command %s came from %s, but it was sent to %s", ack.id, parsed.device_id,
+                        waiter.device_id)
+            return
+        if not waiter.ack.done():
+            waiter.ack.set_result(ack)
+
+    async def deliver(self, job: DeliveryJob) -> None:
+        client = self._link.client
+        if client is None:
+            raise DeliveryError(f"not connected to the MQTT broker at {self.where}: {self._link.health.reason}")
+        key = str(job.delivery_id)
+        waiter = self._waiters.get(key)
+        if waiter is None:
+            waiter = self._waiters[key] = _Waiter(job.device.id, asyncio.get_running_loop().create_future())
+        message = CommandMessage(id=key, action=job.action.value, params=job.params, expires_at=job.expires_at)
+        if not waiter.ack.done():  # a late ack of an earlier attempt may have confirmed it already
+            try:
+                await client.publish(topics.command(job.device.id), message.model_dump_json(), qos=1,
+                                     timeout=job.timeout_s)
+            except aiomqtt.MqttError as exc:
+                raise DeliveryError(f"could not publish to the broker: {exc}") from None
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter.ack), job.timeout_s)
+            except TimeoutError:
+                raise DeliveryError(f"no acknowledgement within {job.timeout_s:g} s") from None
+        ack = waiter.ack.result()
+        self.release(job.delivery_id)
+        if not ack.ok:
+            raise DeliveryRejected(f"the device refused: {ack.error or 'no reason given'}")
+
+    def release(self, delivery_id: int) -> None:
+        waiter = self._waiters.pop(str(delivery_id), None)
+        if waiter is not None and not waiter.ack.done():
+            waiter.ack.cancel()

@@ -1,0 +1,21 @@
+"""Every package's schema migrations, in one place: the gateway composes the packages."""
+
+from __future__ import annotations
+
+from control import MIGRATIONS as CONTROL_MIGRATIONS
+from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
+from gateway.intake.schema import MIGRATIONS as GATEWAY_MIGRATIONS
+from rules.schema import MIGRATIONS as RULES_MIGRATIONS
+from streetwatch.migrations import Migration
+from telemetry_store import MIGRATIONS as TELEMETRY_STORE_MIGRATIONS
+
+
+def all_migrations() -> list[Migration]:
+    """The migrations of every component the gateway runs."""
+    migrations: list[Migration] = []
+    migrations += REGISTRY_MIGRATIONS
+    migrations += TELEMETRY_STORE_MIGRATIONS
+    migrations += RULES_MIGRATIONS
+    migrations += CONTROL_MIGRATIONS
+    migrations += GATEWAY_MIGRATIONS
+    return migrations
