@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from device_drivers.modbus import BusPool, BusSettings
 from device_registry import Registry
 from gateway.composition.components import all_migrations
 from gateway.composition.gc_tuning import Thresholds, tuned_gc
@@ -63,7 +64,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class GatewayContext:
-    """What a composed service may use; ``mqtt`` is None when MQTT is off (``--no-mqtt``)."""
+    """What a composed service may use."""
 
     settings: Settings
     clock: Clock
@@ -72,7 +73,10 @@ class GatewayContext:
     directory: DeviceDirectory
     store: TelemetryStore
     states: DeviceStates
+    buses: BusPool
+    """The one owner of every Modbus bus: the poller, the dispatcher and the probe take theirs from it."""
     mqtt: MqttTransport | None
+    """The one door to the MQTT broker; None when MQTT is off (``--no-mqtt``)."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class Gateway:
         self.fanout: Fanout | None = None
         self.recorder: Recorder | None = None
         self.store: TelemetryStore | None = None
+        self.buses: BusPool | None = None
         self.gc_thresholds: Thresholds | None = None
         """The collector's thresholds the gateway set once running (None: left as they were)."""
         self._stopping = asyncio.Event()
@@ -249,17 +254,19 @@ class Gateway:
         if self.mqtt is not None:
             self.ingest = MqttIngest(settings, self.mqtt, journal=journal, directory=directory, pipeline=self.pipeline,
                                      states=states, fanout=fanout, recorder=recorder, clock=self.clock)
+        gw = settings.gateway
+        # Opened even without polling: commands to Modbus devices go over it too.
+        self.buses = buses = await stack.enter_async_context(BusPool(BusSettings(timeout_s=gw.poll_timeout_s)))
         if options.modbus:
-            gw = settings.gateway
             self.poller = poller = ModbusPoller(
-                directory=directory, journal=journal, pipeline=self.pipeline, states=states, fanout=fanout,
-                clock=self.clock, concurrency=gw.poll_concurrency, timeout_s=gw.poll_timeout_s,
+                directory=directory, buses=buses, journal=journal, pipeline=self.pipeline, states=states,
+                fanout=fanout, clock=self.clock, concurrency=gw.poll_concurrency,
                 offline_after_failures=gw.offline_after_failures, max_backoff_s=options.max_backoff_s,
                 observe_latency=self.metrics.poll_latency.observe, dead_letter=recorder.dead_letter)
             poller.reconcile()
             directory.on_change(poller.reconcile)
         self.metrics.attach(self)
-        return GatewayContext(settings, self.clock, db, registry, directory, store, states, self.mqtt)
+        return GatewayContext(settings, self.clock, db, registry, directory, store, states, buses, self.mqtt)
 
     def _bind_http(self) -> dict[str, Any]:
         sockets = {}
