@@ -42,7 +42,8 @@ class BrokerUrl:
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in _SCHEMES:
-            raise ValueError(f"unsupported scheme {parts.scheme or url!r}; use mqtt://[user:password@]host[:port] "
+            # The scheme only, never the URL: it may hold a password.
+            raise ValueError(f"unsupported scheme {parts.scheme or '(none)'!r}; use mqtt://[user:password@]host[:port] "
                              "or mqtts://… for TLS")
         if not parts.hostname:
             raise ValueError("no host")
