@@ -133,7 +133,7 @@ async def test_every_command_kind_passes_the_documented_parser(mqtt_url: str) ->
     assert set(examples) == set(Action) == set(PARAMS_MODEL)  # a new action needs its example here
     profile = ProfileLibrary.shipped().get("sw-lamp-controller")
     expires = datetime.now(UTC) + timedelta(minutes=15)
-    async with MqttChannel(mqtt_url, client_id="t-contract") as channel, \
+    async with MqttChannel(MqttTransport.from_url(mqtt_url), client_id="t-contract") as channel, \
             MqttTestLamp(mqtt_url, "MQ-C") as lamp:
         await channel.wait_connected(5)
         for number, (action, params) in enumerate(examples.items(), 1):

@@ -132,7 +132,8 @@ async def test_a_hostile_file_on_hot_reload_keeps_the_rules_in_force(
     clock = FakeClock(START)
     async with open_database(DatabaseUrl.parse(f"sqlite:///{tmp_path / 'sw.db'}")) as db:
         # The service's own ticker finds the change and reloads, as in the gateway.
-        service = RulesService(db, Settings(mqtt_url=mqtt_url), clock=clock, devices={"CG-1": device("CG-1")},
+        service = RulesService(db, Settings(mqtt_url=mqtt_url), clock=clock, mqtt=None,
+                               devices={"CG-1": device("CG-1")},
                                rules_dir=rules_dir, tick_interval_s=0.05, reload_check_s=0.05)
         async with service:
             path = rules_dir / name
