@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from device_registry.cli import device_app, group_app, profile_app
+from duty.cli import duty_app
 from gateway import cli_bench, cli_compose, cli_db, cli_demo, cli_ingest, cli_run
 from people.cli import area_app, audit_app, token_app, user_app
 from rules.cli import alerts_app, rules_app
@@ -93,6 +94,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.command("serve")(web_cli.serve)
+app.add_typer(duty_app, name="duty")
 command_app.command("approve")(web_cli.approve)
 
 

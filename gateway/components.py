@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
+from duty import MIGRATIONS as DUTY_MIGRATIONS
 from gateway.schema import MIGRATIONS as GATEWAY_MIGRATIONS
 from people import MIGRATIONS as PEOPLE_MIGRATIONS
 from rules.control.migrations import MIGRATIONS as CONTROL_MIGRATIONS
@@ -22,4 +23,5 @@ def all_migrations() -> list[Migration]:
     migrations += GATEWAY_MIGRATIONS
     migrations += PEOPLE_MIGRATIONS
     migrations += WEB_MIGRATIONS
+    migrations += DUTY_MIGRATIONS
     return migrations

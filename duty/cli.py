@@ -1,0 +1,160 @@
+"""``streetwatch duty show | validate | contact … | responsible …``: rotas, channels and responsibility."""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
+
+import typer
+
+from duty.contacts import Contact
+from duty.errors import DutyError
+from duty.files import load_duty
+from duty.roster import Roster, open_roster
+from people.errors import PeopleError
+from streetwatch.cli_support import OutputFormat, UserError, error_line, render, run, settings
+from streetwatch.clock import SystemClock
+from streetwatch.database import DatabaseError
+
+T = TypeVar("T")
+duty_app = typer.Typer(help="Duty: who is on duty, how to reach them, who answers for what.", no_args_is_help=True)
+contact_app = typer.Typer(help="People's channels: sms, voice, email, wecom, dingtalk, feishu, console.",
+                          no_args_is_help=True)
+responsible_app = typer.Typer(help="Who answers for a device, a group (hazard point) or an area.",
+                              no_args_is_help=True)
+duty_app.add_typer(contact_app, name="contact")
+duty_app.add_typer(responsible_app, name="responsible")
+
+
+def with_roster(ctx: typer.Context, action: Callable[[Roster], Awaitable[T]]) -> T:
+    """Load the duty files, open the database, run ``action``; domain errors become one line."""
+    current = settings(ctx)
+
+    async def go() -> T:
+        async with open_roster(current.database, load_duty(current.duty.duty_dir), current.timezone) as roster:
+            return await action(roster)
+
+    try:
+        return run(go())
+    except (DutyError, PeopleError) as exc:
+        raise UserError(str(exc)) from None
+    except DatabaseError as exc:
+        error_line(str(exc))
+        raise typer.Exit(1) from None
+
+
+def parse_at(text: str | None, zone: str) -> datetime:
+    """``--at``: now, an ISO time with an offset, or a local wall time in ``zone``."""
+    if text is None or text == "now":
+        return SystemClock().now()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--at {text!r}: use 2026-12-24T08:00 (the area's local time) or add an offset") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=zoneinfo.ZoneInfo(zone))
+
+
+@duty_app.command("show")
+def show(
+    ctx: typer.Context,
+    area: str = typer.Option(..., "--area", help="the area"),
+    at: str | None = typer.Option(None, "--at", help="when (default now); local time of the area unless an offset"),
+    role: str = typer.Option("duty_officer", "--role", help="the rota's role"),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv"),
+) -> None:
+    """Who is on duty in an area, and in each area above it, at a time.
+
+    Example: streetwatch duty show --area jingtai --at 2026-12-24T20:00
+    """
+    async def go(roster: Roster) -> list[dict[str, object]]:
+        moment = parse_at(at, await roster.zone(area))
+        rows: list[dict[str, object]] = []
+        for level, area_id in enumerate(await roster.chain(area)):
+            local = moment.astimezone(zoneinfo.ZoneInfo(await roster.zone(area_id)))
+            person = await roster.on_duty(area_id, role, moment)
+            rota = roster.plan.rota(area_id, role)
+            rows.append({"up": level, "area": area_id, "local_time": local.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                         "on_duty": person or ("(no rota)" if rota is None else "(nobody)"),
+                         "head": ", ".join(await roster.responsibility.of("area", area_id, "head"))})
+        return rows
+
+    typer.echo(render(with_roster(ctx, go), output, ["up", "area", "local_time", "on_duty", "head"]))
+
+
+@duty_app.command("validate")
+def validate(ctx: typer.Context) -> None:
+    """Check the duty files (rotas, policies) and that every area and person they name exists.
+
+    Example: streetwatch duty validate
+    """
+    problems = with_roster(ctx, lambda roster: roster.problems())
+    if problems:
+        raise UserError("\n".join(problems))
+    typer.echo("duty files are valid")
+
+
+@contact_app.command("add")
+def contact_add(
+    ctx: typer.Context,
+    person: str = typer.Argument(..., help="a user (streetwatch user add)"),
+    channel: str = typer.Argument(..., help="sms, voice, email, wecom, dingtalk, feishu or console"),
+    address: str = typer.Argument(..., help="mobile number, e-mail address or robot webhook URL"),
+    secret: str = typer.Option("", "--secret", help="DingTalk's signing secret (SEC…)"),
+    language: str = typer.Option("zh", "--language", help="zh or en"),
+) -> None:
+    """Add a channel to a person.
+
+    Example: streetwatch duty contact add wang sms 13800138000
+    """
+    async def go(roster: Roster) -> Contact:
+        await roster.users.require(person)
+        return await roster.contacts.add(person, channel, address, secret=secret, language=language)
+
+    contact = with_roster(ctx, go)
+    typer.echo(f"{contact.person}: {contact.channel} {contact.address}")
+
+
+@contact_app.command("list")
+def contact_list(
+    ctx: typer.Context,
+    person: str | None = typer.Argument(None),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv"),
+) -> None:
+    """List channels (secrets redacted).
+
+    Example: streetwatch duty contact list wang
+    """
+    contacts = with_roster(ctx, lambda r: r.contacts.of(person) if person else r.contacts.all())
+    typer.echo(render([c.shown() for c in contacts], output, ["person", "channel", "address", "secret", "language"]))
+
+
+@responsible_app.command("add")
+def responsible_add(
+    ctx: typer.Context,
+    person: str = typer.Argument(...),
+    device: str | None = typer.Option(None, "--device"),
+    group: str | None = typer.Option(None, "--group", help="a group or hazard point"),
+    area: str | None = typer.Option(None, "--area"),
+    head: bool = typer.Option(False, "--head", help="the area's head (escalation's last step)"),
+) -> None:
+    """Make a person responsible for a device, a group or an area (or the head of an area).
+
+    Example: streetwatch duty responsible add zhao --area baiyun --head
+    """
+    chosen = [(kind, value) for kind, value in (("device", device), ("group", group), ("area", area)) if value]
+    if len(chosen) != 1:
+        raise UserError("name exactly one of --device, --group, --area")
+    kind, target = chosen[0]
+    if head and kind != "area":
+        raise UserError("--head goes with --area")
+
+    async def go(roster: Roster) -> None:
+        await roster.users.require(person)
+        if kind == "area":
+            await roster.areas.require(target)
+        await roster.responsibility.assign(kind, target, person, "head" if head else "responsible")  # type: ignore[arg-type]
+
+    with_roster(ctx, go)
+    typer.echo(f"{person} is {'head' if head else 'responsible'} for {kind} {target}")
