@@ -1,5 +1,5 @@
 """The duty package's tables: channels of people, who is responsible for what, the notification outbox,
-escalations in progress and used acknowledgement links.
+escalations in progress and the acknowledgement links handed out (and whether they were used).
 
 The outbox's ``key`` is unique: the alert, the transition, the escalation step, the recipient and the
 channel. Queueing a notification twice (a retried step after a restart, a second gateway) inserts once.
@@ -58,10 +58,11 @@ CREATE TABLE duty_escalations (
 );
 CREATE INDEX duty_escalations_due ON duty_escalations (next_at) WHERE stopped_at IS NULL;
 CREATE TABLE duty_ack_links (
-    nonce     TEXT PRIMARY KEY,
-    alert_id  BIGINT NOT NULL,
-    recipient TEXT NOT NULL,
-    used_at   {ts} NOT NULL
+    nonce      TEXT PRIMARY KEY,
+    alert_id   BIGINT NOT NULL,
+    recipient  TEXT NOT NULL,
+    expires_at {ts} NOT NULL,
+    used_at    {ts}
 );
 """
 

@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["duty.rota", "duty.contacts", "duty.files", "duty.policy"]
+MODULES = ["duty.rota", "duty.contacts", "duty.files", "duty.policy", "duty.templates", "duty.ack_links",
+           "duty.channels.robots"]
 
 
 @pytest.mark.parametrize("name", MODULES)
