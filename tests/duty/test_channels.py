@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
@@ -23,14 +22,6 @@ from tests.fixtures.receivers import Request, SmtpServer, http_receiver
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 BODY = "【红色预警】京泰路涵洞 水位620mm。确认：http://127.0.0.1/ack/x"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 async def test_email_reaches_a_real_smtp_server_in_utf8_with_a_stable_message_id(smtp: SmtpServer) -> None:

@@ -1,0 +1,155 @@
+"""The escalation engine: from a raised alert to the people of its policy, step by step, until someone
+acknowledges or the alert is cleared.
+
+Each tick reads the alert store, so an acknowledgement from anywhere (the CLI, the API, a signed link)
+stops the chain at the next tick, and a restart resumes where the database says. A step is one
+transaction: its notifications go into the outbox, its links are recorded, and the escalation moves to
+the next step; a step replayed after a crash queues nothing twice (the outbox's keys).
+
+>>> escalator = Escalator(roster, alerts, outbox, signer, places, clock=clock)   # doctest: +SKIP
+>>> await escalator.tick()                                                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from duty.ack_links import AckSigner, epoch, new_nonce
+from duty.outbox import Outbox, OutboxItem
+from duty.recipients import Place, contacts_for, people_for
+from duty.roster import Roster
+from duty.templates import Notice, render
+from rules.alert_rows import time_param, time_value
+from rules.alert_store import AlertStore
+from rules.alerts import Alert, AlertState
+from streetwatch.clock import Clock
+from streetwatch.database import Database
+
+log = logging.getLogger(__name__)
+PlaceOf = Callable[[Alert], Awaitable[Place]]
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    alert_id: int
+    severity: str
+    area: str
+    step: int
+    next_at: datetime | None
+
+
+class Escalator:
+    def __init__(self, roster: Roster, alerts: AlertStore, outbox: Outbox, signer: AckSigner, place_of: PlaceOf,
+                 *, clock: Clock, public_url: str = "http://127.0.0.1:8000", link_ttl_s: float = 86_400.0) -> None:
+        self.roster = roster
+        self.db: Database = roster.db
+        self.alerts = alerts
+        self.outbox = outbox
+        self.signer = signer
+        self.place_of = place_of
+        self.clock = clock
+        self.public_url = public_url.rstrip("/")
+        self.link_ttl_s = link_ttl_s
+        self.steps_run = 0
+
+    async def tick(self) -> int:
+        """Start, advance and stop escalations as of now; the number of steps run."""
+        now = self.clock.now()
+        await self._start_new(now)
+        await self._stop_finished(now)
+        ran = 0
+        rows = await self.db.fetch_all(
+            "SELECT * FROM duty_escalations WHERE stopped_at IS NULL AND next_at <= ? ORDER BY next_at, alert_id",
+            (time_param(self.db, now),))
+        for row in rows:
+            escalation = Escalation(int(row["alert_id"]), str(row["severity"]), str(row["area"]), int(row["step"]),
+                                    time_value(row["next_at"]))
+            ran += await self._run_step(escalation, now)
+        self.steps_run += ran
+        return ran
+
+    async def _start_new(self, now: datetime) -> None:
+        severities = [p.severity for p in self.roster.plan.policies]
+        if not severities:
+            return
+        marks = ", ".join("?" for _ in severities)
+        rows = await self.db.fetch_all(
+            f"SELECT a.id FROM alerts a LEFT JOIN duty_escalations e ON e.alert_id = a.id WHERE a.state = ? "
+            f"AND a.severity IN ({marks}) AND e.alert_id IS NULL ORDER BY a.id", (AlertState.raised.value, *severities))
+        for row in rows:
+            alert = await self.alerts.get(int(row["id"]))
+            place = await self.place_of(alert)
+            await self.db.execute(
+                "INSERT INTO duty_escalations (alert_id, severity, area, step, next_at, started_at) "
+                "VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (alert_id) DO NOTHING",
+                (alert.id, alert.severity, place.area, time_param(self.db, now), time_param(self.db, now)))
+
+    async def _stop_finished(self, now: datetime) -> None:
+        """Stop the chain of every alert that is no longer raised (acknowledged, cleared or closed)."""
+        rows = await self.db.fetch_all(
+            "SELECT a.* FROM alerts a JOIN duty_escalations e ON e.alert_id = a.id "
+            "WHERE e.stopped_at IS NULL AND a.state <> ?", (AlertState.raised.value,))
+        for row in rows:
+            alert = await self.alerts.get(int(row["id"]))
+            why = f"acknowledged by {alert.acknowledged_by}" if alert.acknowledged_at else alert.state.value
+            await self._stop(alert.id, now, why, acked_at=alert.acknowledged_at,
+                             resolved_at=alert.closed_at or alert.cleared_at)
+
+    async def _stop(self, alert_id: int, now: datetime, why: str, *, acked_at: datetime | None = None,
+                    resolved_at: datetime | None = None) -> None:
+        t = self.db
+        await t.execute("UPDATE duty_escalations SET stopped_at = ?, stopped_by = ?, next_at = NULL, acked_at = ?, "
+                        "resolved_at = ? WHERE alert_id = ? AND stopped_at IS NULL",
+                        (time_param(t, now), why[:200], None if acked_at is None else time_param(t, acked_at),
+                         None if resolved_at is None else time_param(t, resolved_at), alert_id))
+        log.info("escalation of alert %d stopped: %s", alert_id, why)
+
+    async def _run_step(self, escalation: Escalation, now: datetime) -> int:
+        alert = await self.alerts.get(escalation.alert_id)
+        policy = self.roster.plan.policy(escalation.severity)
+        step = policy.step_at(escalation.step) if policy is not None else None
+        if alert.state is not AlertState.raised or policy is None or step is None:
+            await self._stop(alert.id, now, "no further step" if alert.state is AlertState.raised else
+                             alert.state.value)
+            return 0
+        place = await self.place_of(alert)
+        people = await people_for(self.roster, policy, step, Place(place.device_id, escalation.area, place.groups),
+                                  now)
+        contacts = await contacts_for(self.roster, people, step.channels)
+        if not contacts:
+            log.warning("alert %d, step %d (%s): nobody to notify at %s", alert.id, escalation.step, step.where,
+                        escalation.area)
+        async with self.db.transaction() as tx:
+            items = [self._item(alert, escalation.step, c.person, c.channel, c.address, c.language, now)
+                     for c in contacts]
+            for item, nonce in items:
+                await tx.execute("INSERT INTO duty_ack_links (nonce, alert_id, recipient, expires_at) "
+                                 "VALUES (?, ?, ?, ?)", (nonce, alert.id, item.recipient,
+                                                         time_param(tx, now + timedelta(seconds=self.link_ttl_s))))
+            await self.outbox.enqueue([item for item, _ in items], now, db=tx)
+            await tx.execute("UPDATE duty_escalations SET step = ?, next_at = ? WHERE alert_id = ? AND step = ?",
+                             (escalation.step + 1, time_param(tx, now + timedelta(seconds=step.wait_s)), alert.id,
+                              escalation.step))
+        return 1
+
+    def _item(self, alert: Alert, index: int, person: str, channel: str, address: str, language: str,
+              now: datetime) -> tuple[OutboxItem, str]:
+        nonce = new_nonce()
+        token = self.signer.sign(alert.id, expires=epoch(now) + int(self.link_ttl_s), nonce=nonce)
+        notice = notice_of(alert, f"{self.public_url}/ack/{token}")
+        message = render(notice, "en" if language == "en" else "zh")
+        body = message.sms if channel in ("sms", "voice") else message.text
+        key = f"{alert.id}:{epoch(alert.raised_at)}:{index}:{person}:{channel}:{address}"
+        return OutboxItem(key, alert.id, person, channel, address, message.subject, body), nonce
+
+
+def notice_of(alert: Alert, ack_url: str) -> Notice:
+    """What the messages say about ``alert``; the trend comes from the rule's ``rise_10min`` context."""
+    landmark = alert.location.landmark if alert.location is not None else ""
+    unit = alert.metric.rsplit("_", 1)[1] if alert.metric and "_" in alert.metric else ""
+    rise = alert.context.get("rise_10min")
+    return Notice(alert.id, alert.severity, landmark or alert.site or alert.device_id, alert.metric, alert.value,
+                  unit if unit in ("mm", "cm", "m", "ntu") else "", rise, ack_url, landmark=alert.device_id)
