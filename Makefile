@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest services venv clean
+.PHONY: demo test lint typecheck layers pytest services venv clean
 
 demo: $(STAMP)
 	$(BIN)/streetwatch demo
 
-test: services $(STAMP) lint typecheck pytest
+test: services $(STAMP) lint typecheck layers pytest
 
 venv: $(STAMP)
 
@@ -30,8 +30,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The import-linter contracts in pyproject.toml: the packages' layers, no import cycle.
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
 pytest: $(STAMP)
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) .streetwatch .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .streetwatch .pytest_cache .mypy_cache .ruff_cache .grimp_cache

@@ -28,6 +28,7 @@ class DriverError(Exception):
 
     def __init__(self, message: str, *, where: str = "") -> None:
         self.where = where
+        self.detail = message  # without ``where``, for a caller that names the device its own way
         super().__init__(f"{where}: {message}" if where else message)
 
 
@@ -37,6 +38,10 @@ class DeviceTimeout(DriverError):
 
 class ConnectionFailed(DriverError):
     """The bus could not be opened (refused, unreachable, no such serial port) or was lost mid-request."""
+
+
+class ConnectionLost(ConnectionFailed):
+    """The bus was open, then dropped under a request (the device closed it, restarted, or the line broke)."""
 
 
 class ModbusExceptionResponse(DriverError):
@@ -51,6 +56,16 @@ class ModbusExceptionResponse(DriverError):
 
 class FramingError(DriverError):
     """Bytes arrived that do not form a valid frame (bad CRC, garbage on a serial line)."""
+
+
+class MalformedReply(FramingError):
+    """The device answered, but with bytes that are not a Modbus reply: a byte count larger than the
+    data, a frame cut short before its declared length, a PDU that cannot be decoded."""
+
+    def __init__(self, request: str, problem: str, *, where: str = "") -> None:
+        self.request = request
+        self.problem = problem
+        super().__init__(f"malformed reply to {request}: {problem}", where=where)
 
 
 class StaleResponse(DriverError):

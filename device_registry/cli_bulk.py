@@ -10,14 +10,14 @@ from typing import Any
 
 import typer
 
-from device_registry.cli_common import BY_HELP, actor, parse_pairs, with_registry
+from device_registry.cli_common import BY_HELP, parse_pairs, with_registry
 from device_registry.device import Device, DeviceStatus
 from device_registry.errors import ImportRejected
 from device_registry.flat import COLUMNS, SECRET_COLUMNS, describe_address, device_to_fields
 from device_registry.importer import ImportReport, read_csv
 from device_registry.query import DeviceFilter
 from device_registry.registry import Registry
-from streetwatch.cli_support import OutputFormat, UserError, render
+from streetwatch.cli_support import OutputFormat, UserError, actor, render
 
 PUBLIC_COLUMNS = [c for c in COLUMNS if c not in SECRET_COLUMNS]
 TABLE_COLUMNS = ["id", "kind", "profile", "address", "site", "groups", "status"]

@@ -1,4 +1,4 @@
-"""What the registry's commands share: opening the registry, who is acting, errors at the edge."""
+"""What the registry's commands share: opening the registry, errors at the edge, KEY=VALUE options."""
 
 from __future__ import annotations
 
@@ -9,17 +9,11 @@ import typer
 
 from device_registry.errors import RegistryError
 from device_registry.registry import Registry, open_registry
-from streetwatch.cli_support import UserError, error_line, os_user, run, settings
-from streetwatch.database import DatabaseError
+from streetwatch.cli_support import UserError, run_guarded, settings
 
 T = TypeVar("T")
 
 BY_HELP = "who makes the change, for the history (default: your OS user)"
-
-
-def actor(by: str | None) -> str:
-    """``--by``, else the OS user running the command."""
-    return by or os_user()
 
 
 def with_registry(ctx: typer.Context, action: Callable[[Registry], Awaitable[T]]) -> T:
@@ -30,13 +24,7 @@ def with_registry(ctx: typer.Context, action: Callable[[Registry], Awaitable[T]]
         async with open_registry(current.database, profiles_dir=current.profiles_dir) as registry:
             return await action(registry)
 
-    try:
-        return run(go())
-    except RegistryError as exc:
-        raise UserError(str(exc)) from None
-    except DatabaseError as exc:
-        error_line(str(exc))
-        raise typer.Exit(1) from None
+    return run_guarded(go(), (RegistryError,))
 
 
 def parse_pairs(values: list[str] | None, option: str, example: str) -> list[tuple[str, str]]:

@@ -8,14 +8,14 @@ from typing import Any
 
 import typer
 
-from device_registry.cli_common import BY_HELP, actor, parse_pairs, with_registry
+from device_registry.cli_common import BY_HELP, parse_pairs, with_registry
 from device_registry.device import Device, Transport
 from device_registry.errors import InvalidDevice
 from device_registry.flat import device_from_fields, device_to_fields, split_host_port
 from device_registry.history import HistoryEntry, diff
 from device_registry.observed import Observed, latest_readings
 from device_registry.registry import Registry
-from streetwatch.cli_support import OutputFormat, UserError, render, settings
+from streetwatch.cli_support import OutputFormat, UserError, actor, render, settings
 
 
 def _address_fields(transport: Transport, address: str | None, port: int | None) -> dict[str, str]:

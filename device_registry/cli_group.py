@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from device_registry.cli_common import BY_HELP, actor, with_registry
+from device_registry.cli_common import BY_HELP, with_registry
 from device_registry.device import LABEL_PATTERN, Device
 from device_registry.flat import describe_address
 from device_registry.query import DeviceFilter
 from device_registry.registry import Registry
-from streetwatch.cli_support import OutputFormat, UserError, render
+from streetwatch.cli_support import OutputFormat, UserError, actor, render
 
 TARGET_HELP = "device ids or selectors: ID, site:NAME, tag:KEY=VALUE, kind:KIND, group:NAME"
 
@@ -44,7 +44,7 @@ def show(
 
 
 def _check_name(name: str) -> None:
-    if not LABEL_PATTERN.match(name):
+    if not LABEL_PATTERN.fullmatch(name):
         raise UserError(f"group: {name!r}: letters, digits, '.', '_' and '-' only, 1 to 64 characters")
 
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import typer
 
-from device_registry.cli_common import BY_HELP, actor, with_registry
+from device_registry.cli_common import BY_HELP, with_registry
 from device_registry.errors import ProfileRejected
 from device_registry.library import ProfileEntry, ProfileLibrary, check_profile_text, profile_format
 from device_registry.profile import ModbusMetric, Profile
 from device_registry.registry import Registry
-from streetwatch.cli_support import OutputFormat, UserError, render
+from streetwatch.cli_support import OutputFormat, UserError, actor, render
 
 
 async def _libraries(registry: Registry) -> ProfileLibrary:

@@ -14,7 +14,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+from streetwatch import topics
+
+DEVICE_ID_PATTERN = topics.DEVICE_ID_PATTERN
 KNOWN_KINDS = ("lamp_controller", "culvert_gauge", "water_quality_probe")
 # Group names and tag keys travel in CSV cells (';' and '=' separate them) and in CLI selectors.
 LABEL_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -173,7 +175,7 @@ class Device(_Frozen):
     @field_validator("id")
     @classmethod
     def _check_id(cls, value: str) -> str:
-        if not DEVICE_ID_PATTERN.match(value):
+        if not DEVICE_ID_PATTERN.fullmatch(value):
             raise ValueError(f"{value!r}: letters, digits, '.', '_' and '-' only, 1 to 64 characters")
         return value
 
@@ -188,7 +190,7 @@ class Device(_Frozen):
     @classmethod
     def _check_groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for group in value:
-            if not LABEL_PATTERN.match(group):
+            if not LABEL_PATTERN.fullmatch(group):
                 raise ValueError(f"group {group!r}: letters, digits, '.', '_' and '-' only, 1 to 64 characters")
         return tuple(dict.fromkeys(value))  # a device is in a group once; keep the installer's order
 
@@ -196,7 +198,7 @@ class Device(_Frozen):
     @classmethod
     def _check_tags(cls, value: dict[str, str]) -> dict[str, str]:
         for key, text in value.items():
-            if not LABEL_PATTERN.match(key):
+            if not LABEL_PATTERN.fullmatch(key):
                 raise ValueError(f"tag key {key!r}: letters, digits, '.', '_' and '-' only, 1 to 64 characters")
             if ";" in text or len(text) > 256:
                 raise ValueError(f"tag {key}: the value may not contain ';' and is at most 256 characters")
@@ -206,10 +208,10 @@ class Device(_Frozen):
     @classmethod
     def _check_thresholds(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
         for metric, levels in value.items():
-            if not LABEL_PATTERN.match(metric):
+            if not LABEL_PATTERN.fullmatch(metric):
                 raise ValueError(f"metric {metric!r} is not a metric name")
             for level in levels:
-                if not LABEL_PATTERN.match(level):
+                if not LABEL_PATTERN.fullmatch(level):
                     raise ValueError(f"{metric}: level {level!r} is not a level name (e.g. red)")
         return value
 

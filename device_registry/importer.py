@@ -18,6 +18,9 @@ from device_registry.errors import FieldProblem, ImportRejected, InvalidDevice, 
 from device_registry.flat import COLUMNS, REQUIRED, device_from_fields, device_to_fields, fields_for_transport
 from device_registry.library import ProfileLibrary, check_device
 from device_registry.lifecycle import check_status_change
+from streetwatch.safe_text import csv_uncell
+
+MAX_FIELD_CHARS = 10_000  # notes included; a longer cell is a mistake or an attack, not a device
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,7 @@ class ImportRow:
 
     line: int
     fields: Mapping[str, str]
+    problems: tuple[RowProblem, ...] = ()  # found while reading (a field too long): the row is refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,9 @@ def read_csv(text: str) -> list[ImportRow]:
     Raises :class:`ImportRejected` for problems of the file itself (unknown or missing columns,
     rows with too many cells), naming each line.
     """
+    # The csv module refuses a field over 128 KiB by stopping the whole file; read every field, then
+    # refuse the row holding an overlong one, so --skip-invalid can import the rest.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     try:
         header = [name.strip().lower() for name in next(reader)]
@@ -91,8 +98,13 @@ def read_csv(text: str) -> list[ImportRow]:
             if len(cells) > len(header):
                 problems.append(RowProblem(start, "row", f"{len(cells)} cells but the header has {len(header)}"))
                 continue
-            padded = cells + [""] * (len(header) - len(cells))
-            rows.append(ImportRow(start, dict(zip(header, padded, strict=True))))
+            padded = [csv_uncell(cell) for cell in cells] + [""] * (len(header) - len(cells))
+            long = tuple(RowProblem(start, name, f"field too long ({len(cell):,} characters, at most "
+                                                 f"{MAX_FIELD_CHARS:,})")
+                         for name, cell in zip(header, padded, strict=True) if len(cell) > MAX_FIELD_CHARS)
+            fields = {name: ("" if len(cell) > MAX_FIELD_CHARS else cell)
+                      for name, cell in zip(header, padded, strict=True)}
+            rows.append(ImportRow(start, fields, long))
     except csv.Error as exc:
         problems.append(RowProblem(end + 1, "row", f"not valid CSV: {exc}"))
     if problems:
@@ -119,6 +131,9 @@ def plan_import(rows: Sequence[ImportRow], existing: Mapping[str, Device], libra
     plan = ImportPlan()
     first_line: dict[str, int] = {}
     for row in rows:
+        if row.problems:
+            plan.problems += row.problems
+            continue
         device_id = str(row.fields.get("id", "")).strip()
         if device_id in first_line:
             plan.problems.append(RowProblem(row.line, "id", f"{device_id!r} is also on line {first_line[device_id]}"))

@@ -83,7 +83,7 @@ def parse_selector(text: str) -> Selector:
         return Selector(text, filter=DeviceFilter())
     prefix, sep, value = text.partition(":")
     if not sep:
-        if not DEVICE_ID_PATTERN.match(text):
+        if not DEVICE_ID_PATTERN.fullmatch(text):
             raise UnknownTarget(f"target {text!r} is not a device id or a selector ({SELECTOR_HELP})")
         return Selector(text, device_id=text)
     if not value:

@@ -14,9 +14,8 @@ from duty.errors import DutyError
 from duty.files import load_duty
 from duty.roster import Roster, open_roster
 from people.errors import PeopleError
-from streetwatch.cli_support import OutputFormat, UserError, error_line, render, run, settings
+from streetwatch.cli_support import OutputFormat, UserError, render, run_guarded, settings
 from streetwatch.clock import SystemClock
-from streetwatch.database import DatabaseError
 
 T = TypeVar("T")
 duty_app = typer.Typer(help="Duty: who is on duty, how to reach them, who answers for what.", no_args_is_help=True)
@@ -36,13 +35,7 @@ def with_roster(ctx: typer.Context, action: Callable[[Roster], Awaitable[T]]) ->
         async with open_roster(current.database, load_duty(current.duty.duty_dir), current.timezone) as roster:
             return await action(roster)
 
-    try:
-        return run(go())
-    except (DutyError, PeopleError) as exc:
-        raise UserError(str(exc)) from None
-    except DatabaseError as exc:
-        error_line(str(exc))
-        raise typer.Exit(1) from None
+    return run_guarded(go(), (DutyError, PeopleError))
 
 
 def parse_at(text: str | None, zone: str) -> datetime:

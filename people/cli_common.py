@@ -11,9 +11,8 @@ import typer
 from people.audit import CLI_ADDRESS
 from people.directory import People, open_people
 from people.errors import PeopleError
-from streetwatch.cli_support import UserError, error_line, os_user, run, settings
+from streetwatch.cli_support import actor, run_guarded, settings
 from streetwatch.clock import SystemClock
-from streetwatch.database import DatabaseError
 
 T = TypeVar("T")
 CLOCK = SystemClock()
@@ -27,20 +26,14 @@ def with_people(ctx: typer.Context, action: Callable[[People], Awaitable[T]]) ->
         async with open_people(current.database) as people:
             return await action(people)
 
-    try:
-        return run(go())
-    except PeopleError as exc:
-        raise UserError(str(exc)) from None
-    except DatabaseError as exc:
-        error_line(str(exc))
-        raise typer.Exit(1) from None
+    return run_guarded(go(), (PeopleError,))
 
 
 async def audited(people: People, action: str, target: str, change: Awaitable[T], *, area: str = "root",
                   detail: Mapping[str, Any] | None = None) -> T:
     """Run ``change`` and record it (and a refusal) in the audit log as the OS user from the command line."""
     async def record(result: str) -> None:
-        await people.audit.record(actor=os_user(), role="cli", area=area, address=CLI_ADDRESS, action=action,
+        await people.audit.record(actor=actor(None), role="cli", area=area, address=CLI_ADDRESS, action=action,
                                   target=target, detail=detail, result=result, now=CLOCK.now())
 
     try:

@@ -18,10 +18,10 @@ from rules.durations import format_duration_s
 from rules.levels import Levels, effective_levels
 from rules.severity import SeverityScale
 from rules.spec import AbsenceRule, ConditionRule, GroupRule, RateOfChangeRule, RuleSpec, ThresholdRule
-from rules.sun import SUNRISE_ELEVATION_DEG, sun_elevation_deg
 from rules.windows import SampleWindow, TransitionCounter
 from streetwatch.expressions import Expression, ExpressionError
 from streetwatch.readings import Reading
+from streetwatch.sun import SUNRISE_ELEVATION_DEG, sun_elevation_deg
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,8 @@ except ImportError:  # pragma: no cover - older Typer on the real Click
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 from streetwatch.config import ConfigError, Settings, load_settings
+from streetwatch.database import DatabaseError
+from streetwatch.safe_text import csv_cell, printable
 
 T = TypeVar("T")
 USER_ERROR_EXIT = 2
@@ -69,8 +71,22 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def os_user() -> str:
-    """The OS user running the command, for history and audit rows."""
+def run_guarded(coro: Coroutine[Any, Any, T], domain_errors: tuple[type[Exception], ...]) -> T:
+    """Run one async library call; a domain error becomes a :class:`UserError` (one line, exit 2),
+    an unreachable database one line and exit 1."""
+    try:
+        return run(coro)
+    except domain_errors as exc:
+        raise UserError(str(exc)) from None
+    except DatabaseError as exc:
+        error_line(str(exc))
+        raise typer.Exit(1) from None
+
+
+def actor(by: str | None) -> str:
+    """``--by``, else the OS user running the command: who acts, for the history and the audit trail."""
+    if by:
+        return by
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers) and no LOGNAME/USER
@@ -78,7 +94,12 @@ def os_user() -> str:
 
 
 def render(rows: Sequence[dict[str, Any]], fmt: OutputFormat, columns: Sequence[str] | None = None) -> str:
-    """Rows as an aligned table, JSON or CSV text."""
+    """Rows as an aligned table, JSON or CSV text.
+
+    Every CSV this CLI writes comes from here: a cell a spreadsheet would run as a formula is
+    neutralised (:func:`~streetwatch.safe_text.csv_cell`); a table escapes control and bidi
+    characters (:func:`~streetwatch.safe_text.printable`).
+    """
     columns = list(columns or (rows[0].keys() if rows else []))
     if fmt is OutputFormat.json:
         return json.dumps([{c: row.get(c) for c in columns} for row in rows], indent=2, default=str,
@@ -88,11 +109,11 @@ def render(rows: Sequence[dict[str, Any]], fmt: OutputFormat, columns: Sequence[
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+            writer.writerow(["" if row.get(c) is None else csv_cell(row.get(c)) for c in columns])
         return out.getvalue().rstrip("\n")
     if not rows:
         return "(none)"
-    cells = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
+    cells = [[("" if row.get(c) is None else printable(str(row.get(c)))) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]

@@ -68,6 +68,10 @@ class MqttSettings(BaseModel):
     session_expiry_s: int = Field(86_400, ge=0, description="how long the broker keeps the session")
     shared_group: str | None = Field(None, description="MQTT v5 shared-subscription group, e.g. 'gw'")
     max_payload_bytes: int = Field(65_536, gt=0)
+    max_clock_skew_s: float = Field(300.0, ge=0, description="a reading stamped further ahead of the gateway's "
+                                    "clock is refused (future_timestamp)")
+    hold_unknown_s: float = Field(3.0, ge=0, description="how long a message from an unknown sender waits for "
+                                  "its device to be registered before it is refused; 0 refuses at once")
 
 
 class StoreSettings(BaseModel):

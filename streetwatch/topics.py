@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +21,10 @@ STATUS_SUBSCRIPTION = f"{DEVICES}/+/status"
 ACK_SUBSCRIPTION = f"{DEVICES}/+/cmd/ack"
 ONLINE = b"online"
 OFFLINE = b"offline"
+
+# A device id (docs/mqtt.md): what the registry accepts, so a topic with any other id is refused
+# before its id is kept anywhere.
+DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 DeviceTopicKind = Literal["telemetry", "status", "cmd", "cmd/ack"]
 
@@ -64,3 +69,8 @@ def parse_device_topic(topic: str) -> DeviceTopic | None:
     if rest in ("telemetry", "status", "cmd", "cmd/ack"):
         return DeviceTopic(parts[2], rest)  # type: ignore[arg-type]
     return None
+
+
+def valid_device_id(device_id: str) -> bool:
+    """``LP-1`` → True; an empty, too long (over 64 characters) or otherwise spelled id → False."""
+    return len(device_id) <= 64 and DEVICE_ID_PATTERN.match(device_id) is not None

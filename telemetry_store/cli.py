@@ -17,6 +17,7 @@ import typer
 
 from streetwatch.cli_support import OutputFormat, UserError, render, run, settings
 from streetwatch.config import Settings
+from streetwatch.figures import show, tidy
 from telemetry_store.errors import StoreError
 from telemetry_store.model import Bucket, LatestValue
 from telemetry_store.opening import open_store
@@ -55,7 +56,7 @@ def _shown(ts: datetime, zone: zoneinfo.ZoneInfo, fmt: OutputFormat) -> str:
 
 
 def _number(value: float, fmt: OutputFormat) -> Any:
-    return value if fmt is OutputFormat.json else repr(value)
+    return tidy(value) if fmt is not OutputFormat.table else show(value)
 
 
 @readings_app.command("latest")

@@ -1,7 +1,7 @@
 """The FastAPI application: routers, error handlers, and the check that every route is authorized.
 
 >>> app = create_app(settings)          # doctest: +SKIP
->>> uvicorn.run(app, host="127.0.0.1", port=8000)
+>>> uvicorn.run(app, host="127.0.0.1", port=8000)   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from web import (
     routes_session,
 )
 from web.auth import permission_of
+from web.nul_guard import RefuseNul
 from web.services import open_services
 
 API_PREFIX = "/api/v1"
@@ -76,6 +77,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app = FastAPI(title="Streetwatch operator API", version=__version__, lifespan=lifespan,
                   description="Areas, devices, readings, alerts and commands of the caller's areas (docs/api.md).")
     errors.install(app)
+    app.add_middleware(RefuseNul)
     for router in ROUTERS:
         app.include_router(router)
     check_routes(app)

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from control import Action, Command, CommandStore, CommandTarget
 from people.timestamps import as_datetime, stamp
-from rules.control.model import Action, Command, CommandTarget
-from rules.control.store import CommandStore
 from streetwatch.database import Database
 
 AWAITING = "awaiting_approval"
@@ -111,9 +110,3 @@ class Approvals:
                                         reason=request.reason, ttl_s=request.ttl_s)
         await self.db.execute("UPDATE approval_requests SET command_id = ? WHERE id = ?", (command.id, request_id))
         return command
-
-    async def expire(self, now: datetime) -> int:
-        """Mark the requests nobody approved in time as expired; return how many."""
-        return await self.db.execute(
-            "UPDATE approval_requests SET state = 'expired' WHERE state = ? AND expires_at <= ?",
-            (AWAITING, stamp(now)))

@@ -8,10 +8,9 @@ from pathlib import Path
 import typer
 import uvicorn
 
+from control import Command, CommandStore
 from people.cli_common import CLOCK
-from rules.control.model import Command
-from rules.control.store import CommandStore
-from streetwatch.cli_support import UserError, os_user, run, settings
+from streetwatch.cli_support import UserError, actor, run, settings
 from streetwatch.database import open_database
 from streetwatch.migrations import migrate
 from web.app import create_app
@@ -60,7 +59,7 @@ def approve(ctx: typer.Context, request_id: int = typer.Argument(..., metavar="I
         async with open_database(current.database) as db:
             await migrate(db, MIGRATIONS)
             store = await CommandStore.open(db)
-            return await Approvals(db).approve(request_id, by=os_user(), now=CLOCK.now(), commands=store)
+            return await Approvals(db).approve(request_id, by=actor(None), now=CLOCK.now(), commands=store)
 
     try:
         command = run(go())

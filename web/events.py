@@ -21,9 +21,10 @@ from people import ROOT_AREA, Permission
 from web.auth import Access, authorized, services_of
 from web.command_areas import commands_in_areas
 from web.errors import invalid
+from web.models import ERROR_RESPONSES, MAX_ID
 from web.services import Services
 
-router = APIRouter(prefix="/api/v1", tags=["events"])
+router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERROR_RESPONSES)
 KEEPALIVE_S = 15.0
 _BATCH = 500
 _RECENT_COMMANDS = 20
@@ -87,11 +88,12 @@ async def _stream(request: Request, services: Services, access: Access, after: i
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
 async def events(request: Request,
                  last_event_id: str | None = Header(None, description="resume after this alert event"),
-                 since: int | None = Query(None, ge=0, description="like Last-Event-ID, for clients without it"),
+                 since: int | None = Query(None, ge=0, le=MAX_ID,
+                                           description="like Last-Event-ID, for clients without it"),
                  access: Access = Depends(authorized(Permission.read))) -> StreamingResponse:
     services = services_of(request)
     if last_event_id is not None:
-        if not last_event_id.isdigit():
+        if not last_event_id.isdigit() or int(last_event_id) > MAX_ID:
             raise invalid("Last-Event-ID", f"{last_event_id!r} is not an event id")
         after = int(last_event_id)
     elif since is not None:

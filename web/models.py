@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_PAGE = 1000
+MAX_ID = 2**63 - 1  # ids are BIGINT in PostgreSQL and INTEGER in SQLite: a larger number names nothing
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="an alert, command or approval id")]
 
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold NUL: refuse it here, naming the field, not deep in a query.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character")
+        return value
 
 
 class LoginIn(Input):
@@ -36,3 +47,28 @@ class CommandIn(Input):
     schedule: str | None = Field(None, min_length=1, max_length=64)
     reason: str = Field("", max_length=500)
     ttl_s: float | None = Field(None, gt=0, le=86_400)
+
+
+class ProblemOut(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: what kind, one line naming the field, and each problem when there are several."""
+
+    error: str
+    message: str
+    field: str | None = None
+    problems: list[ProblemOut] | None = None
+
+
+_ERROR = {"model": ErrorOut}
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {**_ERROR, "description": "no valid credentials"},
+    403: {**_ERROR, "description": "the role lacks the permission, or a session's change lacks its CSRF token"},
+    404: {**_ERROR, "description": "no such object in the caller's areas"},
+    409: {**_ERROR, "description": "the object's state refuses the change"},
+    422: {**_ERROR, "description": "invalid input; the field is named"},
+    429: {**_ERROR, "description": "too many requests or failed logins; see Retry-After"},
+}

@@ -14,9 +14,9 @@ from rules.errors import AlertNotFound, AlertStateError
 from web.audit import record
 from web.auth import Access, authorized, services_of
 from web.errors import conflict, invalid, not_found
-from web.models import MAX_PAGE, NoteIn
+from web.models import ERROR_RESPONSES, MAX_PAGE, NoteIn, ObjectId
 
-router = APIRouter(prefix="/api/v1", tags=["alerts"])
+router = APIRouter(prefix="/api/v1", tags=["alerts"], responses=ERROR_RESPONSES)
 READ = Depends(authorized(Permission.read))
 MANAGE = Depends(authorized(Permission.alerts_manage))
 
@@ -72,7 +72,7 @@ async def list_alerts(request: Request, severity: list[str] = Query([]), state: 
 
 
 @router.get("/alerts/{alert_id}", summary="One alert with its history")
-async def show_alert(alert_id: int, request: Request, access: Access = READ) -> dict[str, Any]:
+async def show_alert(alert_id: ObjectId, request: Request, access: Access = READ) -> dict[str, Any]:
     alert, _ = await _visible_alert(request, access, alert_id)
     history = await services_of(request).alerts.history(alert_id)
     return {**_alert(alert), "history": [_history(h) for h in history]}
@@ -95,10 +95,10 @@ async def _change(request: Request, access: Access, alert_id: int, note: str | N
 
 
 @router.post("/alerts/{alert_id}/ack", summary="Acknowledge an alert, with a note")
-async def ack_alert(alert_id: int, body: NoteIn, request: Request, access: Access = MANAGE) -> dict[str, Any]:
+async def ack_alert(alert_id: ObjectId, body: NoteIn, request: Request, access: Access = MANAGE) -> dict[str, Any]:
     return await _change(request, access, alert_id, body.note, "ack")
 
 
 @router.post("/alerts/{alert_id}/clear", summary="Clear (and close) an alert by hand")
-async def clear_alert(alert_id: int, body: NoteIn, request: Request, access: Access = MANAGE) -> dict[str, Any]:
+async def clear_alert(alert_id: ObjectId, body: NoteIn, request: Request, access: Access = MANAGE) -> dict[str, Any]:
     return await _change(request, access, alert_id, body.note, "clear")

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from people import Permission
 from web.auth import Access, authorized, services_of
 from web.errors import invalid
-from web.models import MAX_PAGE
+from web.models import ERROR_RESPONSES, MAX_PAGE
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
+router = APIRouter(prefix="/api/v1", tags=["audit"], responses=ERROR_RESPONSES)
 
 
 @router.get("/audit", summary="Who changed what, where from, with what result; newest first")

@@ -11,22 +11,27 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from control import (
+    CommandProgress,
+    CommandTarget,
+    ControlError,
+    Delivery,
+    RegistryLookup,
+    ScheduleLibrary,
+    UnknownCommand,
+    prepare,
+)
 from device_registry import Device, DeviceFilter, RegistryError
 from people import ROOT_AREA, Permission
-from rules.control.directory import RegistryDirectory
-from rules.control.errors import ControlError, UnknownCommand
-from rules.control.library import ScheduleLibrary
-from rules.control.model import CommandProgress, CommandTarget, Delivery
-from rules.control.orders import prepare
 from web.approvals import ApprovalRefused, ApprovalRequest
 from web.audit import record
 from web.auth import Access, authorized, services_of
 from web.command_areas import areas_of_command, commands_in_areas
 from web.errors import ApiError, forbidden, invalid, not_found
-from web.models import MAX_PAGE, CommandIn
+from web.models import ERROR_RESPONSES, MAX_PAGE, CommandIn, ObjectId
 from web.services import Services
 
-router = APIRouter(prefix="/api/v1", tags=["commands"])
+router = APIRouter(prefix="/api/v1", tags=["commands"], responses=ERROR_RESPONSES)
 READ = Depends(authorized(Permission.read))
 CREATE = Depends(authorized(Permission.commands_create))
 CANCEL = Depends(authorized(Permission.commands_cancel))
@@ -110,12 +115,15 @@ async def create_command(body: CommandIn, request: Request, response: Response,
                          access: Access = CREATE) -> dict[str, Any]:
     services = services_of(request)
     action_name, params = _action(body)
-    target = CommandTarget(body.target.kind, body.target.value)
+    try:
+        target = CommandTarget(body.target.kind, body.target.value)
+    except ControlError as exc:
+        raise invalid("target.value", str(exc)) from None
     devices, level = await _resolve(services, access, target)
     area = target.value if target.kind == "area" else (devices[0].area or ROOT_AREA)
     schedules = ScheduleLibrary.load(services.settings.schedules_dir) if action_name == "set_schedule" else None
     try:
-        action, canonical, capable, skipped = await prepare(RegistryDirectory(services.registry), target,
+        action, canonical, capable, skipped = await prepare(RegistryLookup(services.registry), target,
                                                             action_name, params, schedules=schedules, devices=devices)
     except ControlError as exc:
         field = "schedule" if action_name == "set_schedule" else "target"
@@ -168,7 +176,7 @@ async def _visible_command(services: Services, access: Access,
 
 
 @router.get("/commands/{command_id}", summary="A command with its per-device deliveries")
-async def show_command(command_id: int, request: Request, access: Access = READ) -> dict[str, Any]:
+async def show_command(command_id: ObjectId, request: Request, access: Access = READ) -> dict[str, Any]:
     services = services_of(request)
     progress, _ = await _visible_command(services, access, command_id)
     deliveries = await services.commands.deliveries(command_id, limit=10_000)
@@ -176,7 +184,7 @@ async def show_command(command_id: int, request: Request, access: Access = READ)
 
 
 @router.post("/commands/{command_id}/cancel", summary="Cancel the deliveries not yet done")
-async def cancel_command(command_id: int, request: Request, access: Access = CANCEL) -> dict[str, Any]:
+async def cancel_command(command_id: ObjectId, request: Request, access: Access = CANCEL) -> dict[str, Any]:
     services = services_of(request)
     _, areas = await _visible_command(services, access, command_id)
     for area in sorted(areas):
@@ -197,7 +205,7 @@ async def list_approvals(request: Request, open_only: bool = Query(False, alias=
 
 
 @router.post("/approvals/{request_id}/approve", summary="Approve another person's command: it is queued now")
-async def approve(request_id: int, request: Request, access: Access = APPROVE) -> dict[str, Any]:
+async def approve(request_id: ObjectId, request: Request, access: Access = APPROVE) -> dict[str, Any]:
     services = services_of(request)
     try:
         pending = await services.approvals.get(request_id)

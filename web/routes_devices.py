@@ -12,12 +12,13 @@ from people import ROOT_AREA, Area, Permission
 from telemetry_store.timeparse import parse_duration
 from web.auth import Access, authorized, services_of
 from web.errors import invalid, not_found
-from web.models import MAX_PAGE
+from web.models import ERROR_RESPONSES, MAX_PAGE
 
-router = APIRouter(prefix="/api/v1", tags=["areas and devices"])
+router = APIRouter(prefix="/api/v1", tags=["areas and devices"], responses=ERROR_RESPONSES)
 READ = Depends(authorized(Permission.read))
 MAX_HISTORY_POINTS = 50_000
 _DAY = timedelta(days=1)
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 12, 31, tzinfo=UTC)
 
 
 def _area(area: Area) -> dict[str, Any]:
@@ -129,7 +130,10 @@ def _when(text: str | None, default: datetime, field: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise invalid(field, f"{text!r} is not an ISO 8601 time such as 2026-12-01T08:00:00+08:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not EARLIEST <= moment <= LATEST:  # beyond these a day's arithmetic overflows
+        raise invalid(field, f"{text!r} is outside {EARLIEST:%Y} … {LATEST:%Y}")
+    return moment
 
 
 @router.get("/devices/{device_id}/readings", summary="One metric's readings, raw or summarised per bucket")
@@ -154,7 +158,7 @@ async def readings(device_id: str, request: Request, metric: str = Query(..., mi
                 "readings": [{"time": r.ts.isoformat(), "value": r.value} for r in found]}
     try:
         width = parse_duration(bucket)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise invalid("bucket", str(exc)) from None
     if (hi - lo) / width > MAX_HISTORY_POINTS:
         raise invalid("bucket", f"more than {MAX_HISTORY_POINTS} buckets; use a wider bucket or a shorter range")

@@ -8,18 +8,17 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from control import AssignmentStore, ControlError, ScheduleLibrary, lamp_days, schedules_by_assignment, summarise
 from device_registry import DeviceFilter
 from people import ROOT_AREA, Permission
-from rules.control.assignments import AssignmentStore
-from rules.control.energy_report import lamp_days, schedules_by_assignment, summarise
-from rules.control.errors import ControlError
-from rules.control.library import ScheduleLibrary
 from web.auth import Access, authorized, services_of
 from web.errors import invalid, not_found
+from web.models import ERROR_RESPONSES
 
-router = APIRouter(prefix="/api/v1", tags=["lighting"])
+router = APIRouter(prefix="/api/v1", tags=["lighting"], responses=ERROR_RESPONSES)
 READ = Depends(authorized(Permission.read))
 MAX_ENERGY_DAYS = 366
+EARLIEST, LATEST = date(1970, 1, 1), date(9000, 12, 31)
 
 
 @router.get("/groups", summary="Lighting groups and hazard points with their devices in the caller's areas")
@@ -63,6 +62,9 @@ async def energy(request: Request, start: date = Query(..., alias="from", descri
                  area: str | None = Query(None, description="an area id (default: all the caller's)"),
                  by: Literal["lamp", "group", "site"] = "site", access: Access = READ) -> dict[str, Any]:
     services = services_of(request)
+    for name, day in (("from", start), ("to", end)):
+        if not EARLIEST <= day <= LATEST:  # beyond these the day's edges in UTC overflow
+            raise invalid(name, f"{day} is outside {EARLIEST} … {LATEST}")
     if end < start:
         raise invalid("to", "the last day is before the first")
     if end - start > timedelta(days=MAX_ENERGY_DAYS):

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from people import Permission
 from web.auth import SESSION_COOKIE, Access, authorized, check_rate, client_address, services_of
 from web.errors import ApiError, unauthenticated
-from web.models import LoginIn
+from web.models import ERROR_RESPONSES, LoginIn
 
-router = APIRouter(prefix="/api/v1", tags=["session"])
+router = APIRouter(prefix="/api/v1", tags=["session"], responses=ERROR_RESPONSES)
 PUBLIC_ROUTES = frozenset({("POST", "/api/v1/session")})
 
 

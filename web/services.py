@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from control import CommandStore
 from device_registry import Registry
 from people import People
 from rules.alert_store import AlertStore
-from rules.control.store import CommandStore
 from streetwatch.clock import Clock
 from streetwatch.config import Settings
 from streetwatch.database import Database, open_database

@@ -18,6 +18,11 @@ Field devices misbehave; what the bus does about it:
   next request connects again. There is no background reconnect loop: the caller's poll is it.
 - **garbage or a bad CRC** on a serial line: bytes arrived but no valid frame by the timeout
   (:class:`FramingError`).
+- **a malformed reply**: a frame pymodbus cannot decode (a byte count larger than the data) fails
+  the request at once, and a TCP frame cut short of its declared length fails it at the timeout
+  (:class:`MalformedReply`, never "no answer"). pymodbus decodes inside the transport's
+  ``data_received``, where an exception becomes asyncio's "Fatal error" traceback on stderr and a
+  silently dropped connection; the bus wraps that one call so it never raises there.
 """
 
 from __future__ import annotations
@@ -35,13 +40,16 @@ from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOEx
 
 from device_drivers.errors import (
     ConnectionFailed,
+    ConnectionLost,
     DeviceTimeout,
     DriverError,
     FramingError,
+    MalformedReply,
     ModbusExceptionResponse,
     StaleResponse,
 )
 from device_drivers.modbus.endpoint import BusSettings, Endpoint
+from device_drivers.modbus.replies import describe_bad_pdu
 from device_registry.profile import RegisterTable
 
 log = logging.getLogger(__name__)
@@ -62,6 +70,10 @@ def _describe(what: Request) -> str:
 
 class _LostMidRequest(Exception):
     """Set on pymodbus' pending response when the connection drops under it."""
+
+
+class _Undecodable(Exception):
+    """Set on pymodbus' pending response when a frame arrives that it cannot decode."""
 
 
 class ModbusBus:
@@ -96,6 +108,9 @@ class ModbusBus:
         return f"ModbusBus({self.key})"
 
     async def __aenter__(self) -> Self:
+        # The bus converts every pymodbus failure and says what happened; pymodbus' own log lines
+        # would repeat it on every retry (and on an installer's terminal during a probe).
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
         self._open = True
         return self
 
@@ -112,6 +127,11 @@ class ModbusBus:
         """Connect now (the first request would). Raises :class:`ConnectionFailed`."""
         async with self._held_lock():
             await self._ensure_connected()
+
+    async def disconnect(self) -> None:
+        """Close the connection after the request in flight (the next request connects again)."""
+        async with self._held_lock():
+            self._close()
 
     def _held_lock(self) -> asyncio.Lock:
         if not self._open:
@@ -137,9 +157,37 @@ class ModbusBus:
         if connected or self._client is None:
             return
         # pymodbus would let the request in flight wait for its timeout: fail it now instead.
-        pending = getattr(self._client.ctx, "response_future", None)
+        self._fail_pending(self._client, _LostMidRequest())
+
+    def _guard_decoding(self, client: AsyncModbusTcpClient | AsyncModbusSerialClient) -> None:
+        """Make a frame pymodbus cannot decode fail the request in flight instead of raising in asyncio."""
+        framer = client.ctx.framer
+        handle_frame = framer.handleFrame
+
+        def guarded(data: bytes, exp_devid: int, exp_tid: int) -> tuple[int, Any]:
+            try:
+                return handle_frame(data, exp_devid, exp_tid)
+            except Exception:  # anything raised here would become asyncio's traceback
+                try:
+                    _, _, _, pdu = framer.decode(data)
+                except Exception:  # the framer split it once already: keep the first failure
+                    pdu = b""
+                self._fail_pending(client, _Undecodable(describe_bad_pdu(pdu)))
+                return len(data), None  # drop the bytes; the request fails and the connection is renewed
+
+        framer.handleFrame = guarded  # type: ignore[method-assign]
+
+    @staticmethod
+    def _fail_pending(client: AsyncModbusTcpClient | AsyncModbusSerialClient, exc: Exception) -> None:
+        pending = getattr(client.ctx, "response_future", None)
         if isinstance(pending, asyncio.Future) and not pending.done():
-            pending.set_exception(_LostMidRequest())
+            pending.set_exception(exc)
+
+    def _unframed_bytes(self) -> int:
+        """Bytes received that pymodbus keeps waiting to complete into a frame."""
+        if self._client is None:
+            return 0
+        return len(getattr(self._client.ctx, "recv_buffer", b""))
 
     def _on_packet(self, sending: bool, data: bytes) -> bytes:
         if not sending:
@@ -151,6 +199,7 @@ class ModbusBus:
             return self._client
         self._close()
         self._client = client = self._new_client()
+        self._guard_decoding(client)
         try:
             async with asyncio.timeout(self._connect_timeout_s):
                 ok = await client.connect()
@@ -193,18 +242,29 @@ class ModbusBus:
                     response = await send(client)
             except TimeoutError:
                 self.failures += 1
+                unframed = self._unframed_bytes()
                 self._after_timeout()
+                if unframed and not self.endpoint.is_rtu:
+                    # MBAP says how long the frame is: what came is a reply cut short, not silence.
+                    self._close()
+                    raise MalformedReply(_describe(what), f"truncated: {unframed} bytes of a frame arrived, the rest "
+                                         f"not within {self.timeout_s:g} s", where=self._where(unit)) from None
                 if self._bytes_in and self.endpoint.is_rtu:
                     raise FramingError(f"{_describe(what)}: {self._bytes_in} bytes arrived but no valid frame "
                                        f"within {self.timeout_s:g} s (CRC error or garbage)",
-                                       where=self._where(unit)) from None
+                                     where=self._where(unit)) from None
                 raise DeviceTimeout(f"{_describe(what)}: no answer within {self.timeout_s:g} s",
                                     where=self._where(unit)) from None
-            except (_LostMidRequest, ConnectionException, ConnectionError) as exc:
+            except _Undecodable as exc:
+                self.failures += 1
+                self._after_timeout()
+                self._close()  # a device that sent one malformed frame may be out of step with the next
+                raise MalformedReply(_describe(what), str(exc), where=self._where(unit)) from None
+            except (_LostMidRequest, ConnectionException, ConnectionError):
                 self.failures += 1
                 self._close()
-                raise ConnectionFailed(f"{_describe(what)}: connection lost ({exc.__class__.__name__})",
-                                       where=self._where(unit)) from None
+                raise ConnectionLost(f"{_describe(what)}: connection lost",
+                                     where=self._where(unit)) from None
             except ModbusIOException as exc:
                 self.failures += 1
                 self._after_timeout()

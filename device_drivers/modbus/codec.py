@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from device_drivers.errors import DecodeError, EncodeError
 from device_registry.profile import DataType, ModbusMetric, ModbusSpec, Order
+from streetwatch.figures import decimals_of, to_resolution
 
 # struct format of each numeric type, big-endian once the orders are applied.
 _FORMATS: dict[DataType, str] = {
@@ -38,6 +39,8 @@ _FORMATS: dict[DataType, str] = {
     DataType.f32: ">f", DataType.u64: ">Q", DataType.i64: ">q", DataType.f64: ">d",
 }
 _FLOATS = frozenset({DataType.f32, DataType.f64})
+_F32_FORMAT = _FORMATS[DataType.f32]
+_F32_MAX = 3.4028234663852886e38
 _RANGES: dict[DataType, tuple[int, int]] = {
     DataType.u16: (0, 0xFFFF), DataType.i16: (-0x8000, 0x7FFF),
     DataType.u32: (0, 0xFFFF_FFFF), DataType.i32: (-0x8000_0000, 0x7FFF_FFFF),
@@ -103,10 +106,41 @@ def decode_metric(metric: ModbusMetric, values: Sequence[int] | Sequence[bool], 
     raw = decode_raw(metric, [int(v) for v in values], spec)
     if metric.type is DataType.bitfield:
         return float(raw)
-    value = raw * metric.scale + metric.offset
+    value = _at_resolution(raw * metric.scale + metric.offset, metric.type, resolution(metric))
     if not math.isfinite(value):
         raise DecodeError(f"{metric.name}: the device sent {raw!r}, not a finite number")
     return float(value)
+
+
+def resolution(metric: ModbusMetric) -> int:
+    """Decimal places a metric's value has: its scale's and offset's (a register holds whole steps)."""
+    return decimals_of(metric.scale, metric.offset)
+
+
+def shortest_f32(value: float) -> float:
+    """The shortest decimal that is the same float32: 0.1 rather than 0.10000000149011612.
+
+    >>> shortest_f32(struct.unpack(">f", struct.pack(">f", 0.1))[0])
+    0.1
+    """
+    if not math.isfinite(value) or abs(value) > _F32_MAX:
+        return value
+    wire = struct.pack(">f", value)
+    for digits in range(6, 10):
+        candidate = float(f"{value:.{digits}g}")
+        if struct.pack(">f", candidate) == wire:
+            return candidate
+    return value
+
+
+def _at_resolution(value: float, data_type: DataType, decimals: int) -> float:
+    # An integer register holds whole steps of ``scale``: anything past its decimals is a binary
+    # artefact (412 * 0.001 = 0.41200000000000003). A float32 is shown by its shortest decimal.
+    if data_type is DataType.f32:
+        return shortest_f32(value)
+    if data_type is DataType.f64:
+        return value
+    return to_resolution(value, decimals) if decimals else value
 
 
 def set_bits(metric: ModbusMetric, value: float | int) -> list[str]:
@@ -227,6 +261,7 @@ class BlockDecoder:
         self._pack = struct.Struct(f">{count}H")
         self._fast: list[tuple[str, struct.Struct | None, int, int, float, float]] = []
         self._slow: list[tuple[ModbusMetric, slice]] = []
+        self._resolution: dict[str, tuple[DataType, int]] = {}
         for metric in metrics:
             start = metric.address - address
             byte_order, word_order = orders(metric, spec)
@@ -238,6 +273,7 @@ class BlockDecoder:
             else:
                 self._fast.append((metric.name, struct.Struct(_FORMATS[metric.type]), 2 * start, 0,
                                    metric.scale, metric.offset))
+                self._resolution[metric.name] = (metric.type, resolution(metric))
         self._spec = spec
 
     def decode(self, registers: Sequence[int] | Sequence[bool]) -> BlockValues:
@@ -258,6 +294,8 @@ class BlockDecoder:
                     continue
                 raw = fmt.unpack_from(data, at)[0]
                 value = raw * scale + offset
+                if scale != 1.0 or offset != 0.0 or fmt.format == _F32_FORMAT:
+                    value = _at_resolution(value, *self._resolution[name])
                 if math.isfinite(value):
                     values[name] = float(value)
                 else:

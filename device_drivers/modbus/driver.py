@@ -1,9 +1,9 @@
 """Read a device as its profile says; write a metric or a schedule and verify by reading it back.
 
->>> # async with BusPool() as pool:
->>> #     bus = await pool.bus_for(device.address)
->>> #     sample = await read_device(bus, device.address.unit, profile)
->>> #     sample.values["power_w"], sample.readings(device.id)
+>>> async with BusPool() as pool:  # doctest: +SKIP
+...     bus = await pool.bus_for(device.address)
+...     sample = await read_device(bus, device.address.unit, profile)
+...     sample.values["power_w"], sample.readings(device.id)
 """
 
 from __future__ import annotations
@@ -33,6 +33,15 @@ _SYSTEM_CLOCK = SystemClock()
 
 
 @dataclass(frozen=True, slots=True)
+class RefusedBlock:
+    """A read the device refused: its exception, and the metrics left without a value."""
+
+    reason: str
+    code: int
+    metrics: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceSample:
     """One poll of one device.
 
@@ -40,7 +49,9 @@ class DeviceSample:
     bitfields as their integer value (``bitfields`` repeats them as ints for
     :func:`~device_drivers.modbus.codec.set_bits`). ``texts``: string metrics (serial numbers,
     firmware versions), which are not readings. ``errors``: metric → why it has no value this
-    time (a block the device refused, a NaN, a derived metric missing an input).
+    time (a block the device refused, a NaN, a derived metric missing an input). ``refused``: each
+    block the device answered with a Modbus exception (``"holding 0+12"`` → the exception), so a
+    caller can tell a device that is partly unreadable from one that is merely missing a value.
     """
 
     ts: datetime
@@ -48,6 +59,7 @@ class DeviceSample:
     bitfields: Mapping[str, int] = field(default_factory=dict)
     texts: Mapping[str, str] = field(default_factory=dict)
     errors: Mapping[str, str] = field(default_factory=dict)
+    refused: Mapping[str, RefusedBlock] = field(default_factory=dict)
 
     def readings(self, device_id: str) -> list[Reading]:
         """The numeric values as :class:`Reading` objects, all stamped with the poll's time."""
@@ -93,6 +105,7 @@ async def read_device(bus: ModbusBus, unit: int, profile: Profile, *, clock: Clo
     bitfields: dict[str, int] = {}
     texts: dict[str, str] = {}
     errors: dict[str, str] = {}
+    refused_blocks: dict[str, RefusedBlock] = {}
     refused: ModbusExceptionResponse | None = None
     blocks = _plan(spec)
     for block, decoder in blocks:
@@ -102,6 +115,8 @@ async def read_device(bus: ModbusBus, unit: int, profile: Profile, *, clock: Clo
             refused = exc
             for metric in block.metrics:
                 errors[metric.name] = str(exc)
+            refused_blocks[f"{block.table.value} {block.address}+{block.count}"] = RefusedBlock(
+                exc.detail, exc.code, tuple(m.name for m in block.metrics))
             continue
         decoded = decoder.decode(raw)
         values.update(decoded.values)
@@ -112,7 +127,7 @@ async def read_device(bus: ModbusBus, unit: int, profile: Profile, *, clock: Clo
         raise refused
     ts = clock.now()
     _derive(profile, values, errors)
-    return DeviceSample(ts, values, bitfields, texts, errors)
+    return DeviceSample(ts, values, bitfields, texts, errors, refused_blocks)
 
 
 def _derive(profile: Profile, values: dict[str, float], errors: dict[str, str]) -> None:

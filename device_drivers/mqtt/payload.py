@@ -28,6 +28,7 @@ from typing import Any
 
 from device_registry.profile import Profile
 from streetwatch.expressions import Expression, ExpressionError
+from streetwatch.figures import decimals_of, to_resolution
 from streetwatch.readings import Reading
 
 # The standard parser, not orjson: orjson parses a lamp's message 4x faster, but the whole parse
@@ -36,8 +37,26 @@ from streetwatch.readings import Reading
 loads: Callable[[bytes], Any] = json.loads
 DEFAULT_MAX_BYTES = 65_536
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-MAX_AHEAD = timedelta(days=1)
+MAX_AHEAD = timedelta(minutes=5)  # the default; the gateway's is mqtt.max_clock_skew_s
 _MAX_DEPTH = 8
+
+
+_JSON_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"), (int, "a number"), (float, "a number"), (str, "a string"), (list, "an array"),
+    (dict, "an object"),
+)
+
+
+def json_kind(value: object) -> str:
+    """What a decoded JSON value is, in JSON's words (``null``, ``a string``), never Python's.
+
+    >>> json_kind(None), json_kind("412"), json_kind([1])
+    ('null', 'a string', 'an array')
+    """
+    for python_type, word in _JSON_KINDS:
+        if isinstance(value, python_type):
+            return word
+    return "null" if value is None else "a value of no JSON type"
 
 
 class RejectReason(StrEnum):
@@ -47,6 +66,7 @@ class RejectReason(StrEnum):
     not_json = "not_json"
     not_object = "not_object"
     bad_timestamp = "bad_timestamp"
+    future_timestamp = "future_timestamp"
     unknown_metric = "unknown_metric"
     wrong_type = "wrong_type"
     not_finite = "not_finite"
@@ -110,10 +130,10 @@ def _mapping(profile: Profile) -> _Mapping:
     return mapping
 
 
-def parse_timestamp(raw: Any, received_at: datetime) -> datetime | Rejection:
-    """ISO-8601 with an offset, or epoch milliseconds; between 2000 and a day after ``received_at``."""
+def parse_timestamp(raw: Any, received_at: datetime, max_ahead: timedelta = MAX_AHEAD) -> datetime | Rejection:
+    """ISO-8601 with an offset, or epoch milliseconds; between 2000 and ``max_ahead`` after ``received_at``."""
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-        return Rejection(RejectReason.bad_timestamp, None, f"{type(raw).__name__} is not a timestamp")
+        return Rejection(RejectReason.bad_timestamp, None, f"{json_kind(raw)} is not a timestamp")
     if isinstance(raw, str):
         try:
             ts = datetime.fromisoformat(raw)
@@ -133,8 +153,12 @@ def parse_timestamp(raw: Any, received_at: datetime) -> datetime | Rejection:
             return Rejection(RejectReason.bad_timestamp, None, f"{raw} looks like epoch seconds; send milliseconds")
     if ts < EARLIEST:
         return Rejection(RejectReason.bad_timestamp, None, f"{ts.isoformat()} is before 2000")
-    if ts > received_at + MAX_AHEAD:
-        return Rejection(RejectReason.bad_timestamp, None, f"{ts.isoformat()} is more than a day ahead")
+    if ts > received_at + max_ahead:
+        # A clock running ahead would make its readings the "latest" until real time caught up with them.
+        ahead = int((ts - received_at).total_seconds())
+        return Rejection(RejectReason.future_timestamp, None,
+                         f"{ts.isoformat()} is {ahead} s ahead of the gateway's clock "
+                         f"(at most {max_ahead.total_seconds():g} s)")
     return ts
 
 
@@ -160,7 +184,7 @@ def _leaves(node: dict[str, Any], prefix: str, depth: int, out: list[str]) -> No
 
 
 def parse_telemetry(device_id: str, payload: bytes, profile: Profile, received_at: datetime,
-                    max_bytes: int = DEFAULT_MAX_BYTES) -> TelemetryParse:
+                    max_bytes: int = DEFAULT_MAX_BYTES, max_ahead: timedelta = MAX_AHEAD) -> TelemetryParse:
     """Readings of one telemetry message, and a :class:`Rejection` for each thing not used."""
     if len(payload) > max_bytes:
         return TelemetryParse([], [Rejection(RejectReason.oversized, None, f"{len(payload)} bytes > {max_bytes}")])
@@ -170,7 +194,8 @@ def parse_telemetry(device_id: str, payload: bytes, profile: Profile, received_a
     except (ValueError, RecursionError) as exc:
         return TelemetryParse([], [Rejection(RejectReason.not_json, None, str(exc)[:120])])
     if not isinstance(document, dict):
-        return TelemetryParse([], [Rejection(RejectReason.not_object, None, f"a JSON {type(document).__name__}")])
+        problem = f"{json_kind(document)}, not a JSON object"
+        return TelemetryParse([], [Rejection(RejectReason.not_object, None, problem)])
 
     rejections: list[Rejection] = []
     raw_ts = document.get(mapping.timestamp_path[0], _MISSING) if mapping.flat else _lookup(
@@ -178,7 +203,7 @@ def parse_telemetry(device_id: str, payload: bytes, profile: Profile, received_a
     if raw_ts is _MISSING or raw_ts is None:
         ts = received_at
     else:
-        parsed_ts = parse_timestamp(raw_ts, received_at)
+        parsed_ts = parse_timestamp(raw_ts, received_at, max_ahead)
         if isinstance(parsed_ts, Rejection):
             # Without a trustworthy time no value can be placed: the whole message is rejected.
             return TelemetryParse([], [parsed_ts])
@@ -196,10 +221,12 @@ def parse_telemetry(device_id: str, payload: bytes, profile: Profile, received_a
         elif isinstance(raw, bool):
             value = 1.0 if raw else 0.0
         else:
-            rejections.append(Rejection(RejectReason.wrong_type, metric.name, f"{type(raw).__name__}, not a number"))
+            rejections.append(Rejection(RejectReason.wrong_type, metric.name, f"{json_kind(raw)}, not a number"))
             continue
         if metric.scale != 1.0 or metric.offset != 0.0:
-            value = value * metric.scale + metric.offset
+            # 412 * 0.001 is 0.41200000000000003: keep the digits the number and the scale carry.
+            value = to_resolution(value * metric.scale + metric.offset,
+                                  decimals_of(value) + decimals_of(metric.scale, metric.offset))
         if not math.isfinite(value):
             rejections.append(Rejection(RejectReason.not_finite, metric.name, str(raw)))
             continue

@@ -74,10 +74,10 @@ def test_a_partly_valid_payload_keeps_its_valid_metrics(probe: Profile) -> None:
                                       b' "ammonia_nitrogen_mg_l": 1e999}')
     assert values == {"ph": 7.1}
     assert sorted(rejections) == sorted([
-        "wrong_type turbidity_ntu: str, not a number",
+        "wrong_type turbidity_ntu: a string, not a number",
         "not_finite temperature_c: nan",
         "not_finite conductivity_us_cm: inf",
-        "wrong_type dissolved_oxygen_mg_l: list, not a number",
+        "wrong_type dissolved_oxygen_mg_l: an array, not a number",
         "not_finite ammonia_nitrogen_mg_l: inf",
         "unknown_metric colour: not in the device's profile",
     ])
@@ -92,7 +92,7 @@ def test_a_partly_valid_payload_keeps_its_valid_metrics(probe: Profile) -> None:
     (b"null", RejectReason.not_object),
     (b'{"ts": "yesterday", "ph": 7}', RejectReason.bad_timestamp),
     (b'{"ts": "2026-07-01T11:00:00", "ph": 7}', RejectReason.bad_timestamp),  # no offset: ambiguous
-    (b'{"ts": "2026-07-03T12:00:00Z", "ph": 7}', RejectReason.bad_timestamp),  # two days ahead
+    (b'{"ts": "2026-07-03T12:00:00Z", "ph": 7}', RejectReason.future_timestamp),  # two days ahead
     (b'{"ts": "1999-12-31T23:59:59Z", "ph": 7}', RejectReason.bad_timestamp),
     (b'{"ts": 1782900000, "ph": 7}', RejectReason.bad_timestamp),  # epoch seconds, not ms
     (b'{"ts": true, "ph": 7}', RejectReason.bad_timestamp),
@@ -152,7 +152,7 @@ def test_any_object_parses_without_raising(document: dict[str, object]) -> None:
         assert math.isfinite(reading.value)
         assert reading.metric in probe.metric_names()
     used = {r.metric for r in result.readings} | {r.metric for r in result.rejections}
-    if not any(r.reason is RejectReason.bad_timestamp for r in result.rejections):
+    if not any(r.reason in (RejectReason.bad_timestamp, RejectReason.future_timestamp) for r in result.rejections):
         assert used >= set(document) - {"ts"}  # every key was either used or rejected
 
 
@@ -187,3 +187,23 @@ def test_encode_telemetry_round_trips(probe: Profile) -> None:
     assert text.startswith(b'{"ts":"2026-07-01T11:59:55Z"')
     result = parse_telemetry("WQ-1", text, probe, NOW)
     assert [(r.metric, r.value, r.ts) for r in result.readings] == [("ph", 7.5, ts), ("temperature_c", 12.25, ts)]
+
+
+@pytest.mark.parametrize(("ahead", "accepted"), [
+    (timedelta(hours=23), False), (timedelta(minutes=5, seconds=1), False), (timedelta(minutes=5), True),
+    (timedelta(minutes=4), True), (timedelta(hours=-23), True)])
+def test_a_reading_from_the_future_is_refused_beyond_the_allowed_clock_skew(
+        probe: Profile, ahead: timedelta, accepted: bool) -> None:
+    # A clock 23 h ahead would make its reading the device's "latest" for a day, hiding the real ones.
+    ts = (NOW + ahead).isoformat()
+    result = parse_telemetry("WQ-1", json.dumps({"ts": ts, "ph": 7}).encode(), probe, NOW)
+    assert len(result.readings) == (1 if accepted else 0)
+    if not accepted:
+        assert [(r.reason.value, r.metric) for r in result.rejections] == [("future_timestamp", None)]
+        assert "ahead of the gateway's clock (at most 300 s)" in result.rejections[0].detail
+
+
+def test_the_allowed_clock_skew_is_a_parameter(probe: Profile) -> None:
+    payload = json.dumps({"ts": (NOW + timedelta(minutes=30)).isoformat(), "ph": 7}).encode()
+    assert parse_telemetry("WQ-1", payload, probe, NOW, max_ahead=timedelta(hours=1)).readings
+    assert not parse_telemetry("WQ-1", payload, probe, NOW, max_ahead=timedelta(0)).readings

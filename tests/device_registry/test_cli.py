@@ -7,7 +7,6 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,9 +16,9 @@ import typer
 from device_registry.cli import device_app, group_app, profile_app
 from device_registry.observed import Observed, latest_readings, set_latest_readings
 from device_registry.profile import SHIPPED_PROFILES_DIR
-from gateway.cli import main
 from streetwatch.database import Database
 from streetwatch.readings import Reading
+from tests.device_registry.conftest import Cli
 
 pytestmark = pytest.mark.services
 
@@ -30,24 +29,7 @@ ADD_GAUGE = ["device", "add", "CG-TH-0007", "--kind", "culvert_gauge", "--profil
              "--transport", "modbus-rtu", "--address", "/dev/ttyUSB0", "--baudrate", "19200", "--parity", "E",
              "--unit", "7", "--lat", "23.14", "--lon", "113.33", "--site", "Tianhe",
              "--threshold", "water_level_mm.red=800", "--threshold", "water_level_mm.orange=500"]
-Cli = Callable[..., tuple[int, str, str]]
 HEADER = "id,kind,profile,transport,host,port,unit,lat,lon,site,groups,tags,thresholds\n"
-
-
-@pytest.fixture
-def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> Cli:
-    """``cli(*args)`` → (exit code, stdout, stderr), on the store this run of the test uses."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("STREETWATCH_DATABASE_URL", database_url)
-    monkeypatch.setenv("STREETWATCH_TIMEZONE", "UTC")
-
-    def run(*args: str) -> tuple[int, str, str]:
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def _one_error(result: tuple[int, str, str]) -> str:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.device_state import DeviceStates
-from gateway.records import StatusChange
+from gateway.intake.device_state import DeviceStates
+from gateway.intake.records import StatusChange
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
 
@@ -54,7 +54,7 @@ def test_changes(states: tuple[DeviceStates, list[StatusChange]], events: list[s
 def test_an_outage_is_logged_once_and_its_end_once(states: tuple[DeviceStates, list[StatusChange]],
                                                    caplog: pytest.LogCaptureFixture) -> None:
     tracker, heard = states
-    caplog.set_level(logging.DEBUG, "gateway.device_state")
+    caplog.set_level(logging.DEBUG, "gateway.intake.device_state")
     tracker.poll_succeeded("LP-7", at(0))
     for i in range(1, 40):
         tracker.poll_failed("LP-7", at(i), "no answer within 3 s")

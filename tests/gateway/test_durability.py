@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from device_drivers.mqtt import encode_telemetry
-from gateway.runtime import Gateway, RunOptions, running
+from gateway.composition.runtime import Gateway, RunOptions, running
 from streetwatch import topics
 from tests.fixtures.services import PostgresServer, free_port
 from tests.gateway.conftest import (

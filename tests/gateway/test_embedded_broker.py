@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
-from gateway.embedded_broker import embedded_broker
+from gateway.composition.embedded_broker import embedded_broker
 
 
 async def test_embedded_broker_carries_qos1_and_retained_messages() -> None:

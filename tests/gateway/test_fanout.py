@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.fanout import Fanout, ReadingSubscriber
-from gateway.records import StatusChange
+from gateway.intake.fanout import Fanout, ReadingSubscriber
+from gateway.intake.records import StatusChange
 from streetwatch.readings import Reading
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)

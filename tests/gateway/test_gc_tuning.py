@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.runtime import Gateway, RunOptions, running
+from gateway.composition.runtime import Gateway, RunOptions, running
 from streetwatch.config import ConfigError, load_settings
 from tests.gateway.conftest import gateway_settings
 

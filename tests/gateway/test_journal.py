@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from gateway.journal import Journal, Source, inspect
+from gateway.intake.journal import Journal, Source, inspect
 
 
 async def test_append_read_back_in_order(tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_every_acknowledged_record_survives_sigkill(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import asyncio, sys
         from pathlib import Path
-        from gateway.journal import Journal, Source
+        from gateway.intake.journal import Journal, Source
 
         async def main():
             async with Journal.open(Path({str(tmp_path)!r})) as journal:

@@ -14,8 +14,8 @@ from paho.mqtt.enums import MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway import mqtt_publish
-from gateway.mqtt_publish import Publish, decode
+from gateway.intake import mqtt_publish
+from gateway.intake.mqtt_publish import Publish, decode
 from tests.fixtures.services import MosquittoServer
 
 

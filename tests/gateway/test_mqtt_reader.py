@@ -10,8 +10,8 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway.bench_publisher import publish
-from gateway.mqtt_reader import SocketReader
+from benchmarks.publisher import publish
+from gateway.intake.mqtt_reader import SocketReader
 from tests.fixtures.services import MosquittoServer
 
 pytestmark = pytest.mark.asyncio

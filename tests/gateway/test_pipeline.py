@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.decode import decode_poll, encode_poll
-from gateway.journal import Journal, Record, Source
-from gateway.pipeline import StorePipeline
+from gateway.intake.decode import decode_poll, encode_poll
+from gateway.intake.journal import Journal, Record, Source
+from gateway.intake.pipeline import StorePipeline
 from streetwatch.config import DatabaseUrl, StoreSettings
 from streetwatch.readings import Reading
 from telemetry_store import StoreUnavailable, TelemetryStore, open_store

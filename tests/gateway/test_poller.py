@@ -8,8 +8,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from device_registry.profile import Profile, shipped_profiles
-from gateway.records import GatewayRecords
-from gateway.runtime import Gateway, RunOptions, running
+from gateway.composition.runtime import Gateway, RunOptions, running
+from gateway.intake.records import GatewayRecords
 from simulators.modbus_server import Fault, ModbusSimServer
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import open_database

@@ -159,3 +159,29 @@ async def test_readings_by_site_and_device_show_use_both_packages(
     shown = capsys.readouterr().out
     assert "61" in shown
     assert "unknown" not in shown.lower().split("last seen")[-1].splitlines()[0]
+
+
+@pytest.mark.parametrize("output", ["json", "csv"])
+async def test_probe_output_carries_numbers_at_full_precision(env: str, capsys: pytest.CaptureFixture[str],
+                                                              output: str) -> None:
+    server = ModbusSimServer({1: LAMP})
+    healthy_lamp(server, 1)
+    server.set_value(1, "clock_epoch_s", 1_767_225_600)
+    server.set_value(1, "energy_kwh", 1_234_567.89)
+    server.set_value(1, "lamp_current_a", 0.412)
+    async with server:
+        await add_lamp(server.port)
+        capsys.readouterr()
+        assert await cli("device", "probe", "LP-BY-000123", "--format", output) == 0
+    out = capsys.readouterr().out
+    if output == "json":
+        values = {row["metric"]: row["value"] for row in json.loads(out)}
+    else:
+        import csv
+        values = {row["metric"]: row["value"] for row in csv.DictReader(out.splitlines())}
+    expected: dict[str, object] = {"clock_epoch_s": 1767225600, "energy_kwh": 1234567.89, "lamp_current_a": 0.412,
+                                   "lamp_running_hours": 8012, "supply_voltage_v": 229.8, "power_factor": 0.95}
+    if output == "csv":
+        expected = {k: str(v) for k, v in expected.items()}
+    assert {k: values[k] for k in expected} == expected
+    assert "e+" not in out and "0000000" not in out.replace("1767225600", "")

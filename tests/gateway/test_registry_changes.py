@@ -11,8 +11,8 @@ import pytest
 
 from device_drivers.mqtt import encode_telemetry
 from device_registry import open_registry
-from gateway.records import GatewayRecords
-from gateway.runtime import Gateway, RunOptions, running
+from gateway.composition.runtime import Gateway, RunOptions, running
+from gateway.intake.records import GatewayRecords
 from streetwatch import topics
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import open_database

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
-from gateway.runtime import Gateway, GatewayContext, RunOptions, ServiceSpec, running
+from gateway.composition.runtime import Gateway, GatewayContext, RunOptions, ServiceSpec, running
 from streetwatch.readings import Reading
 from tests.gateway.conftest import eventually, gateway_settings, modbus_device, register
 from tests.gateway.test_poller import lamp_servers

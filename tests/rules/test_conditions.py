@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from rules.loader import SHIPPED_RULES_DIR, load_ruleset
-from rules.sun import sun_elevation_deg
+from streetwatch.sun import sun_elevation_deg
 from tests.rules.support import Harness, device
 
 SHIPPED = load_ruleset(SHIPPED_RULES_DIR)

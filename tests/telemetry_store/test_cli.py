@@ -56,8 +56,8 @@ def test_history_raw_and_bucketed(populated: str, capsys: pytest.CaptureFixture[
                  "--to", "2026-03-01T13:00", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["time"], r["value"], r["unit"]) for r in rows] == [
-        ("2026-03-01T12:20:00+08:00", "102.0", "mm"), ("2026-03-01T12:30:00+08:00", "103.0", "mm"),
-        ("2026-03-01T12:40:00+08:00", "104.0", "mm"), ("2026-03-01T12:50:00+08:00", "105.0", "mm")]
+        ("2026-03-01T12:20:00+08:00", "102", "mm"), ("2026-03-01T12:30:00+08:00", "103", "mm"),
+        ("2026-03-01T12:40:00+08:00", "104", "mm"), ("2026-03-01T12:50:00+08:00", "105", "mm")]
     assert main(["readings", "history", "gauge-7", "water_level_mm", "--from", "2026-03-01T04:00Z",
                  "--to", "2026-03-01T06:00Z", "--bucket", "1h", "--format", "json"]) == 0
     buckets = json.loads(capsys.readouterr().out)

@@ -47,11 +47,23 @@ pytestmark = pytest.mark.services
     ("POST", "/api/v1/alerts/1/ack", {"note": "x" * 3000}, 422, "body.note", "2000"),
     ("GET", "/api/v1/audit?since=last-week", None, 422, "since", "ISO 8601"),
     ("GET", "/api/v1/nothing-here", None, 404, None, "Not Found"),
+    ("GET", "/api/v1/devices/LP-IN-1/readings?metric=power_w&to=0001-01-01T00:00:00", None, 422, "to", "outside"),
+    ("GET", "/api/v1/devices/LP-IN-1/readings?metric=power_w&bucket=99999999999d", None, 422, "bucket", ""),
+    ("GET", "/api/v1/devices?cursor=LP%00", None, 422, "query", "NUL"),
+    ("GET", "/api/v1/devices/LP%00/readings?metric=x", None, 422, "path", "NUL"),
+    ("POST", "/api/v1/commands", {"target": {"kind": "device", "value": "LP\u0000"}, "action": "on"}, 422,
+     "body.target.value", "NUL"),
+    ("GET", "/api/v1/energy?from=0001-01-01&to=0001-01-02", None, 422, "from", "outside"),
+    ("GET", "/api/v1/energy?from=2026-12-02&to=2026-12-01", None, 422, "to", "before the first"),
+    ("POST", "/api/v1/commands", {"target": {"kind": "tag", "value": "0"}, "action": "on"}, 422, "target.value",
+     "key=value"),
+    ("POST", "/api/v1/alerts/1/ack", b"\xff\xfe\x00", 422, "body", "malformed"),
+    ("GET", f"/api/v1/alerts/{2**70}", None, 422, "path.alert_id", "less than or equal"),
 ])
 def test_bad_input_is_a_4xx_naming_the_field(world: World, method: str, url: str, body: object, status: int,
                                              field: str | None, words: str) -> None:
     with world.client("admin") as client:
-        if isinstance(body, str):
+        if isinstance(body, str | bytes):
             response = client.request(method, url, content=body, headers={"Content-Type": "application/json"})
         else:
             response = client.request(method, url, json=body)

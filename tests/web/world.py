@@ -20,12 +20,11 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
+from control import Action, CommandStore, CommandTarget
 from device_registry import Registry, device_from_fields
 from people import People, Role
 from rules.alert_store import AlertStore
 from rules.alerts import AlertEvent, AlertTransition
-from rules.control.model import Action, CommandTarget
-from rules.control.store import CommandStore
 from streetwatch.clock import FakeClock
 from streetwatch.config import ApiSettings, DatabaseUrl, Settings
 from streetwatch.database import Database, open_database

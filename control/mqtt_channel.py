@@ -1,0 +1,197 @@
+"""Commands over MQTT: publish to the device's ``cmd`` topic, wait for its ``cmd/ack`` with the same id.
+
+The contract (docs/control.md)::
+
+    streetwatch/devices/{id}/cmd      {"id": "42", "action": "set_dim", "params": {"level_pct": 50},
+                                       "expires_at": "2026-12-21T10:15:00Z"}          QoS 1
+    streetwatch/devices/{id}/cmd/ack  {"id": "42", "ok": true}  or  {"id": "42", "ok": false, "error": "…"}
+
+The id is the delivery's id and stays the same on every attempt, so an acknowledgement that comes
+late, after a retry went out, still confirms the delivery. A device should carry out a command id
+once and ack repeats again. The channel keeps its own connection and reconnects with backoff; while
+it is down, attempts fail and the dispatcher retries them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import aiomqtt
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from control.backoff import Backoff
+from control.channel import DeliveryJob
+from control.errors import DeliveryError, DeliveryRejected
+from streetwatch import topics
+
+log = logging.getLogger(__name__)
+
+
+class CommandMessage(BaseModel):
+    """What a device receives on its ``cmd`` topic."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    action: str
+    params: dict[str, Any]
+    expires_at: datetime
+
+
+class AckMessage(BaseModel):
+    """What a device answers on ``cmd/ack``; fields it adds beyond these are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    ok: bool = True
+    error: str | None = None
+
+
+@dataclass
+class _Waiter:
+    device_id: str
+    ack: asyncio.Future[AckMessage]
+
+
+@dataclass
+class AckCounters:
+    """What an operator watches: acks that were unreadable, for nobody, or for another device."""
+
+    received: int = 0
+    unreadable: int = 0
+    unmatched: int = 0
+    wrong_device: int = 0
+
+
+class MqttChannel:
+    """A :class:`~control.channel.DeliveryChannel` with its own broker connection.
+
+    >>> async with MqttChannel("mqtt://127.0.0.1:1883", client_id="gw-1-cmd") as channel:  # doctest: +SKIP
+    ...     await dispatcher_using(channel)
+    """
+
+    def __init__(self, mqtt_url: str, *, client_id: str = "streetwatch-control", connect_timeout_s: float = 5.0,
+                 reconnect_backoff: Backoff | None = None) -> None:
+        parts = urlsplit(mqtt_url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 1883
+        self._username = parts.username
+        self._password = parts.password
+        self.client_id = client_id
+        self.connect_timeout_s = connect_timeout_s
+        self._backoff = reconnect_backoff or Backoff(initial_s=0.5, max_s=30.0)
+        self._client: aiomqtt.Client | None = None
+        self._connected = asyncio.Event()
+        self._waiters: dict[str, _Waiter] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.acks = AckCounters()
+
+    async def __aenter__(self) -> Self:
+        self._task = asyncio.create_task(self._run(), name=f"mqtt-channel-{self.client_id}")
+        try:
+            await asyncio.wait_for(self._connected.wait(), self.connect_timeout_s)
+        except TimeoutError:
+            log.error("MQTT broker %s:%s not reachable yet; commands wait and retry", self.host, self.port)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():  # we are being cancelled too: let it through
+                    raise
+        for waiter in self._waiters.values():
+            waiter.ack.cancel()
+        self._waiters.clear()
+
+    async def wait_connected(self, timeout_s: float) -> None:
+        await asyncio.wait_for(self._connected.wait(), timeout_s)
+
+    async def _run(self) -> None:
+        outage_logged = False
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                async with aiomqtt.Client(self.host, self.port, username=self._username, password=self._password,
+                                          identifier=self.client_id, clean_session=True) as client:
+                    await client.subscribe(topics.ACK_SUBSCRIPTION, qos=1)
+                    self._client = client
+                    self._connected.set()
+                    self._backoff.reset()
+                    if outage_logged:
+                        log.warning("MQTT broker %s:%s is back; delivering commands again", self.host, self.port)
+                        outage_logged = False
+                    async for message in client.messages:
+                        self._on_message(message.topic.value, message.payload)
+            except aiomqtt.MqttError as exc:
+                if not outage_logged:
+                    log.error("lost the MQTT broker %s:%s (%s); commands wait and retry", self.host, self.port, exc)
+                    outage_logged = True
+            finally:
+                self._client = None
+                self._connected.clear()
+            await asyncio.sleep(self._backoff.failed(loop.time()) - loop.time())
+
+    def _on_message(self, topic: str, payload: Any) -> None:
+        parsed = topics.parse_device_topic(topic)
+        if parsed is None or parsed.kind != "cmd/ack":
+            return
+        self.acks.received += 1
+        try:
+            ack = AckMessage.model_validate_json(payload if isinstance(payload, bytes | bytearray | str) else b"")
+        except ValidationError as exc:
+            self.acks.unreadable += 1
+            log.warning("unreadable ack from %s: %s", parsed.device_id, exc.errors()[0]["msg"])
+            return
+        waiter = self._waiters.get(ack.id)
+        if waiter is None:
+            self.acks.unmatched += 1  # an ack after the delivery was finished, or for another gateway
+            return
+        if waiter.device_id != parsed.device_id:
+            self.acks.wrong_device += 1
+            log.warning("ack for command %s came from %s, but it was sent to %s", ack.id, parsed.device_id,
+                        waiter.device_id)
+            return
+        if not waiter.ack.done():
+            waiter.ack.set_result(ack)
+
+    async def deliver(self, job: DeliveryJob) -> None:
+        client = self._client
+        if client is None:
+            raise DeliveryError(f"not connected to the MQTT broker at {self.host}:{self.port}")
+        key = str(job.delivery_id)
+        waiter = self._waiters.get(key)
+        if waiter is None:
+            waiter = self._waiters[key] = _Waiter(job.device.id, asyncio.get_running_loop().create_future())
+        message = CommandMessage(id=key, action=job.action.value, params=job.params, expires_at=job.expires_at)
+        if not waiter.ack.done():  # a late ack of an earlier attempt may have confirmed it already
+            try:
+                await client.publish(topics.command(job.device.id), message.model_dump_json(), qos=1,
+                                     timeout=job.timeout_s)
+            except aiomqtt.MqttError as exc:
+                raise DeliveryError(f"could not publish to the broker: {exc}") from None
+            try:
+                await asyncio.wait_for(asyncio.shield(waiter.ack), job.timeout_s)
+            except TimeoutError:
+                raise DeliveryError(f"no acknowledgement within {job.timeout_s:g} s") from None
+        ack = waiter.ack.result()
+        self.release(job.delivery_id)
+        if not ack.ok:
+            raise DeliveryRejected(f"the device refused: {ack.error or 'no reason given'}")
+
+    def release(self, delivery_id: int) -> None:
+        waiter = self._waiters.pop(str(delivery_id), None)
+        if waiter is not None and not waiter.ack.done():
+            waiter.ack.cancel()

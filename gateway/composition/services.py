@@ -1,0 +1,134 @@
+"""The services `streetwatch run` composes beside the intake: the rules engine and remote control.
+
+    control   the command dispatcher (Modbus: write and read back over the gateway's one bus pool,
+              shared with the poller; MQTT: cmd and cmd/ack) and the lighting scheduler; told when
+              devices go offline and come back
+    rules     the rules engine with the alert store and notifications; its actions go to control
+
+Rules see every reading and online/offline change through the gateway's fan-out; a rule's action
+(a red flood alert dims the hazard point's lamps to 100 %) is submitted to the dispatcher with the
+rule recorded as the requester.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from control import (
+    AssignmentStore,
+    CommandStore,
+    CommandTarget,
+    DeliveryChannel,
+    Dispatcher,
+    ModbusChannel,
+    MqttChannel,
+    RegistryLookup,
+    ScheduleLibrary,
+    Scheduler,
+)
+from gateway.composition.runtime import GatewayContext, ServiceSpec
+from gateway.intake.directory import DirectoryChange
+from rules.actions import CommandTarget as RuleTarget
+from rules.errors import CommandSinkUnavailable
+from rules.runner import RulesService
+from streetwatch.config import Settings
+from streetwatch.database import DatabaseUnavailable
+from streetwatch.readings import Reading
+
+log = logging.getLogger(__name__)
+
+
+class ControlService:
+    """The dispatcher and the scheduler as one gateway service."""
+
+    def __init__(self, dispatcher: Dispatcher, scheduler: Scheduler | None) -> None:
+        self.dispatcher = dispatcher
+        self.scheduler = scheduler
+
+    async def on_readings(self, batch: Sequence[Reading]) -> None:
+        """Control needs no readings; it listens for online/offline changes."""
+
+    async def on_status(self, device_id: str, online: bool, at: datetime) -> None:
+        if online:
+            self.dispatcher.on_device_online(device_id)
+        else:
+            self.dispatcher.on_device_offline(device_id)
+
+    async def submit(self, target: RuleTarget, action: str, params: dict[str, Any], requester: str,
+                     reason: str, *, request_key: str | None = None) -> None:
+        """The rules engine's CommandSink: a rule's action becomes a stored, delivered command.
+
+        While the database is away the engine keeps the action and submits it again (same key) later.
+        """
+        try:
+            await self.dispatcher.submit(CommandTarget(target.kind, target.value), action, params, requester, reason,
+                                         request_key=request_key)
+        except DatabaseUnavailable as exc:
+            raise CommandSinkUnavailable(str(exc)) from exc
+
+    async def run(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.run()
+        else:
+            await asyncio.Event().wait()
+
+
+@contextlib.asynccontextmanager
+async def open_control(ctx: GatewayContext, *, schedules: bool = True) -> AsyncIterator[ControlService]:
+    settings = ctx.settings
+    store = await CommandStore.open(ctx.db, ctx.clock)
+    library = ScheduleLibrary.load(settings.schedules_dir)
+    async with contextlib.AsyncExitStack() as stack:
+        mqtt = await stack.enter_async_context(
+            MqttChannel(settings.mqtt_url, client_id=f"{settings.mqtt.client_id}-control"))
+        channels: dict[str, DeliveryChannel] = {"modbus": ModbusChannel(ctx.buses, ctx.clock), "mqtt": mqtt}
+        dispatcher = await stack.enter_async_context(Dispatcher(
+            store, RegistryLookup(ctx.registry), channels, settings=settings.control, clock=ctx.clock,
+            schedules=library, zone=settings.zone))
+        for entry in ctx.directory:  # offline when the gateway last stopped: hold their commands
+            state = ctx.states.get(entry.id)
+            if state is not None and state.online is False:
+                dispatcher.on_device_offline(entry.id)
+        scheduler = None
+        if schedules:
+            scheduler = Scheduler(dispatcher, await AssignmentStore.open(ctx.db, ctx.clock), library,
+                                  zone=settings.zone, clock=ctx.clock)
+        yield ControlService(dispatcher, scheduler)
+
+
+@contextlib.asynccontextmanager
+async def open_rules(ctx: GatewayContext, control: ControlService | None) -> AsyncIterator[RulesService]:
+    async with RulesService(ctx.db, ctx.settings, clock=ctx.clock, devices=ctx.directory.devices,
+                            commands=control, handle_sighup=True) as rules:
+        def devices_changed(_change: DirectoryChange) -> None:
+            rules.update_devices(ctx.directory.devices)
+
+        ctx.directory.on_change(devices_changed)
+        yield rules
+
+
+def default_services(*, schedules: bool = True) -> list[ServiceSpec]:
+    """Control first (rules hand it their actions), then rules."""
+    holder: dict[str, ControlService] = {}
+
+    @contextlib.asynccontextmanager
+    async def control(ctx: GatewayContext) -> AsyncIterator[ControlService]:
+        async with open_control(ctx, schedules=schedules) as service:
+            holder["control"] = service
+            yield service
+
+    def rules(ctx: GatewayContext) -> contextlib.AbstractAsyncContextManager[RulesService]:
+        return open_rules(ctx, holder.get("control"))
+
+    return [ServiceSpec("control", control), ServiceSpec("rules", rules, needs_devices=True)]
+
+
+def composed_services(settings: Settings) -> list[ServiceSpec]:
+    """The services ``streetwatch run`` composes beside the intake and the store path."""
+    del settings  # each service takes what it needs from the context
+    return default_services()

@@ -1,0 +1,371 @@
+"""MQTT intake: telemetry and status messages from the broker, journaled before they are acknowledged.
+
+The gateway keeps one persistent session (a fixed client id, ``clean_start`` off, a session expiry)
+and subscribes with QoS 1, so what devices publish while it restarts waits at the broker. Each
+QoS 1 message is acknowledged (PUBACK) only once its payload is in the journal on disk: the broker
+keeps — and after a crash redelivers — anything not acknowledged. Acknowledging is manual (paho's
+``manual_ack``) and group-committed: one fsync covers every message that arrived meanwhile. The
+broker sends at most ``receive_maximum`` unacknowledged messages, which bounds what waits in memory.
+
+Per message: a topic whose device id is not one the registry could hold (docs/mqtt.md) is refused
+(``bad_device_id``) before the id is kept anywhere. A telemetry payload from a registered device is
+parsed with its profile; its readings go to the store path and the subscribers, its rejections to
+the dead letters. A message from a device the gateway does not know is held a moment while the
+registry is checked (:mod:`gateway.unknown_senders`): a device just imported keeps its first
+messages. Otherwise it is counted, logged (rate-limited), and listed for the installers
+(``streetwatch device pending``). A status message (``online``/``offline``, retained,
+also the last will) sets the device's state.
+
+Reconnecting is this loop's job, with backoff; the subscriptions are made again on each session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from device_drivers.errors import PayloadError
+from device_drivers.mqtt import parse_status, parse_telemetry
+from gateway.backoff import Backoff
+from gateway.intake import mqtt_publish
+from gateway.intake.device_state import DeviceStates
+from gateway.intake.directory import DeviceDirectory
+from gateway.intake.fanout import Fanout
+from gateway.intake.journal import Journal, Source
+from gateway.intake.mqtt_publish import Publish
+from gateway.intake.mqtt_reader import SocketReader
+from gateway.intake.pipeline import StorePipeline
+from gateway.intake.recorder import Recorder
+from gateway.intake.records import DeadLetter
+from gateway.intake.unknown_senders import HeldMessages, LogLimiter
+from streetwatch import topics
+from streetwatch.clock import Clock
+from streetwatch.config import Settings
+from streetwatch.readings import Reading
+
+log = logging.getLogger(__name__)
+
+_STOP = object()  # put in the incoming queue to end the session's loop
+INVALID_DEVICE_ID = "(invalid id)"  # the device of a dead letter whose topic had no valid id: no id can be this
+MAX_HELD_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class IngestStats:
+    """Counters an operator watches (read by the metrics collector)."""
+
+    messages: int = 0
+    readings: int = 0
+    status_messages: int = 0
+    unknown_device_messages: int = 0
+    ignored_messages: int = 0  # topics outside the contract
+    rejected: Counter[str] = field(default_factory=Counter)  # by reason: payloads or parts of them not used
+    connects: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        parts = urlsplit(url)
+        tls = parts.scheme == "mqtts"
+        return cls(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), parts.username,
+                   parts.password, tls)
+
+
+class MqttIngest:
+    """The MQTT intake task (:meth:`run`); :meth:`stop` ends it after acknowledging what is journaled."""
+
+    def __init__(self, settings: Settings, *, journal: Journal, directory: DeviceDirectory, pipeline: StorePipeline,
+                 states: DeviceStates, fanout: Fanout, recorder: Recorder, clock: Clock,
+                 receive_maximum: int = 1_000, reconnect_base_s: float = 0.5, reconnect_cap_s: float = 30.0,
+                 max_batch: int = 1_000) -> None:
+        self.settings = settings
+        self.broker = BrokerAddress.parse(settings.mqtt_url)
+        self.journal = journal
+        self.directory = directory
+        self.pipeline = pipeline
+        self.states = states
+        self.fanout = fanout
+        self.recorder = recorder
+        self.clock = clock
+        self.receive_maximum = receive_maximum
+        self.max_batch = max_batch
+        self.stats = IngestStats()
+        self.connected = False
+        self.subscriptions = [topics.shared(topics.TELEMETRY_SUBSCRIPTION, settings.mqtt.shared_group),
+                              topics.shared(topics.STATUS_SUBSCRIPTION, settings.mqtt.shared_group)]
+        self._backoff = Backoff(base_s=reconnect_base_s, cap_s=reconnect_cap_s)
+        self._stopping = asyncio.Event()
+        # Messages paho has read and the intake has not handled yet (and _STOP to end a session).
+        self._incoming: deque[Publish | object] = deque()
+        self._incoming_ready = asyncio.Event()
+        self._reader: SocketReader | None = None
+        self._earlier_pauses = 0
+        self._acks: list[tuple[int, int]] = []
+        self._ack_ready = asyncio.Event()
+        self._unknown_log = LogLimiter()
+        # Held messages are not acknowledged yet: a quarter of the broker's window at most, so the rest flows.
+        self.held = HeldMessages(hold_s=settings.mqtt.hold_unknown_s, max_messages=max(1, receive_maximum // 4),
+                                 max_bytes=MAX_HELD_BYTES)
+        self._held_ready = asyncio.Event()
+        self._max_ahead = timedelta(seconds=settings.mqtt.max_clock_skew_s)
+        directory.on_change(lambda change: self._held_ready.set() if change.added else None)
+
+    @property
+    def reading_pauses(self) -> int:
+        """How often the intake stopped reading the broker's socket because it was behind (all sessions)."""
+        return self._earlier_pauses + (self._reader.pauses if self._reader is not None else 0)
+
+    @property
+    def incoming_depth(self) -> int:
+        """Messages received from the broker and not handled yet."""
+        return len(self._incoming)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._put(_STOP)
+
+    def _put(self, item: Publish | object) -> None:
+        """A message to handle in the next batch (in place of aiomqtt's queue, which costs more than it gives)."""
+        self._incoming.append(item)
+        self._incoming_ready.set()
+
+    async def run(self) -> None:
+        where = f"{self.broker.host}:{self.broker.port}"
+        while not self._stopping.is_set():
+            try:
+                await self._session()
+            except* aiomqtt.MqttError as group:
+                self.connected = False
+                error = group.exceptions[0]
+                if self._backoff.failures == 0:
+                    log.error("MQTT broker %s: %s; reconnecting with backoff", where, error)
+                else:
+                    log.debug("MQTT broker %s still unreachable: %s", where, error)
+            now = self.clock.monotonic()
+            delay_s = self._backoff.failed(now) - now
+            try:
+                async with asyncio.timeout(delay_s):
+                    await self._stopping.wait()
+            except TimeoutError:
+                pass
+
+    def _client(self) -> aiomqtt.Client:
+        tls = ssl.create_default_context() if self.broker.tls else None
+        common: dict[str, Any] = {
+            "username": self.broker.username, "password": self.broker.password,
+            "identifier": self.settings.mqtt.client_id, "keepalive": 30, "timeout": 10, "tls_context": tls,
+            # QoS 1 is bounded by receive_maximum; this bounds a flood of QoS 0 messages too.
+            "max_queued_incoming_messages": 10 * self.receive_maximum}
+        if self.settings.mqtt.protocol == "3.1.1":
+            # Brokers that speak only 3.1.1 (the demo's in-process one): the session persists
+            # through clean_session=False; the broker decides how long it keeps it.
+            client = aiomqtt.Client(self.broker.host, self.broker.port, protocol=aiomqtt.ProtocolVersion.V311,
+                                    clean_session=False, **common)
+        else:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self.settings.mqtt.session_expiry_s
+            properties.ReceiveMaximum = self.receive_maximum
+            client = aiomqtt.Client(self.broker.host, self.broker.port, protocol=aiomqtt.ProtocolVersion.V5,
+                                    clean_start=False, properties=properties, **common)
+        # aiomqtt 2.5 has no manual acknowledgement; its paho client does: PUBACK goes out when we
+        # call ``ack`` (see _acker). Messages come to _put, decoded by mqtt_publish.
+        client._client.manual_ack_set(True)
+        mqtt_publish.install(client, self._put)
+        if self._reader is not None:
+            self._earlier_pauses += self._reader.pauses
+        self._reader = SocketReader(client, backlog=self._incoming.__len__, high_water=5 * self.receive_maximum)
+        self._reader.install()
+        return client
+
+    async def _session(self) -> None:
+        client = self._client()
+        # What the last connection left unhandled was not acknowledged: the broker sends it again. (Not
+        # cleared once connected: what it sends again may arrive with the CONNACK.)
+        self._incoming.clear()
+        self.held.clear()
+        async with client:
+            self._acks = []
+            for subscription in self.subscriptions:
+                await client.subscribe(subscription, qos=1)
+            self.connected = True
+            self.stats.connects += 1
+            if self._backoff.failures:
+                log.info("MQTT broker %s:%d reachable again; session resumed", self.broker.host, self.broker.port)
+            else:
+                log.info("MQTT: subscribed to %s at %s:%d as %s", ", ".join(self.subscriptions), self.broker.host,
+                         self.broker.port, self.settings.mqtt.client_id)
+            self._backoff.succeeded()
+            client._disconnected.add_done_callback(lambda _: self._put(_STOP))
+            if self._stopping.is_set():
+                self._put(_STOP)
+            async with asyncio.TaskGroup() as group:
+                acker = group.create_task(self._acker(client), name="mqtt-acker")
+                releaser = group.create_task(self._release_held(), name="mqtt-held")
+                try:
+                    await self._consume()
+                finally:
+                    acker.cancel()
+                    releaser.cancel()
+            await self._acknowledge(client)  # what was journaled before stopping
+            self.connected = False
+            if client._disconnected.done() and client._disconnected.exception() is not None:
+                raise aiomqtt.MqttError(f"disconnected: {client._disconnected.exception()}")
+
+    async def _consume(self) -> None:
+        incoming = self._incoming
+        while True:
+            while not incoming:
+                self._incoming_ready.clear()
+                await self._incoming_ready.wait()
+            batch = [incoming.popleft() for _ in range(min(len(incoming), self.max_batch))]
+            if self._reader is not None:
+                self._reader.resume()
+            messages = [m for m in batch if isinstance(m, Publish)]
+            if messages:
+                await self._handle(messages)
+            if len(messages) != len(batch):
+                return
+
+    async def _release_held(self) -> None:
+        """Handle held messages once their sender is registered, or refuse them once held long enough."""
+        while True:
+            deadline = self.held.next_deadline
+            try:
+                async with asyncio.timeout(None if deadline is None else max(0.0, deadline - self.clock.monotonic())):
+                    await self._held_ready.wait()
+            except TimeoutError:
+                pass
+            self._held_ready.clear()
+            ready, expired = self.held.take(lambda device_id: self.directory.get(device_id) is not None,
+                                            now=self.clock.monotonic())
+            if ready or expired:
+                await self._handle(ready + expired, may_hold=False)
+
+    async def _handle(self, messages: Sequence[Publish], *, may_hold: bool = True) -> None:
+        now = self.clock.now()
+        received_at = now.timestamp()
+        readings: list[Reading] = []
+        handled = 0
+        for message in messages:
+            topic = message.topic
+            parsed = topics.parse_device_topic(topic)
+            if parsed is not None and not topics.valid_device_id(parsed.device_id):
+                self._reject(INVALID_DEVICE_ID, topic, message.payload, now, reason="bad_device_id",
+                             detail=f"{len(parsed.device_id)}-character device id {parsed.device_id[:40]!r} is not "
+                                    "1-64 letters, digits, '.', '_' or '-'")
+            elif (parsed is not None and may_hold and parsed.kind in ("telemetry", "status")
+                  and self.directory.get(parsed.device_id) is None
+                  and self.held.hold(parsed.device_id, message, now=self.clock.monotonic())):
+                self.directory.check_soon()  # acknowledged once handled, after the hold
+                if len(self.held) == 1:
+                    self._held_ready.set()  # the releaser learns its next deadline
+                continue
+            elif parsed is None:
+                self.stats.ignored_messages += 1
+            elif parsed.kind == "telemetry":
+                self._telemetry(parsed.device_id, topic, message, now, received_at, readings)
+            elif parsed.kind == "status":
+                self._status(parsed.device_id, topic, message, now)
+            else:
+                self.stats.ignored_messages += 1
+            handled += 1
+            if message.qos > 0:
+                self._acks.append((message.mid, message.qos))
+        self.stats.messages += handled
+        self.stats.readings += len(readings)
+        self._ack_ready.set()
+        self.journal.sync_soon()
+        await self.fanout.publish(readings)
+
+    def _telemetry(self, device_id: str, topic: str, message: Publish, now: datetime, received_at: float,
+                   readings: list[Reading]) -> None:
+        payload = message.payload
+        entry = self.directory.get(device_id)
+        if entry is None:
+            self._unknown(device_id, topic, now)
+            return
+        profile = self.directory.profile(entry.profile)
+        if profile is None or profile.mqtt is None:
+            self._reject(device_id, topic, payload, now, reason="no_mqtt_profile",
+                         detail=f"profile {entry.profile} has no [mqtt] section (is it a Modbus device?)")
+            return
+        parsed = parse_telemetry(device_id, payload, profile, now, self.settings.mqtt.max_payload_bytes,
+                                 self._max_ahead)
+        for rejection in parsed.rejections:
+            self._reject(device_id, topic, payload, now, reason=rejection.reason.value,
+                         metric=rejection.metric, detail=rejection.detail)
+        if not parsed.readings:
+            return
+        seq = self.journal.append_nowait(Source.MQTT_TELEMETRY, device_id, payload, received_at)
+        self.pipeline.offer(seq, parsed.readings)
+        readings.extend(parsed.readings)
+        self.states.seen(device_id, now)
+
+    def _status(self, device_id: str, topic: str, message: Publish, now: datetime) -> None:
+        self.stats.status_messages += 1
+        payload = message.payload
+        if not payload:
+            return  # an empty retained message clears the status at the broker: nothing to say
+        if self.directory.get(device_id) is None:
+            self._unknown(device_id, topic, now)
+            return
+        try:
+            status = parse_status(payload)
+        except PayloadError as exc:
+            self._reject(device_id, topic, payload, now, reason="bad_status", detail=str(exc))
+            return
+        self.states.reported(device_id, status == "online", now, "retained status" if message.retain else "")
+
+    def _unknown(self, device_id: str, topic: str, now: datetime) -> None:
+        self.stats.unknown_device_messages += 1
+        self.recorder.sighting(device_id, topic, now)
+        if self._unknown_log.first(device_id, now=self.clock.monotonic()):
+            log.warning("messages from %s, which is not registered, are not stored (see `streetwatch device "
+                        "pending`; further messages from it are counted, not logged)", device_id,
+                        extra={"device_id": device_id})
+
+    def _reject(self, device_id: str, topic: str, payload: bytes, now: datetime, *, reason: str,
+                metric: str | None = None, detail: str) -> None:
+        """Count every rejection; the recorder keeps one dead letter per device, reason and metric a minute,
+        with its count."""
+        self.stats.rejected[reason] += 1
+        self.recorder.dead_letter(DeadLetter(now, device_id, topic, reason, metric, detail,
+                                             DeadLetter.excerpt(payload)))
+
+    async def _acker(self, client: aiomqtt.Client) -> None:
+        while True:
+            await self._ack_ready.wait()
+            self._ack_ready.clear()
+            await self._acknowledge(client)
+
+    async def _acknowledge(self, client: aiomqtt.Client) -> None:
+        """PUBACK every message handled so far, once the journal holds what they carried."""
+        acks = self._acks
+        count = len(acks)
+        if not count:
+            return
+        await self.journal.sync()  # covers every message counted: each was journaled before it was listed
+        if client._disconnected.done() or acks is not self._acks:
+            return  # the connection is gone: the broker sends them again in the next session
+        for mid, qos in acks[:count]:
+            client._client.ack(mid, qos)
+        del acks[:count]
