@@ -64,7 +64,7 @@ class AckSigner:
         found = _TOKEN.match(token)
         if found is None:
             raise AckLinkError("this acknowledgement link is not valid")
-        body = token.rsplit("-", 1)[0]
+        body = "-".join(found.group(1, 2, 3))  # not a split on '-': the nonce and the MAC may hold one
         if not hmac.compare_digest(self._mac(body), found.group(4)):
             raise AckLinkError("this acknowledgement link is not valid")
         claim = AckClaim(int(found.group(1), 36), int(found.group(2), 36), found.group(3))

@@ -49,3 +49,4 @@ def test_the_long_message_has_place_level_value_trend_action_and_links() -> None
         "Map: https://map/x", f"Acknowledge: {LINK}", "Alert 7"]
     zh = render(n, "zh")
     assert "读数：水位620mm，10分钟涨35mm。" in zh.text and f"确认收到：{LINK}" in zh.text
+
