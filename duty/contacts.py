@@ -108,6 +108,11 @@ class Contacts:
                                        (person,))
         return [_contact(row) for row in rows]
 
+    async def secrets(self) -> dict[tuple[str, str], str]:
+        """(channel, address) → signing secret, of every robot that has one."""
+        rows = await self.db.fetch_all("SELECT DISTINCT channel, address, secret FROM duty_contacts WHERE secret <> ''")
+        return {(str(row["channel"]), str(row["address"])): str(row["secret"]) for row in rows}
+
     async def all(self) -> list[Contact]:
         rows = await self.db.fetch_all("SELECT * FROM duty_contacts ORDER BY user_name, channel, address")
         return [_contact(row) for row in rows]

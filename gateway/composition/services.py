@@ -4,6 +4,8 @@
               shared with the poller; MQTT: cmd and cmd/ack) and the lighting scheduler; told when
               devices go offline and come back
     rules     the rules engine with the alert store and notifications; its actions go to control
+    duty      escalation of raised alerts to the people on duty, and the notification outbox
+              (composed when ``[duty] duty_dir`` holds rotas and policies; docs/duty.md)
 
 Rules see every reading and online/offline change through the gateway's fan-out; a rule's action
 (a red flood alert dims the hazard point's lamps to 100 %) is submitted to the dispatcher with the
@@ -31,6 +33,7 @@ from control import (
     ScheduleLibrary,
     Scheduler,
 )
+from duty.service import DutyService, open_duty_service
 from gateway.composition.runtime import GatewayContext, ServiceSpec
 from gateway.intake.directory import DirectoryChange
 from rules.actions import CommandTarget as RuleTarget
@@ -128,7 +131,13 @@ def default_services(*, schedules: bool = True) -> list[ServiceSpec]:
     return [ServiceSpec("control", control), ServiceSpec("rules", rules, needs_devices=True)]
 
 
+def open_duty(ctx: GatewayContext) -> contextlib.AbstractAsyncContextManager[DutyService]:
+    return open_duty_service(ctx.settings, ctx.db, ctx.registry, ctx.clock)
+
+
 def composed_services(settings: Settings) -> list[ServiceSpec]:
     """The services ``streetwatch run`` composes beside the intake and the store path."""
-    del settings  # each service takes what it needs from the context
-    return default_services()
+    found = default_services()
+    if settings.duty.duty_dir is not None:
+        found.append(ServiceSpec("duty", open_duty))
+    return found
