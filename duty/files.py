@@ -21,7 +21,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -36,6 +36,7 @@ from rules.durations import parse_duration_s
 from rules.sources import RULE_FILE_SUFFIXES, Loc, RawRuleFile, SourceError, parse_rule_text, read_rule_file
 
 ChannelName = Literal["sms", "voice", "email", "wecom", "dingtalk", "feishu", "console"]
+DEFAULT_ACCEPT_WITHIN_S = 1800.0
 _DEFAULT_CHANNELS: tuple[ChannelName, ...] = ("sms", "email")
 
 
@@ -111,9 +112,20 @@ class PolicyModel(_Strict):
     repeat: bool = True
 
 
+class TaskTypeModel(_Strict):
+    name: str = Field(min_length=1, max_length=64)
+    accept_within: float = Field(1800.0, gt=0)
+
+    @field_validator("accept_within", mode="before")
+    @classmethod
+    def _within(cls, value: Any) -> float:
+        return parse_duration_s(value)
+
+
 class DutyFileModel(_Strict):
     rotas: list[RotaModel] = Field(default_factory=list)
     policies: list[PolicyModel] = Field(default_factory=list)
+    task_types: list[TaskTypeModel] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -122,10 +134,15 @@ class DutyPlan:
 
     rotas: tuple[Rota, ...] = ()
     policies: tuple[EscalationPolicy, ...] = ()
+    task_types: Mapping[str, float] = field(default_factory=dict)
+    """Task type → seconds within which a task of it must be accepted."""
     sources: tuple[str, ...] = field(default=(), compare=False)
 
     def rota(self, area: str, role: str) -> Rota | None:
         return next((r for r in self.rotas if r.area == area and r.role == role), None)
+
+    def accept_within_s(self, task_type: str) -> float:
+        return self.task_types.get(task_type, DEFAULT_ACCEPT_WITHIN_S)
 
     def policy(self, severity: str) -> EscalationPolicy | None:
         return next((p for p in self.policies if p.severity == severity), None)
@@ -176,6 +193,7 @@ def check_raw(raws: Sequence[RawRuleFile]) -> tuple[DutyPlan | None, list[str]]:
     problems: list[str] = []
     rotas: list[Rota] = []
     policies: list[EscalationPolicy] = []
+    task_types: dict[str, float] = {}
     for raw in raws:
         try:
             model = DutyFileModel.model_validate(raw.data if raw.data is not None else {})
@@ -184,6 +202,10 @@ def check_raw(raws: Sequence[RawRuleFile]) -> tuple[DutyPlan | None, list[str]]:
                 loc = tuple(error["loc"])
                 problems.append(f"{raw.where(loc)}: {_loc_text(loc) or '(top)'}: {error['msg']}")
             continue
+        for i, kind in enumerate(model.task_types):
+            if kind.name in task_types:
+                problems.append(f"{raw.where(('task_types', i))}: task type {kind.name!r} is written twice")
+            task_types[kind.name] = kind.accept_within
         found_rotas, found_policies, found_problems = _convert(raw, model)
         rotas += found_rotas
         policies += found_policies
@@ -203,7 +225,7 @@ def check_raw(raws: Sequence[RawRuleFile]) -> tuple[DutyPlan | None, list[str]]:
         seen_policies.setdefault(policy.severity, policy.where)
     if problems:
         return None, problems
-    return DutyPlan(tuple(rotas), tuple(policies), tuple(raw.source for raw in raws)), []
+    return DutyPlan(tuple(rotas), tuple(policies), task_types, tuple(raw.source for raw in raws)), []
 
 
 def reference_problems(plan: DutyPlan, *, areas: Iterable[str], people: Iterable[str]) -> list[str]:

@@ -66,8 +66,37 @@ CREATE TABLE duty_ack_links (
 );
 """
 
+_TASKS = """
+CREATE TABLE duty_tasks (
+    id              {serial},
+    kind            TEXT NOT NULL,
+    title           TEXT NOT NULL,
+    area            TEXT NOT NULL,
+    assignee        TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    alert_id        BIGINT,
+    created_at      {ts} NOT NULL,
+    created_by      TEXT NOT NULL,
+    accept_by       {ts} NOT NULL,
+    sla_breached_at {ts}
+);
+CREATE INDEX duty_tasks_open ON duty_tasks (state, accept_by);
+CREATE TABLE duty_task_events (
+    id      {serial},
+    task_id BIGINT NOT NULL REFERENCES duty_tasks (id),
+    at      {ts} NOT NULL,
+    state   TEXT NOT NULL,
+    by_whom TEXT NOT NULL,
+    note    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX duty_task_events_task ON duty_task_events (task_id, id);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(COMPONENT, 1, "contacts, responsibility, outbox, escalations, used acknowledgement links",
               postgresql=_TABLES.format(ts="TIMESTAMPTZ", serial="BIGSERIAL PRIMARY KEY"),
               sqlite=_TABLES.format(ts="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT")),
+    Migration(COMPONENT, 2, "task orders and their steps",
+              postgresql=_TASKS.format(ts="TIMESTAMPTZ", serial="BIGSERIAL PRIMARY KEY"),
+              sqlite=_TASKS.format(ts="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT")),
 ]

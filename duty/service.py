@@ -35,6 +35,8 @@ from duty.files import load_duty
 from duty.outbox import Outbox
 from duty.places import registry_places
 from duty.roster import Roster
+from duty.task_sla import escalate_overdue
+from duty.tasks import Tasks
 from rules.alert_store import AlertStore
 from streetwatch.clock import Clock
 from streetwatch.config import Settings
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 
 class DutyService:
     def __init__(self, escalator: Escalator, deliverer: Deliverer, contacts: Contacts, *, tick_s: float) -> None:
+        self.tasks = Tasks(escalator.db)
         self.escalator = escalator
         self.deliverer = deliverer
         self.contacts = contacts
@@ -61,6 +64,7 @@ class DutyService:
     async def tick(self) -> None:
         self.deliverer.secrets = await self.contacts.secrets()
         await self.escalator.tick()
+        await escalate_overdue(self.tasks, self.escalator.roster, self.escalator.outbox, self.escalator.clock.now())
         await self.deliverer.run_once()
 
     async def run(self) -> None:

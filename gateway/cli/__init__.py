@@ -11,6 +11,7 @@ import typer
 from control.cli import command_app, energy_app, lamp_app, schedule_app
 from device_registry.cli import device_app, group_app, profile_app
 from duty.cli import duty_app
+from duty.cli_task import task_app
 from gateway.cli import compose as cli_compose
 from gateway.cli import db as cli_db
 from gateway.cli import demo as cli_demo
@@ -99,6 +100,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.command("serve")(web_cli.serve)
 app.add_typer(duty_app, name="duty")
+app.add_typer(task_app, name="task")
 command_app.command("approve")(web_cli.approve)
 # Groups found by entry point (pyproject.toml): `bench` comes from the benchmarks package, which no
 # production module imports.
