@@ -1,15 +1,20 @@
-"""``streetwatch task create | list | show | accept | onsite | done | cancel``: task orders."""
+"""``streetwatch task create | list | show | accept | onsite | done | cancel``: task orders; ``report duty``."""
 
 from __future__ import annotations
 
+import re
+
 import typer
 
+from device_registry import Registry
 from duty.cli import with_roster
+from duty.report import DutyReport, duty_report
 from duty.roster import Roster
 from duty.tasks import Move, Task, TaskError, Tasks
 from rules.alert_store import AlertStore
+from rules.durations import format_duration_s
 from rules.errors import AlertNotFound
-from streetwatch.cli_support import OutputFormat, actor, render
+from streetwatch.cli_support import OutputFormat, UserError, actor, render
 from streetwatch.clock import SystemClock
 
 task_app = typer.Typer(help="Task orders: dispatched → accepted → on site → done (or cancelled).",
@@ -109,3 +114,43 @@ def _mover(move: Move) -> None:
 
 for _move in Move:
     _mover(_move)
+
+
+report_app = typer.Typer(help="Reports.", no_args_is_help=True)
+
+
+@report_app.command("duty")
+def report_duty(
+    ctx: typer.Context,
+    area: str = typer.Option(..., "--area", help="this area and the areas under it"),
+    month: str = typer.Option(..., "--month", help="YYYY-MM, in the area's time zone"),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv"),
+) -> None:
+    """Alerts by severity, median and p90 time to acknowledge, unacknowledged alerts, tasks by state, SLA breaches.
+
+    Example: streetwatch report duty --area baiyun --month 2026-07
+    """
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise UserError(f"--month {month!r}: write it as YYYY-MM, e.g. 2026-07")
+
+    async def go(roster: Roster) -> DutyReport:
+        await roster.areas.require(area)
+        alerts, registry = AlertStore(roster.db), Registry(roster.db)
+        await alerts.migrate()
+        await registry.migrate()
+        return await duty_report(roster, registry, area, month)
+
+    found = with_roster(ctx, go)
+    rows = [{"what": f"alerts {severity}", "value": count} for severity, count in found.alerts_by_severity.items()]
+    rows += [{"what": "acknowledged", "value": found.acknowledged},
+             {"what": "unacknowledged", "value": found.unacknowledged},
+             {"what": "time to acknowledge, median", "value": _duration(found.ack_median_s)},
+             {"what": "time to acknowledge, p90", "value": _duration(found.ack_p90_s)},
+             {"what": "time to resolve, median", "value": _duration(found.resolve_median_s)}]
+    rows += [{"what": f"tasks {state}", "value": count} for state, count in found.tasks_by_state.items()]
+    rows.append({"what": "task SLA breaches", "value": found.sla_breaches})
+    typer.echo(render(rows, output, ["what", "value"]))
+
+
+def _duration(seconds: float | None) -> str:
+    return "-" if seconds is None else format_duration_s(round(seconds))
