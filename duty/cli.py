@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import typer
@@ -13,8 +13,11 @@ from duty.contacts import Contact
 from duty.errors import DutyError
 from duty.files import load_duty
 from duty.roster import Roster, open_roster
+from duty.suppression import Silence, Silences
+from people import CLI_ADDRESS, AuditLog
 from people.errors import PeopleError
-from streetwatch.cli_support import OutputFormat, UserError, render, run_guarded, settings
+from rules.durations import parse_duration_s
+from streetwatch.cli_support import OutputFormat, UserError, actor, render, run_guarded, settings
 from streetwatch.clock import SystemClock
 
 T = TypeVar("T")
@@ -151,3 +154,91 @@ def responsible_add(
 
     with_roster(ctx, go)
     typer.echo(f"{person} is {'head' if head else 'responsible'} for {kind} {target}")
+
+
+silence_app = typer.Typer(help="Silences (maintenance windows): alerts recorded, nobody called.", no_args_is_help=True)
+duty_app.add_typer(silence_app, name="silence")
+_SILENCE_COLUMNS = ["id", "target", "starts_at", "ends_at", "reason", "by", "ended_early_at"]
+
+
+def _silence_row(s: Silence) -> dict[str, object]:
+    return {"id": s.id, "target": f"{s.target_kind}:{s.target}", "starts_at": s.starts_at.isoformat(),
+            "ends_at": s.ends_at.isoformat(), "reason": s.reason, "by": s.created_by,
+            "ended_early_at": s.ended_early_at.isoformat() if s.ended_early_at else ""}
+
+
+async def _audited_silence(roster: Roster, action: str, target: str, change: Awaitable[Silence],
+                           detail: dict[str, object]) -> Silence:
+    async def record(result: str) -> None:
+        await AuditLog(roster.db).record(actor=actor(None), role="cli", area="root", address=CLI_ADDRESS,
+                                         action=action, target=target, result=result, now=SystemClock().now(),
+                                         detail=detail)
+    try:
+        silence = await change
+    except DutyError as exc:
+        await record(f"refused: {exc}")
+        raise
+    await record("ok")
+    return silence
+
+
+@silence_app.command("add")
+def silence_add(
+    ctx: typer.Context,
+    device: str | None = typer.Option(None, "--device"),
+    group: str | None = typer.Option(None, "--group"),
+    area: str | None = typer.Option(None, "--area", help="covers the areas under it too"),
+    duration: str = typer.Option(..., "--for", help="how long, e.g. 2h or 30m"),
+    reason: str = typer.Option(..., "--reason", help="why, for the audit log"),
+    by: str | None = typer.Option(None, "--by", help="who (default: your OS user)"),
+) -> None:
+    """Silence a device, a group or an area for a while: its alerts are recorded but nobody is called.
+
+    Example: streetwatch duty silence add --group hazard-jingtai --for 4h --reason "pump maintenance"
+    """
+    chosen = [(kind, value) for kind, value in (("device", device), ("group", group), ("area", area)) if value]
+    if len(chosen) != 1:
+        raise UserError("name exactly one of --device, --group, --area")
+    kind, target = chosen[0]
+    try:
+        seconds = parse_duration_s(duration)
+    except ValueError as exc:
+        raise UserError(f"--for {duration!r}: {exc}") from None
+    now = SystemClock().now()
+    who = actor(by)
+
+    async def go(roster: Roster) -> Silence:
+        if kind == "area":
+            await roster.areas.require(target)
+        change = Silences(roster.db).add(kind, target, starts_at=now, ends_at=now + timedelta(seconds=seconds),
+                                         reason=reason, by=who)
+        return await _audited_silence(roster, "duty.silence.add", f"{kind}:{target}", change,
+                                      {"for_s": seconds, "reason": reason, "by": who})
+
+    silence = with_roster(ctx, go)
+    typer.echo(f"silence {silence.id} on {kind} {target} until {silence.ends_at.isoformat()}")
+
+
+@silence_app.command("list")
+def silence_list(
+    ctx: typer.Context,
+    include_ended: bool = typer.Option(False, "--all", help="ended ones too"),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv"),
+) -> None:
+    """Silences in force (or all of them).
+
+    Example: streetwatch duty silence list --all
+    """
+    found = with_roster(ctx, lambda r: Silences(r.db).list(include_ended=include_ended, now=SystemClock().now()))
+    typer.echo(render([_silence_row(s) for s in found], output, _SILENCE_COLUMNS))
+
+
+@silence_app.command("end")
+def silence_end(ctx: typer.Context, silence_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """End a silence now.
+
+    Example: streetwatch duty silence end 3
+    """
+    silence = with_roster(ctx, lambda r: _audited_silence(r, "duty.silence.end", str(silence_id),
+                                                          Silences(r.db).end(silence_id, SystemClock().now()), {}))
+    typer.echo(f"silence {silence.id} ended")

@@ -21,6 +21,7 @@ from duty.ack_links import AckSigner, epoch, new_nonce
 from duty.outbox import Outbox, OutboxItem
 from duty.recipients import Place, contacts_for, people_for
 from duty.roster import Roster
+from duty.suppression import Silence, Silences, parent_offline, silenced_by
 from duty.templates import Notice, render
 from rules.alert_rows import time_param, time_value
 from rules.alert_store import AlertStore
@@ -29,6 +30,13 @@ from streetwatch.clock import Clock
 from streetwatch.database import Database
 
 log = logging.getLogger(__name__)
+
+
+class _Wait:
+    """Not decided yet: look again on a later tick."""
+
+
+_WAIT = _Wait()
 PlaceOf = Callable[[Alert], Awaitable[Place]]
 
 
@@ -54,6 +62,7 @@ class Escalator:
         self.public_url = public_url.rstrip("/")
         self.link_ttl_s = link_ttl_s
         self.steps_run = 0
+        self.suppressed = 0
 
     async def tick(self) -> int:
         """Start, advance and stop escalations as of now; the number of steps run."""
@@ -79,13 +88,37 @@ class Escalator:
         rows = await self.db.fetch_all(
             f"SELECT a.id FROM alerts a LEFT JOIN duty_escalations e ON e.alert_id = a.id WHERE a.state = ? "
             f"AND a.severity IN ({marks}) AND e.alert_id IS NULL ORDER BY a.id", (AlertState.raised.value, *severities))
+        silences = await Silences(self.db).active(now)
         for row in rows:
             alert = await self.alerts.get(int(row["id"]))
             place = await self.place_of(alert)
+            why = await self._suppressed(alert, place, silences, now)
+            if isinstance(why, _Wait):
+                continue
             await self.db.execute(
-                "INSERT INTO duty_escalations (alert_id, severity, area, step, next_at, started_at) "
-                "VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (alert_id) DO NOTHING",
-                (alert.id, alert.severity, place.area, time_param(self.db, now), time_param(self.db, now)))
+                "INSERT INTO duty_escalations (alert_id, severity, area, step, next_at, started_at, stopped_at, "
+                "stopped_by, suppressed) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?) ON CONFLICT (alert_id) DO NOTHING",
+                (alert.id, alert.severity, place.area, None if why else time_param(self.db, now),
+                 time_param(self.db, now), time_param(self.db, now) if why else None, "suppressed" if why else "",
+                 why or ""))
+            if why:
+                self.suppressed += 1
+                log.info("alert %d (%s %s) recorded, not escalated: %s", alert.id, alert.rule, alert.device_id, why)
+
+    async def _suppressed(self, alert: Alert, place: Place, silences: list[Silence],
+                          now: datetime) -> str | _Wait | None:
+        """Why the alert is not escalated, :data:`_WAIT` to decide on a later tick, or None."""
+        rules = self.roster.plan.suppression
+        if rules.is_offline(alert.rule) and place.parent:
+            offline = await parent_offline(self.db, place.parent, rules)
+            if offline is not None:
+                return f"parent {place.parent} is offline ({offline})"
+            if (now - alert.raised_at).total_seconds() < rules.hold_s:
+                return _WAIT  # the parent's own alert may be on its way
+        silence = silenced_by(silences, place.device_id, place.groups, await self.roster.chain(place.area))
+        if silence is not None:
+            return f"silence {silence.id} ({silence.target_kind} {silence.target}): {silence.reason}"
+        return None
 
     async def _stop_finished(self, now: datetime) -> None:
         """Stop the chain of every alert that is no longer raised (acknowledged, cleared or closed)."""

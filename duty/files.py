@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from duty.errors import DutyFileError
 from duty.policy import EscalationPolicy, Step
 from duty.rota import DAY_NAMES, Holiday, Override, Rota, Shift, overlaps
+from duty.suppression import SuppressionRules
 from rules.durations import parse_duration_s
 from rules.sources import RULE_FILE_SUFFIXES, Loc, RawRuleFile, SourceError, parse_rule_text, read_rule_file
 
@@ -122,10 +123,21 @@ class TaskTypeModel(_Strict):
         return parse_duration_s(value)
 
 
+class SuppressionModel(_Strict):
+    offline_rules: list[str] = Field(default_factory=list)
+    hold: float = Field(60.0, ge=0)
+
+    @field_validator("hold", mode="before")
+    @classmethod
+    def _hold(cls, value: Any) -> float:
+        return parse_duration_s(value)
+
+
 class DutyFileModel(_Strict):
     rotas: list[RotaModel] = Field(default_factory=list)
     policies: list[PolicyModel] = Field(default_factory=list)
     task_types: list[TaskTypeModel] = Field(default_factory=list)
+    suppression: SuppressionModel | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,7 @@ class DutyPlan:
     policies: tuple[EscalationPolicy, ...] = ()
     task_types: Mapping[str, float] = field(default_factory=dict)
     """Task type → seconds within which a task of it must be accepted."""
+    suppression: SuppressionRules = field(default_factory=SuppressionRules)
     sources: tuple[str, ...] = field(default=(), compare=False)
 
     def rota(self, area: str, role: str) -> Rota | None:
@@ -194,6 +207,7 @@ def check_raw(raws: Sequence[RawRuleFile]) -> tuple[DutyPlan | None, list[str]]:
     rotas: list[Rota] = []
     policies: list[EscalationPolicy] = []
     task_types: dict[str, float] = {}
+    suppression = SuppressionRules()
     for raw in raws:
         try:
             model = DutyFileModel.model_validate(raw.data if raw.data is not None else {})
@@ -206,6 +220,9 @@ def check_raw(raws: Sequence[RawRuleFile]) -> tuple[DutyPlan | None, list[str]]:
             if kind.name in task_types:
                 problems.append(f"{raw.where(('task_types', i))}: task type {kind.name!r} is written twice")
             task_types[kind.name] = kind.accept_within
+        if model.suppression is not None:
+            suppression = SuppressionRules(suppression.offline_rules | frozenset(model.suppression.offline_rules),
+                                           model.suppression.hold)
         found_rotas, found_policies, found_problems = _convert(raw, model)
         rotas += found_rotas
         policies += found_policies
@@ -225,7 +242,7 @@ def check_raw(raws: Sequence[RawRuleFile]) -> tuple[DutyPlan | None, list[str]]:
         seen_policies.setdefault(policy.severity, policy.where)
     if problems:
         return None, problems
-    return DutyPlan(tuple(rotas), tuple(policies), task_types, tuple(raw.source for raw in raws)), []
+    return DutyPlan(tuple(rotas), tuple(policies), task_types, suppression, tuple(raw.source for raw in raws)), []
 
 
 def reference_problems(plan: DutyPlan, *, areas: Iterable[str], people: Iterable[str]) -> list[str]:

@@ -20,6 +20,6 @@ def registry_places(registry: Registry) -> PlaceOf:
         device = await registry.get(alert.device_id)
         if device is None:
             return Place(alert.device_id, ROOT_AREA)
-        return Place(device.id, device.area or ROOT_AREA, device.groups)
+        return Place(device.id, device.area or ROOT_AREA, device.groups, device.tags.get("parent") or None)
 
     return place_of

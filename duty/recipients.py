@@ -18,6 +18,7 @@ class Place:
     device_id: str
     area: str
     groups: tuple[str, ...] = ()
+    parent: str | None = None  # the device's ``parent`` tag: the cabinet, converter or gateway it hangs on
 
 
 async def people_for(roster: Roster, policy: EscalationPolicy, step: Step, place: Place, at: datetime) -> list[str]:

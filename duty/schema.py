@@ -92,6 +92,21 @@ CREATE TABLE duty_task_events (
 CREATE INDEX duty_task_events_task ON duty_task_events (task_id, id);
 """
 
+_SILENCES = """
+CREATE TABLE duty_silences (
+    id             {serial},
+    target_kind    TEXT NOT NULL CHECK (target_kind IN ('device', 'group', 'area')),
+    target         TEXT NOT NULL,
+    starts_at      {ts} NOT NULL,
+    ends_at        {ts} NOT NULL,
+    reason         TEXT NOT NULL,
+    created_by     TEXT NOT NULL,
+    ended_early_at {ts}
+);
+CREATE INDEX duty_silences_ends ON duty_silences (ends_at);
+ALTER TABLE duty_escalations ADD COLUMN suppressed TEXT NOT NULL DEFAULT '';
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(COMPONENT, 1, "contacts, responsibility, outbox, escalations, used acknowledgement links",
               postgresql=_TABLES.format(ts="TIMESTAMPTZ", serial="BIGSERIAL PRIMARY KEY"),
@@ -99,4 +114,7 @@ MIGRATIONS: list[Migration] = [
     Migration(COMPONENT, 2, "task orders and their steps",
               postgresql=_TASKS.format(ts="TIMESTAMPTZ", serial="BIGSERIAL PRIMARY KEY"),
               sqlite=_TASKS.format(ts="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT")),
+    Migration(COMPONENT, 3, "silences (maintenance windows); suppressed escalations say why",
+              postgresql=_SILENCES.format(ts="TIMESTAMPTZ", serial="BIGSERIAL PRIMARY KEY"),
+              sqlite=_SILENCES.format(ts="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT")),
 ]

@@ -93,3 +93,24 @@ def test_contacts_are_stored_normalised_and_secrets_redacted(cli: Cli) -> None:
          "secret": "(set)", "language": "zh"},
         {"person": "wang", "channel": "sms", "address": "+8613800138000", "secret": "", "language": "zh"}]
     assert "SECabc" not in out
+
+
+def test_silences_are_set_listed_ended_and_audited(cli: Cli) -> None:
+    _setup(cli)
+    code, out, err = cli("duty", "silence", "add", "--area", "jingtai", "--for", "2h", "--reason", "pump works",
+                         "--by", "ops")
+    assert code == 0, err
+    assert out.startswith("silence 1 on area jingtai until ")
+    code, out, _ = cli("duty", "silence", "list", "--format", "json")
+    (listed,) = json.loads(out)
+    assert (listed["target"], listed["reason"], listed["by"]) == ("area:jingtai", "pump works", "ops")
+    assert cli("duty", "silence", "end", "1") == (0, "silence 1 ended\n", "")
+    code, _, err = cli("duty", "silence", "end", "1")
+    assert code == 2 and "silence 1 has ended already" in err
+    assert json.loads(cli("duty", "silence", "list", "--format", "json")[1]) == []
+    code, _, err = cli("duty", "silence", "add", "--area", "jingtai", "--for", "soon", "--reason", "x")
+    assert code == 2 and "--for 'soon'" in err
+    code, out, _ = cli("audit", "list", "--format", "json")
+    actions = [(e["action"], e["result"]) for e in json.loads(out) if e["action"].startswith("duty.")]
+    assert actions == [("duty.silence.end", "refused: silence 1 has ended already"), ("duty.silence.end", "ok"),
+                       ("duty.silence.add", "ok")]
