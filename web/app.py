@@ -1,7 +1,7 @@
 """The FastAPI application: routers, error handlers, and the check that every route is authorized.
 
 >>> app = create_app(settings)          # doctest: +SKIP
->>> uvicorn.run(app, host="127.0.0.1", port=8000)   # doctest: +SKIP
+>>> uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
 """
 
 from __future__ import annotations
