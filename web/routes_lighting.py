@@ -79,7 +79,7 @@ async def energy(request: Request, start: date = Query(..., alias="from", descri
     lamps = await services.registry.list(DeviceFilter(kind="lamp_controller", areas=areas))
     schedule_of = schedules_by_assignment(await AssignmentStore(services.db).all(), _library(request))
     rows = await lamp_days(services.store, lamps, start, end, services.settings.zone, schedule_of=schedule_of,
-                           default_rated_w=services.settings.control.rated_power_w)
+                           default_rated_power_w=services.settings.control.rated_power_w)
     return {"from": start.isoformat(), "to": end.isoformat(), "by": by, "lamps": len(lamps),
             "rows": summarise(rows, by)}
 
