@@ -47,6 +47,7 @@ class Escalation:
     area: str
     step: int
     next_at: datetime | None
+    started_at: datetime  # the chain's start: a chain started again (a reopened alert) is a new one
 
 
 class Escalator:
@@ -74,8 +75,10 @@ class Escalator:
             "SELECT * FROM duty_escalations WHERE stopped_at IS NULL AND next_at <= ? ORDER BY next_at, alert_id",
             (time_param(self.db, now),))
         for row in rows:
+            started = time_value(row["started_at"])
+            assert started is not None
             escalation = Escalation(int(row["alert_id"]), str(row["severity"]), str(row["area"]), int(row["step"]),
-                                    time_value(row["next_at"]))
+                                    time_value(row["next_at"]), started)
             ran += await self._run_step(escalation, now)
         self.steps_run += ran
         return ran
@@ -85,12 +88,24 @@ class Escalator:
         if not severities:
             return
         marks = ", ".join("?" for _ in severities)
+        # New alerts, and alerts whose chain must start again: reopened after a clear nobody acknowledged,
+        # or raised to another severity while their chain runs (the new severity's policy takes over).
         rows = await self.db.fetch_all(
-            f"SELECT a.id FROM alerts a LEFT JOIN duty_escalations e ON e.alert_id = a.id WHERE a.state = ? "
-            f"AND a.severity IN ({marks}) AND e.alert_id IS NULL ORDER BY a.id", (AlertState.raised.value, *severities))
+            f"SELECT a.id, e.alert_id AS known FROM alerts a LEFT JOIN duty_escalations e ON e.alert_id = a.id "
+            f"WHERE a.state = ? AND a.severity IN ({marks}) AND (e.alert_id IS NULL OR (e.suppressed = '' "
+            f"AND e.acked_at IS NULL AND ((e.stopped_at IS NOT NULL AND a.updated_at > e.stopped_at) "
+            f"OR (e.stopped_at IS NULL AND e.severity <> a.severity)))) ORDER BY a.id",
+            (AlertState.raised.value, *severities))
         silences = await Silences(self.db).active(now)
         for row in rows:
             alert = await self.alerts.get(int(row["id"]))
+            if row["known"] is not None:
+                await self.db.execute(
+                    "UPDATE duty_escalations SET severity = ?, step = 0, next_at = ?, started_at = ?, "
+                    "stopped_at = NULL, stopped_by = '' WHERE alert_id = ?",
+                    (alert.severity, time_param(self.db, now), time_param(self.db, now), alert.id))
+                log.info("alert %d (%s) escalates again from the first step", alert.id, alert.severity)
+                continue
             place = await self.place_of(alert)
             why = await self._suppressed(alert, place, silences, now)
             if isinstance(why, _Wait):
@@ -156,7 +171,7 @@ class Escalator:
             log.warning("alert %d, step %d (%s): nobody to notify at %s", alert.id, escalation.step, step.where,
                         escalation.area)
         async with self.db.transaction() as tx:
-            items = [self._item(alert, escalation.step, c.person, c.channel, c.address, c.language, now)
+            items = [self._item(alert, escalation, c.person, c.channel, c.address, c.language, now)
                      for c in contacts]
             for item, nonce in items:
                 await tx.execute("INSERT INTO duty_ack_links (nonce, alert_id, recipient, expires_at) "
@@ -168,14 +183,15 @@ class Escalator:
                               escalation.step))
         return 1
 
-    def _item(self, alert: Alert, index: int, person: str, channel: str, address: str, language: str,
+    def _item(self, alert: Alert, escalation: Escalation, person: str, channel: str, address: str, language: str,
               now: datetime) -> tuple[OutboxItem, str]:
         nonce = new_nonce()
         token = self.signer.sign(alert.id, expires=epoch(now) + int(self.link_ttl_s), nonce=nonce)
         notice = notice_of(alert, f"{self.public_url}/ack/{token}")
         message = render(notice, "en" if language == "en" else "zh")
         body = message.sms if channel in ("sms", "voice") else message.text
-        key = f"{alert.id}:{epoch(alert.raised_at)}:{index}:{person}:{channel}:{address}"
+        chain = round(escalation.started_at.timestamp() * 1_000_000)
+        key = f"{alert.id}:{chain}:{escalation.step}:{person}:{channel}:{address}"
         return OutboxItem(key, alert.id, person, channel, address, message.subject, body), nonce
 
 

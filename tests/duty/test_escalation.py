@@ -164,3 +164,24 @@ async def test_a_restart_mid_escalation_sends_nothing_twice_and_loses_nothing(wo
     await fresh_deliverer.run_once()
     assert world.sms_to() == ["+8613800000001", "+8613800000003"]
     assert len(await world.outbox.of_alert(alert_id)) == 4
+
+
+async def test_a_reopened_alert_and_a_worse_severity_start_the_chain_again(world: World) -> None:
+    alert_id = await _raise_red(world)
+    await world.run()
+    assert world.sms_to() == ["+8613800000001"]
+    # cleared by its rule with nobody acknowledging, then the water comes back: the same alert reopens
+    world.clock.advance(seconds=30)
+    cleared = await world.alerts.apply(AlertTransition(
+        seq=2, event=AlertEvent.cleared, rule="culvert-water-level", device_id="CUL-7", severity="red",
+        previous_severity="red", at=world.clock.now()))
+    assert cleared is not None and cleared.alert.state is AlertState.cleared
+    await world.run()
+    world.clock.advance(seconds=30)
+    again = await _raise_red(world)
+    assert again == alert_id
+    await world.run()
+    assert world.sms_to() == ["+8613800000001", "+8613800000001"]  # a new chain, from the first step
+    world.clock.advance(seconds=120)
+    await world.run()
+    assert world.sms_to()[-1] == "+8613800000003"
