@@ -52,7 +52,8 @@ class Escalation:
 
 class Escalator:
     def __init__(self, roster: Roster, alerts: AlertStore, outbox: Outbox, signer: AckSigner, place_of: PlaceOf,
-                 *, clock: Clock, public_url: str = "http://127.0.0.1:8000", link_ttl_s: float = 86_400.0) -> None:
+                 *, clock: Clock, public_url: str = "http://127.0.0.1:8000", link_ttl_s: float = 86_400.0,
+                 map_url: str = "") -> None:
         self.roster = roster
         self.db: Database = roster.db
         self.alerts = alerts
@@ -62,6 +63,7 @@ class Escalator:
         self.clock = clock
         self.public_url = public_url.rstrip("/")
         self.link_ttl_s = link_ttl_s
+        self.map_url = map_url
         self.steps_run = 0
         self.suppressed = 0
 
@@ -187,7 +189,7 @@ class Escalator:
               now: datetime) -> tuple[OutboxItem, str]:
         nonce = new_nonce()
         token = self.signer.sign(alert.id, expires=epoch(now) + int(self.link_ttl_s), nonce=nonce)
-        notice = notice_of(alert, f"{self.public_url}/ack/{token}")
+        notice = notice_of(alert, f"{self.public_url}/ack/{token}", self.map_url)
         message = render(notice, "en" if language == "en" else "zh")
         body = message.sms if channel in ("sms", "voice") else message.text
         chain = round(escalation.started_at.timestamp() * 1_000_000)
@@ -195,10 +197,13 @@ class Escalator:
         return OutboxItem(key, alert.id, person, channel, address, message.subject, body), nonce
 
 
-def notice_of(alert: Alert, ack_url: str) -> Notice:
-    """What the messages say about ``alert``; the trend comes from the rule's ``rise_10min`` context."""
+def notice_of(alert: Alert, ack_url: str, map_url: str = "") -> Notice:
+    """What the messages say about ``alert``; the trend comes from the rule's ``rise_10min`` context, the map
+    link from the ``map_url`` template and the device's location."""
     landmark = alert.location.landmark if alert.location is not None else ""
     unit = alert.metric.rsplit("_", 1)[1] if alert.metric and "_" in alert.metric else ""
     rise = alert.context.get("rise_10min")
+    where = alert.location
+    link = map_url.format(lat=where.latitude, lon=where.longitude) if map_url and where is not None else ""
     return Notice(alert.id, alert.severity, landmark or alert.site or alert.device_id, alert.metric, alert.value,
-                  unit if unit in ("mm", "cm", "m", "ntu") else "", rise, ack_url, landmark=alert.device_id)
+                  unit if unit in ("mm", "cm", "m", "ntu") else "", rise, ack_url, link, landmark=alert.device_id)

@@ -110,7 +110,7 @@ async def open_duty_service(settings: Settings, db: Database, registry: Registry
     signer = AckSigner(load_key(duty.ack_secret.get_secret_value(), settings.data_dir))
     outbox = Outbox(db)
     escalator = Escalator(roster, alerts, outbox, signer, registry_places(registry), clock=clock,
-                          public_url=duty.public_url, link_ttl_s=duty.ack_link_ttl_s)
+                          public_url=duty.public_url, link_ttl_s=duty.ack_link_ttl_s, map_url=duty.map_url)
     async with httpx.AsyncClient(timeout=10.0) as client:
         deliverer = Deliverer(outbox, adapters(settings, client, clock), clock=clock,
                               retry_initial_s=duty.retry_initial_s, retry_max_s=duty.retry_max_s,

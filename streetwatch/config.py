@@ -199,6 +199,7 @@ class DutySettings(BaseModel):
                                   "empty: one is made and kept in data_dir")
     public_url: str = Field("http://127.0.0.1:8000", description="where `streetwatch serve` is reached, for links")
     ack_link_ttl_s: float = Field(86_400.0, gt=0, description="how long an acknowledgement link works")
+    map_url: str = Field("", description="map link template with {lat} and {lon}; empty: no map link")
     tick_s: float = Field(1.0, gt=0, description="how often escalations and the outbox are looked at")
     smtp_host: str = Field("127.0.0.1", description="SMTP server for e-mail")
     smtp_port: int = Field(25, ge=1, le=65535)

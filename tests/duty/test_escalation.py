@@ -70,7 +70,7 @@ async def world(database_url: str, tmp_path: Path, smtp: SmtpServer) -> AsyncIte
         signer = AckSigner(b"0123456789abcdef0123456789abcdef")
         outbox = Outbox(db)
         escalator = Escalator(roster, alerts, outbox, signer, registry_places(registry), clock=clock,
-                              public_url="https://sw.example.cn")
+                              public_url="https://sw.example.cn", map_url="https://map.example.cn/?q={lat},{lon}")
         adapters = {"email": EmailAdapter(host="127.0.0.1", port=smtp.port, sender="alerts@sw.example.cn"),
                     "sms": SmsGatewayAdapter(SmsGatewaySettings(url=sms.url + "/send", body='{"to": "{mobile}", '
                                                                 '"text": "{text}"}'), client, clock)}
@@ -105,7 +105,9 @@ async def test_red_alert_climbs_the_area_tree_until_acknowledged_through_the_lin
     world.clock.advance(seconds=1)
     await world.run()
     assert world.sms_to() == ["+8613800000001", "+8613800000003"]  # the street's officer
-    assert "Acknowledge: https://sw.example.cn/ack/" in world.smtp.messages[1][1].get_content()  # li reads English
+    english = world.smtp.messages[1][1].get_content()  # li reads English
+    assert "Acknowledge: https://sw.example.cn/ack/" in english
+    assert "Map: https://map.example.cn/?q=23.16,113.27" in english and "Place: 京泰路下穿涵洞 (CUL-7)" in english
 
     world.clock.advance(seconds=120)
     await world.run()
