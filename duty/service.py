@@ -30,8 +30,9 @@ from duty.channels import (
 )
 from duty.contacts import Contacts
 from duty.delivery import Deliverer
+from duty.errors import DutyFileError
 from duty.escalation import Escalator
-from duty.files import load_duty
+from duty.files import DutyPlan, load_duty
 from duty.outbox import Outbox
 from duty.places import registry_places
 from duty.roster import Roster
@@ -101,7 +102,15 @@ def adapters(settings: Settings, client: httpx.AsyncClient, clock: Clock) -> dic
 async def open_duty_service(settings: Settings, db: Database, registry: Registry,
                             clock: Clock) -> AsyncIterator[DutyService]:
     duty = settings.duty
-    roster = Roster(db, load_duty(duty.duty_dir), settings.timezone)
+    try:
+        plan = load_duty(duty.duty_dir)
+    except DutyFileError as exc:
+        # The gateway keeps measuring and raising alerts; nobody is escalated to until the files are fixed.
+        for problem in exc.problems:
+            log.error("duty: %s", problem)
+        log.error("duty: the duty files are invalid; no escalation until `streetwatch duty validate` passes")
+        plan = DutyPlan()
+    roster = Roster(db, plan, settings.timezone)
     await roster.migrate()
     for problem in await roster.problems():
         log.warning("duty: %s", problem)

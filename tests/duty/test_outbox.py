@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from device_registry import Registry
 from duty.channels import Outgoing
 from duty.delivery import Deliverer
 from duty.errors import DeliveryError
 from duty.outbox import Outbox, OutboxItem
 from duty.schema import MIGRATIONS
+from duty.service import open_duty_service
 from streetwatch.clock import FakeClock
-from streetwatch.config import DatabaseUrl
+from streetwatch.config import DatabaseUrl, DutySettings, Settings
 from streetwatch.database import Database, DatabaseUnavailable, open_database
 from streetwatch.migrations import migrate
 
@@ -114,3 +116,19 @@ async def test_a_database_outage_after_sending_does_not_send_twice(db: Database)
     assert await deliverer.run_once() == 0
     (row,) = await outbox.of_alert(7)
     assert row.sent_at is not None and len(email.taken) == 1
+
+
+async def test_invalid_duty_files_leave_the_service_running_without_escalation(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    duty_dir = tmp_path / "duty"
+    duty_dir.mkdir()
+    (duty_dir / "bad.yaml").write_text("policies:\n  - severity: red\n    steps: [{notify: boss}]\n", encoding="utf-8")
+    settings = Settings(data_dir=tmp_path, duty=DutySettings(duty_dir=duty_dir))
+    async with open_database(DatabaseUrl.parse(f"sqlite:///{tmp_path}/s.db")) as db:
+        registry = Registry(db)
+        await registry.migrate()
+        async with open_duty_service(settings, db, registry, FakeClock()) as service:
+            await service.tick()
+            assert service.escalator.roster.plan.policies == ()
+    assert any("bad.yaml:3: policies[0].steps[0].notify" in r.getMessage() for r in caplog.records)
+    assert (tmp_path / "ack.key").stat().st_mode & 0o777 == 0o600
