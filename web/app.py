@@ -25,6 +25,7 @@ from web import (
     routes_devices,
     routes_lighting,
     routes_session,
+    routes_tasks,
 )
 from web.auth import permission_of
 from web.nul_guard import RefuseNul
@@ -35,7 +36,8 @@ PUBLIC_ROUTES = routes_session.PUBLIC_ROUTES | routes_ack.PUBLIC_ROUTES
 
 
 ROUTERS = (routes_session.router, routes_devices.router, routes_alerts.router, routes_commands.router,
-           routes_lighting.router, routes_audit.router, events.router, routes_ack.router)
+           routes_lighting.router, routes_audit.router, events.router, routes_ack.router,
+           routes_tasks.router)
 
 
 def api_routes() -> list[APIRoute]:
