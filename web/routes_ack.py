@@ -16,8 +16,15 @@ from duty import AckLinkError
 from duty.acknowledge import acknowledge_by_link
 from rules.errors import AlertNotFound
 from web.auth import check_rate, client_address, services_of
+from web.models import ERROR_RESPONSES
 
-router = APIRouter(tags=["acknowledgement links"])
+_HTML: dict[str, object] = {"content": {"text/html": {"schema": {"type": "string"}}}}
+_ANSWERS: dict[int | str, dict[str, object]] = {
+    404: {**_HTML, "description": "the link is not genuine, or its alert is gone"},
+    410: {**_HTML, "description": "the link has expired or has been used"},
+    429: ERROR_RESPONSES[429],
+}
+router = APIRouter(tags=["acknowledgement links"], responses=_ANSWERS)
 PUBLIC_ROUTES = frozenset({("GET", "/ack/{token}"), ("POST", "/ack/{token}")})
 _PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Streetwatch</title></head>
