@@ -10,6 +10,7 @@ database says and the outbox delivers what waited (docs/duty.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -55,6 +56,11 @@ class DutyService:
         self.contacts = contacts
         self.tick_s = tick_s
         self.outages = 0
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Tick now (an alert was just raised), not at the next interval."""
+        self._wake.set()
 
     async def on_readings(self, batch: Sequence[Reading]) -> None:
         """Duty follows alerts, not readings."""
@@ -82,7 +88,9 @@ class DutyService:
                 if failing:
                     log.info("duty: the database is back; escalations go on")
                 failing = False
-            await asyncio.sleep(self.tick_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.tick_s)
+            self._wake.clear()
 
 
 def adapters(settings: Settings, client: httpx.AsyncClient, clock: Clock) -> dict[str, Adapter]:

@@ -37,8 +37,10 @@ from duty.service import DutyService, open_duty_service
 from gateway.composition.runtime import GatewayContext, ServiceSpec
 from gateway.intake.directory import DirectoryChange
 from rules.actions import CommandTarget as RuleTarget
+from rules.alerts import Alert, AlertTransition
 from rules.errors import CommandSinkUnavailable
 from rules.runner import RulesService
+from rules.service import Announced
 from streetwatch.config import Settings
 from streetwatch.database import DatabaseUnavailable
 from streetwatch.readings import Reading
@@ -105,9 +107,10 @@ async def open_control(ctx: GatewayContext, *, schedules: bool = True) -> AsyncI
 
 
 @contextlib.asynccontextmanager
-async def open_rules(ctx: GatewayContext, control: ControlService | None) -> AsyncIterator[RulesService]:
+async def open_rules(ctx: GatewayContext, control: ControlService | None,
+                     on_announced: Announced | None = None) -> AsyncIterator[RulesService]:
     async with RulesService(ctx.db, ctx.settings, clock=ctx.clock, devices=ctx.directory.devices,
-                            commands=control, handle_sighup=True) as rules:
+                            commands=control, handle_sighup=True, on_announced=on_announced) as rules:
         def devices_changed(_change: DirectoryChange) -> None:
             rules.update_devices(ctx.directory.devices)
 
@@ -115,7 +118,7 @@ async def open_rules(ctx: GatewayContext, control: ControlService | None) -> Asy
         yield rules
 
 
-def default_services(*, schedules: bool = True) -> list[ServiceSpec]:
+def default_services(*, schedules: bool = True, on_announced: Announced | None = None) -> list[ServiceSpec]:
     """Control first (rules hand it their actions), then rules."""
     holder: dict[str, ControlService] = {}
 
@@ -126,7 +129,7 @@ def default_services(*, schedules: bool = True) -> list[ServiceSpec]:
             yield service
 
     def rules(ctx: GatewayContext) -> contextlib.AbstractAsyncContextManager[RulesService]:
-        return open_rules(ctx, holder.get("control"))
+        return open_rules(ctx, holder.get("control"), on_announced)
 
     return [ServiceSpec("control", control), ServiceSpec("rules", rules, needs_devices=True)]
 
@@ -137,7 +140,19 @@ def open_duty(ctx: GatewayContext) -> contextlib.AbstractAsyncContextManager[Dut
 
 def composed_services(settings: Settings) -> list[ServiceSpec]:
     """The services ``streetwatch run`` composes beside the intake and the store path."""
-    found = default_services()
-    if settings.duty.duty_dir is not None:
-        found.append(ServiceSpec("duty", open_duty))
-    return found
+    if settings.duty.duty_dir is None:
+        return default_services()
+    duty: dict[str, DutyService] = {}
+
+    def announced(_transition: AlertTransition | None, _alert: Alert) -> None:
+        # An alert was stored and announced: escalate now rather than at the next tick.
+        if "duty" in duty:
+            duty["duty"].wake()
+
+    @contextlib.asynccontextmanager
+    async def opened(ctx: GatewayContext) -> AsyncIterator[DutyService]:
+        async with open_duty(ctx) as service:
+            duty["duty"] = service
+            yield service
+
+    return [*default_services(on_announced=announced), ServiceSpec("duty", opened)]

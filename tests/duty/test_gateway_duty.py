@@ -122,3 +122,19 @@ async def _stopped(database_url: str) -> bool:
     async with open_database(DatabaseUrl.parse(database_url)) as db:
         row = await db.fetch_one("SELECT stopped_by, acked_at FROM duty_escalations")
     return row is not None and row["stopped_by"] == "acknowledged by wang" and row["acked_at"] is not None
+
+
+async def test_a_raised_alert_wakes_the_duty_service_at_once(
+        tmp_path: Path, fresh_pg_url: str, mqtt_url: str, smtp: SmtpServer) -> None:
+    await _seed(fresh_pg_url)
+    async with http_receiver(lambda _r: (200, {"ok": True})) as sms:
+        settings = _settings(tmp_path, fresh_pg_url, mqtt_url, smtp, sms)
+        # a tick a minute: only the rules service's announcement can bring the SMS within 5 s
+        settings = settings.model_copy(update={"duty": settings.duty.model_copy(update={"tick_s": 60.0})})
+        gateway = Gateway(settings, services=composed_services(settings), options=RunOptions(modbus=False))
+        async with running(gateway), publisher(mqtt_url) as device:
+            await eventually(lambda: gateway.ingest is not None and gateway.ingest.connected, what="MQTT session")
+            await asyncio.sleep(1.5)  # past the service's first tick
+            await device.publish(topics.telemetry("CUL-7"), encode_telemetry(
+                {"water_level_mm": 900, "battery_v": 3.7}, datetime.now(UTC)), qos=1)
+            await eventually(lambda: len(sms.requests) >= 1, timeout_s=5, what="the SMS within 5 s")
