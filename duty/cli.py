@@ -12,6 +12,7 @@ import typer
 from duty.contacts import Contact
 from duty.errors import DutyError
 from duty.files import load_duty
+from duty.outbox import Outbox
 from duty.roster import Roster, open_roster
 from duty.suppression import Silence, Silences
 from people import CLI_ADDRESS, AuditLog
@@ -242,3 +243,23 @@ def silence_end(ctx: typer.Context, silence_id: int = typer.Argument(..., metava
     silence = with_roster(ctx, lambda r: _audited_silence(r, "duty.silence.end", str(silence_id),
                                                           Silences(r.db).end(silence_id, SystemClock().now()), {}))
     typer.echo(f"silence {silence.id} ended")
+
+
+@duty_app.command("outbox")
+def outbox_command(
+    ctx: typer.Context,
+    alert: int | None = typer.Option(None, "--alert", help="only this alert's notifications"),
+    unsent: bool = typer.Option(False, "--unsent", help="only those not handed over yet, or given up"),
+    limit: int = typer.Option(100, "--limit", min=1, max=10_000),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv"),
+) -> None:
+    """Who was told what, on which channel, and whether it went out (newest first).
+
+    Example: streetwatch duty outbox --alert 42
+    """
+    rows = with_roster(ctx, lambda r: Outbox(r.db).recent(alert_id=alert, unsent=unsent, limit=limit))
+    typer.echo(render([{"id": r.id, "alert": r.item.alert_id, "to": r.item.recipient, "channel": r.item.channel,
+                        "address": r.item.address, "created": r.created_at.isoformat(),
+                        "status": "sent" if r.sent_at else ("given up" if r.failed_at else "waiting"),
+                        "attempts": r.attempts, "error": r.last_error} for r in rows], output,
+                      ["id", "alert", "to", "channel", "address", "created", "status", "attempts", "error"]))

@@ -85,6 +85,18 @@ class Outbox:
             await self.db.execute("UPDATE duty_outbox SET next_attempt_at = ?, attempts = attempts + 1, "
                                   "last_error = ? WHERE id = ?", (time_param(self.db, retry_at), error[:500], row_id))
 
+    async def recent(self, *, alert_id: int | None = None, unsent: bool = False, limit: int = 100) -> list[OutboxRow]:
+        """Newest first; ``unsent``: only rows not handed over yet or given up."""
+        clauses, params = ["1 = 1"], []
+        if alert_id is not None:
+            clauses.append("alert_id = ?")
+            params.append(alert_id)
+        if unsent:
+            clauses.append("sent_at IS NULL")
+        rows = await self.db.fetch_all(f"SELECT * FROM duty_outbox WHERE {' AND '.join(clauses)} ORDER BY id DESC "
+                                       "LIMIT ?", [*params, limit])
+        return [_row(row) for row in rows]
+
     async def of_alert(self, alert_id: int) -> list[OutboxRow]:
         rows = await self.db.fetch_all("SELECT * FROM duty_outbox WHERE alert_id = ? ORDER BY id", (alert_id,))
         return [_row(row) for row in rows]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from duty.outbox import Outbox, OutboxItem
 from gateway.cli import main
+from streetwatch.config import DatabaseUrl
+from streetwatch.database import open_database
 from tests.duty.test_files import GOOD
 
 pytestmark = pytest.mark.services
@@ -114,3 +119,26 @@ def test_silences_are_set_listed_ended_and_audited(cli: Cli) -> None:
     actions = [(e["action"], e["result"]) for e in json.loads(out) if e["action"].startswith("duty.")]
     assert actions == [("duty.silence.end", "refused: silence 1 has ended already"), ("duty.silence.end", "ok"),
                        ("duty.silence.add", "ok")]
+
+
+def test_outbox_shows_who_was_told_what(cli: Cli, database_url: str) -> None:
+    _setup(cli)
+    assert cli("duty", "contact", "list")[0] == 0  # any duty command migrates the duty tables
+
+    async def seed() -> None:
+        async with open_database(DatabaseUrl.parse(database_url)) as db:
+            outbox = Outbox(db)
+            now = datetime(2026, 7, 1, tzinfo=UTC)
+            await outbox.enqueue([OutboxItem(f"7:1:0:wang:{c}", 7, "wang", c, "a", "s", "b") for c in ("sms", "email")]
+                                 + [OutboxItem("8:1:0:li:sms", 8, "li", "sms", "+86138", "s", "b")], now)
+            first = (await outbox.of_alert(7))[0]
+            await outbox.mark_sent(first.id, now)
+            await outbox.mark_failed(first.id + 1, now, "SMTP refused", retry_at=None)
+
+    asyncio.run(seed())
+    code, out, err = cli("duty", "outbox", "--alert", "7", "--format", "json")
+    assert code == 0, err
+    assert [(r["to"], r["channel"], r["status"], r["error"]) for r in json.loads(out)] == [
+        ("wang", "email", "given up", "SMTP refused"), ("wang", "sms", "sent", "")]
+    code, out, _ = cli("duty", "outbox", "--unsent", "--format", "json")
+    assert [(r["alert"], r["status"]) for r in json.loads(out)] == [(8, "waiting"), (7, "given up")]
