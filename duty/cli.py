@@ -11,7 +11,7 @@ import typer
 
 from duty.contacts import Contact
 from duty.errors import DutyError
-from duty.files import load_duty
+from duty.files import DutyPlan, load_duty
 from duty.outbox import Outbox
 from duty.roster import Roster, open_roster
 from duty.suppression import Silence, Silences
@@ -31,12 +31,14 @@ duty_app.add_typer(contact_app, name="contact")
 duty_app.add_typer(responsible_app, name="responsible")
 
 
-def with_roster(ctx: typer.Context, action: Callable[[Roster], Awaitable[T]]) -> T:
-    """Load the duty files, open the database, run ``action``; domain errors become one line."""
+def with_roster(ctx: typer.Context, action: Callable[[Roster], Awaitable[T]], *, plan: bool = False) -> T:
+    """Open the database (and, with ``plan``, load the duty files), run ``action``; domain errors become one
+    line. Commands that need no rota or policy work while the duty files are being fixed."""
     current = settings(ctx)
 
     async def go() -> T:
-        async with open_roster(current.database, load_duty(current.duty.duty_dir), current.timezone) as roster:
+        loaded = load_duty(current.duty.duty_dir) if plan else DutyPlan()
+        async with open_roster(current.database, loaded, current.timezone) as roster:
             return await action(roster)
 
     return run_guarded(go(), (DutyError, PeopleError))
@@ -77,7 +79,7 @@ def show(
                          "head": ", ".join(await roster.responsibility.of("area", area_id, "head"))})
         return rows
 
-    typer.echo(render(with_roster(ctx, go), output, ["up", "area", "local_time", "on_duty", "head"]))
+    typer.echo(render(with_roster(ctx, go, plan=True), output, ["up", "area", "local_time", "on_duty", "head"]))
 
 
 @duty_app.command("validate")
@@ -86,7 +88,7 @@ def validate(ctx: typer.Context) -> None:
 
     Example: streetwatch duty validate
     """
-    problems = with_roster(ctx, lambda roster: roster.problems())
+    problems = with_roster(ctx, lambda roster: roster.problems(), plan=True)
     if problems:
         raise UserError("\n".join(problems))
     typer.echo("duty files are valid")

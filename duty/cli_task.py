@@ -57,7 +57,7 @@ def create(
                                              now=CLOCK.now(), accept_within_s=roster.plan.accept_within_s(kind),
                                              alert_id=alert)
 
-    task = with_roster(ctx, go)
+    task = with_roster(ctx, go, plan=True)
     typer.echo(f"task {task.id} dispatched to {task.assignee}; accept by {task.accept_by.isoformat()}")
 
 

@@ -85,6 +85,7 @@ def test_bad_input_gets_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> None:
         "      - {days: [mon], start: '09:00', end: '11:00', person: wang}\n", encoding="utf-8")
     code, _, err = cli("duty", "show", "--area", "jingtai")
     assert code == 2 and "more.yaml:5: shift of wang (mon 09:00–mon 11:00) overlaps the shift of li" in err
+    assert cli("duty", "contact", "add", "li", "email", "li@example.org")[0] == 0  # the rest keeps working
 
 
 def test_contacts_are_stored_normalised_and_secrets_redacted(cli: Cli) -> None:
