@@ -209,6 +209,43 @@ class ApiSettings(BaseModel):
     events_poll_s: float = Field(0.5, gt=0, description="how often the event stream looks for new events")
 
 
+class SmsGatewaySettings(BaseModel):
+    """A generic HTTP SMS gateway: the provider-specific part is this configuration (docs/duty.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="URL template; {mobile} and {text} are filled in, URL-encoded")
+    method: Literal["GET", "POST"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
+    body: str = Field('{"to": "{mobile}", "text": "{text}"}', description="body template for POST (JSON-escaped)")
+    secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key; X-Signature: hex of timestamp + body")
+    timeout_s: float = Field(5.0, gt=0)
+
+
+class DutySettings(BaseModel):
+    """Duty rotas, escalation and the channels that reach people (docs/duty.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    duty_dir: Path | None = Field(None, description="rota and escalation policy files (YAML/TOML)")
+    ack_secret: SecretStr = Field(SecretStr(""), description="key of the signed acknowledgement links; "
+                                  "empty: one is made and kept in data_dir")
+    public_url: str = Field("http://127.0.0.1:8000", description="where `streetwatch serve` is reached, for links")
+    ack_link_ttl_s: float = Field(86_400.0, gt=0, description="how long an acknowledgement link works")
+    map_url: str = Field("", description="map link template with {lat} and {lon}; empty: no map link")
+    tick_s: float = Field(1.0, gt=0, description="how often escalations and the outbox are looked at")
+    smtp_host: str = Field("127.0.0.1", description="SMTP server for e-mail")
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    mail_from: str = Field("streetwatch@localhost", description="sender of alert e-mails")
+    sms: SmsGatewaySettings | None = Field(None, description="the SMS gateway; unset: no SMS")
+    retry_initial_s: float = Field(2.0, gt=0, description="first wait before a channel retries")
+    retry_max_s: float = Field(300.0, gt=0, description="longest wait between retries")
+    max_attempts: int = Field(20, ge=1, description="tries per notification before it is given up")
+
+
 class Settings(BaseSettings):
     """Everything Streetwatch can be told. Field docs are the configuration reference."""
 
@@ -232,6 +269,7 @@ class Settings(BaseSettings):
     control: ControlSettings = Field(default_factory=ControlSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    duty: DutySettings = Field(default_factory=DutySettings)
 
     @field_validator("database_url")
     @classmethod

@@ -18,23 +18,26 @@ from streetwatch.config import Settings
 from web import (
     errors,
     events,
+    routes_ack,
     routes_alerts,
     routes_audit,
     routes_commands,
     routes_devices,
     routes_lighting,
     routes_session,
+    routes_tasks,
 )
 from web.auth import permission_of
 from web.nul_guard import RefuseNul
 from web.services import open_services
 
 API_PREFIX = "/api/v1"
-PUBLIC_ROUTES = routes_session.PUBLIC_ROUTES
+PUBLIC_ROUTES = routes_session.PUBLIC_ROUTES | routes_ack.PUBLIC_ROUTES
 
 
 ROUTERS = (routes_session.router, routes_devices.router, routes_alerts.router, routes_commands.router,
-           routes_lighting.router, routes_audit.router, events.router)
+           routes_lighting.router, routes_audit.router, events.router, routes_ack.router,
+           routes_tasks.router)
 
 
 def api_routes() -> list[APIRoute]:

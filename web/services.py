@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from control import CommandStore
 from device_registry import Registry
+from duty import MIGRATIONS as DUTY_MIGRATIONS
+from duty.ack_links import AckSigner, load_key
 from people import People
 from rules.alert_store import AlertStore
 from streetwatch.clock import Clock
@@ -36,6 +38,7 @@ class Services:
     store: TelemetryStore
     approvals: Approvals
     limiter: RateLimiter
+    ack_signer: AckSigner
 
     async def unit_of(self, profile: str, metric: str) -> str:
         library = await self.registry.profiles()
@@ -55,6 +58,8 @@ async def open_services(settings: Settings, clock: Clock) -> AsyncIterator[Servi
         people = People(db)
         await people.migrate()
         await migrate(db, MIGRATIONS)
+        await migrate(db, DUTY_MIGRATIONS)
         store = await stack.enter_async_context(open_store(settings.database, settings.store))
         yield Services(settings, clock, db, registry, alerts, commands, people, store, Approvals(db),
-                       RateLimiter(settings.api.requests_per_minute, clock.monotonic))
+                       RateLimiter(settings.api.requests_per_minute, clock.monotonic),
+                       AckSigner(load_key(settings.duty.ack_secret.get_secret_value(), settings.data_dir)))

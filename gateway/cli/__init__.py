@@ -13,6 +13,8 @@ from broker.cli import broker_app
 from broker.cli_pki import pki_app
 from control.cli import command_app, energy_app, lamp_app, schedule_app
 from device_registry.cli import device_app, group_app, profile_app
+from duty.cli import duty_app
+from duty.cli_task import report_app, task_app
 from gateway.cli import compose as cli_compose
 from gateway.cli import db as cli_db
 from gateway.cli import demo as cli_demo
@@ -111,6 +113,9 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 app.command("serve")(web_cli.serve)
+app.add_typer(duty_app, name="duty")
+app.add_typer(task_app, name="task")
+app.add_typer(report_app, name="report")
 command_app.command("approve")(web_cli.approve)
 # Groups found by entry point (pyproject.toml): `bench` comes from the benchmarks package, which no
 # production module imports.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from control import MIGRATIONS as CONTROL_MIGRATIONS
 from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
 from device_registry.credentials import MIGRATIONS as CREDENTIAL_MIGRATIONS
+from duty import MIGRATIONS as DUTY_MIGRATIONS
 from gateway.intake.schema import MIGRATIONS as GATEWAY_MIGRATIONS
 from people import MIGRATIONS as PEOPLE_MIGRATIONS
 from rules.schema import MIGRATIONS as RULES_MIGRATIONS
@@ -24,4 +25,5 @@ def all_migrations() -> list[Migration]:
     migrations += GATEWAY_MIGRATIONS
     migrations += PEOPLE_MIGRATIONS
     migrations += WEB_MIGRATIONS
+    migrations += DUTY_MIGRATIONS
     return migrations

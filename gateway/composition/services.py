@@ -4,6 +4,8 @@
               shared with the poller; MQTT: cmd and cmd/ack) and the lighting scheduler; told when
               devices go offline and come back
     rules     the rules engine with the alert store and notifications; its actions go to control
+    duty      escalation of raised alerts to the people on duty, and the notification outbox
+              (composed when ``[duty] duty_dir`` holds rotas and policies; docs/duty.md)
 
 Rules see every reading and online/offline change through the gateway's fan-out; a rule's action
 (a red flood alert dims the hazard point's lamps to 100 %) is submitted to the dispatcher with the
@@ -34,13 +36,16 @@ from control import (
     ScheduleLibrary,
     Scheduler,
 )
+from duty.service import DutyService, open_duty_service
 from gateway.composition.runtime import GatewayContext, ServiceSpec
 from gateway.intake.directory import DirectoryChange
 from gateway.intake.recorder import Recorder
 from gateway.intake.records import DeadLetter
 from rules.actions import CommandTarget as RuleTarget
+from rules.alerts import Alert, AlertTransition
 from rules.errors import CommandSinkUnavailable
 from rules.runner import RulesService
+from rules.service import Announced
 from streetwatch.clock import Clock
 from streetwatch.config import Settings
 from streetwatch.database import DatabaseUnavailable
@@ -152,9 +157,10 @@ async def open_control(ctx: GatewayContext, *, schedules: bool = True) -> AsyncI
 
 
 @contextlib.asynccontextmanager
-async def open_rules(ctx: GatewayContext, control: ControlService | None) -> AsyncIterator[RulesService]:
+async def open_rules(ctx: GatewayContext, control: ControlService | None,
+                     on_announced: Announced | None = None) -> AsyncIterator[RulesService]:
     async with RulesService(ctx.db, ctx.settings, clock=ctx.clock, mqtt=ctx.mqtt, devices=ctx.directory.devices,
-                            commands=control, handle_sighup=True) as rules:
+                            commands=control, handle_sighup=True, on_announced=on_announced) as rules:
         def devices_changed(_change: DirectoryChange) -> None:
             rules.update_devices(ctx.directory.devices)
 
@@ -162,7 +168,7 @@ async def open_rules(ctx: GatewayContext, control: ControlService | None) -> Asy
         yield rules
 
 
-def default_services(*, schedules: bool = True) -> list[ServiceSpec]:
+def default_services(*, schedules: bool = True, on_announced: Announced | None = None) -> list[ServiceSpec]:
     """Control first (rules hand it their actions), then rules."""
     holder: dict[str, ControlService] = {}
 
@@ -173,12 +179,30 @@ def default_services(*, schedules: bool = True) -> list[ServiceSpec]:
             yield service
 
     def rules(ctx: GatewayContext) -> contextlib.AbstractAsyncContextManager[RulesService]:
-        return open_rules(ctx, holder.get("control"))
+        return open_rules(ctx, holder.get("control"), on_announced)
 
     return [ServiceSpec("control", control), ServiceSpec("rules", rules, needs_devices=True)]
 
 
+def open_duty(ctx: GatewayContext) -> contextlib.AbstractAsyncContextManager[DutyService]:
+    return open_duty_service(ctx.settings, ctx.db, ctx.registry, ctx.clock)
+
+
 def composed_services(settings: Settings) -> list[ServiceSpec]:
     """The services ``streetwatch run`` composes beside the intake and the store path."""
-    del settings  # each service takes what it needs from the context
-    return default_services()
+    if settings.duty.duty_dir is None:
+        return default_services()
+    duty: dict[str, DutyService] = {}
+
+    def announced(_transition: AlertTransition | None, _alert: Alert) -> None:
+        # An alert was stored and announced: escalate now rather than at the next tick.
+        if "duty" in duty:
+            duty["duty"].wake()
+
+    @contextlib.asynccontextmanager
+    async def opened(ctx: GatewayContext) -> AsyncIterator[DutyService]:
+        async with open_duty(ctx) as service:
+            duty["duty"] = service
+            yield service
+
+    return [*default_services(on_announced=announced), ServiceSpec("duty", opened)]

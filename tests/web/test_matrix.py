@@ -17,9 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
+from duty.tasks import Tasks
 from people import PERMISSIONS, Permission, Role
 from streetwatch.config import Settings
-from tests.web.world import World
+from streetwatch.database import Database
+from tests.web.world import INSIDE, OUTSIDE, World
 from web.app import PUBLIC_ROUTES, api_routes, create_app, route_permission, served_operations
 
 pytestmark = pytest.mark.services
@@ -46,6 +48,31 @@ def _ids(items: list[dict[str, Any]]) -> set[Any]:
     return {item["id"] for item in items}
 
 
+_TASKS: dict[int, dict[Where, int]] = {}
+
+
+def _new_task(w: World, where: Where) -> int:
+    area = INSIDE if where == "inside" else OUTSIDE
+
+    async def work(db: Database) -> int:
+        task = await Tasks(db).create(kind="inspect_lamp", title="inspect", area=area, assignee="viewer-user",
+                                      by="seed", now=w.clock.now(), accept_within_s=600)
+        return task.id
+    return w.run(work)
+
+
+def _tasks(w: World) -> dict[Where, int]:
+    """One task inside and one outside, made once per world."""
+    if id(w) not in _TASKS:
+        _TASKS[id(w)] = {where: _new_task(w, where) for where in ("inside", "outside")}
+    return _TASKS[id(w)]
+
+
+def _task_listing(w: World) -> str:
+    _tasks(w)  # something to list, inside and outside
+    return "/api/v1/tasks"
+
+
 SCHEDULE = "night"
 MATRIX: dict[tuple[str, str], Case] = {
     ("DELETE", "/api/v1/session"): Case(lambda w, _: ("/api/v1/session", None), no_area="ends the caller's session"),
@@ -69,6 +96,16 @@ MATRIX: dict[tuple[str, str], Case] = {
         hides_outside=lambda w, body: w.alerts["outside"] not in _ids(body["alerts"])
         and w.alerts["inside"] in _ids(body["alerts"])),
     ("GET", "/api/v1/alerts/{alert_id}"): Case(lambda w, where: (f"/api/v1/alerts/{w.alerts[where]}", None)),
+    ("GET", "/api/v1/tasks"): Case(
+        lambda w, _: (_task_listing(w), None),
+        hides_outside=lambda w, body: _tasks(w)["outside"] not in _ids(body["tasks"])
+        and _tasks(w)["inside"] in _ids(body["tasks"])),
+    ("GET", "/api/v1/tasks/{task_id}"): Case(lambda w, where: (f"/api/v1/tasks/{_tasks(w)[where]}", None)),
+    ("POST", "/api/v1/tasks"): Case(
+        lambda w, where: ("/api/v1/tasks", {"type": "close_underpass", "title": "close it", "assignee": "viewer-user",
+                                            "area": INSIDE if where == "inside" else OUTSIDE}), ok=201),
+    ("POST", "/api/v1/tasks/{task_id}/steps"): Case(
+        lambda w, where: (f"/api/v1/tasks/{_new_task(w, where)}/steps", {"step": "accept", "note": "on my way"})),
     ("POST", "/api/v1/alerts/{alert_id}/ack"): Case(
         lambda w, where: (f"/api/v1/alerts/{w.new_alert(where)}/ack", {"note": "crew sent"})),
     ("POST", "/api/v1/alerts/{alert_id}/clear"): Case(

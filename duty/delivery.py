@@ -1,0 +1,96 @@
+"""Handing outbox rows to their channels, with retries per channel.
+
+Each channel has its own :class:`~streetwatch.backoff.Backoff`: while the SMS gateway is down its rows wait
+and e-mail goes on. A row that failed is tried again after the channel's delay, and given up after
+``max_attempts`` (it stays in the outbox with its last error).
+
+Exactly once, as far as it can be: a row is marked sent right after its channel took it. If the
+database is down at that moment, the key is kept in memory and the row is not sent again while the
+process lives; the mark is written when the database is back. Only a crash between a channel taking
+a message and the mark being written sends that one message again (the e-mail keeps its Message-ID).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from duty.channels.base import Adapter, Outgoing
+from duty.errors import DeliveryError
+from duty.outbox import Outbox, OutboxRow
+from streetwatch.backoff import Backoff
+from streetwatch.clock import Clock
+from streetwatch.database import DatabaseError
+
+log = logging.getLogger(__name__)
+
+
+class Deliverer:
+    def __init__(self, outbox: Outbox, adapters: Mapping[str, Adapter], *, clock: Clock,
+                 secrets: Mapping[tuple[str, str], str] | None = None, retry_initial_s: float = 2.0,
+                 retry_max_s: float = 300.0, max_attempts: int = 20) -> None:
+        self.outbox = outbox
+        self.adapters = adapters
+        self.clock = clock
+        self.secrets = dict(secrets or {})  # (channel, address) → signing secret
+        self.retry_initial_s, self.retry_max_s, self.max_attempts = retry_initial_s, retry_max_s, max_attempts
+        self._channel_backoff: dict[str, Backoff] = {}
+        self._unrecorded: dict[int, datetime] = {}  # sent, but the database did not take the mark yet
+        self.sent = 0
+        self.failed = 0
+
+    def _backoff(self, channel: str) -> Backoff:
+        if channel not in self._channel_backoff:
+            self._channel_backoff[channel] = Backoff(initial_s=self.retry_initial_s, max_s=self.retry_max_s)
+        return self._channel_backoff[channel]
+
+    async def _record_pending_marks(self) -> None:
+        for row_id, at in list(self._unrecorded.items()):
+            await self.outbox.mark_sent(row_id, at)
+            del self._unrecorded[row_id]
+
+    async def run_once(self) -> int:
+        """Deliver what is due now; the number handed over. Raises DatabaseError when the database is down."""
+        await self._record_pending_marks()
+        handed = 0
+        for row in await self.outbox.due(self.clock.now()):
+            if row.id in self._unrecorded:
+                continue
+            if await self._deliver(row):
+                handed += 1
+        return handed
+
+    async def _deliver(self, row: OutboxRow) -> bool:
+        item = row.item
+        backoff = self._backoff(item.channel)
+        if not backoff.ready(self.clock.monotonic()):
+            return False
+        adapter = self.adapters.get(item.channel)
+        now = self.clock.now()
+        if adapter is None:
+            await self.outbox.mark_failed(row.id, now, f"no {item.channel} channel is configured", retry_at=None)
+            self.failed += 1
+            return False
+        try:
+            await adapter.send(Outgoing(item.key, item.channel, item.address, item.subject, item.body,
+                                        self.secrets.get((item.channel, item.address), "")))
+        except DeliveryError as exc:
+            failed_at = self.clock.monotonic()
+            delay = backoff.failed(failed_at) - failed_at
+            last = row.attempts + 1 >= self.max_attempts
+            if backoff.failures == 1 or last:
+                log.warning("%s to %s (alert %d): %s%s", item.channel, item.recipient, item.alert_id, exc,
+                            "; given up" if last else "; retrying")
+            self.failed += last
+            await self.outbox.mark_failed(row.id, now, str(exc),
+                                          retry_at=None if last else now + timedelta(seconds=delay))
+            return False
+        backoff.succeeded()
+        self.sent += 1
+        try:
+            await self.outbox.mark_sent(row.id, now)
+        except DatabaseError:
+            self._unrecorded[row.id] = now
+            raise
+        return True

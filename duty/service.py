@@ -1,0 +1,135 @@
+"""Duty as a gateway service: each tick the escalation engine runs, then the outbox is delivered.
+
+    async with open_duty_service(settings, db, registry, clock) as duty:   # doctest: +SKIP
+        await duty.run()
+
+A database outage is logged once and the ticks go on; when it is back, escalations resume where the
+database says and the outbox delivers what waited (docs/duty.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import httpx
+
+from device_registry import Registry
+from duty.ack_links import AckSigner, load_key
+from duty.channels import (
+    Adapter,
+    ConsoleAdapter,
+    DingTalkAdapter,
+    EmailAdapter,
+    FeishuAdapter,
+    SmsGatewayAdapter,
+    WeComAdapter,
+)
+from duty.contacts import Contacts
+from duty.delivery import Deliverer
+from duty.errors import DutyFileError
+from duty.escalation import Escalator
+from duty.files import DutyPlan, load_duty
+from duty.outbox import Outbox
+from duty.places import registry_places
+from duty.roster import Roster
+from duty.task_sla import escalate_overdue
+from duty.tasks import Tasks
+from rules.alert_store import AlertStore
+from streetwatch.clock import Clock
+from streetwatch.config import Settings
+from streetwatch.database import Database, DatabaseError
+from streetwatch.readings import Reading
+
+log = logging.getLogger(__name__)
+
+
+class DutyService:
+    def __init__(self, escalator: Escalator, deliverer: Deliverer, contacts: Contacts, *, tick_s: float) -> None:
+        self.tasks = Tasks(escalator.db)
+        self.escalator = escalator
+        self.deliverer = deliverer
+        self.contacts = contacts
+        self.tick_s = tick_s
+        self.outages = 0
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Tick now (an alert was just raised), not at the next interval."""
+        self._wake.set()
+
+    async def on_readings(self, batch: Sequence[Reading]) -> None:
+        """Duty follows alerts, not readings."""
+
+    async def on_status(self, device_id: str, online: bool, at: datetime) -> None:
+        """Duty follows alerts, not devices."""
+
+    async def tick(self) -> None:
+        self.deliverer.secrets = await self.contacts.secrets()
+        await self.escalator.tick()
+        await escalate_overdue(self.tasks, self.escalator.roster, self.escalator.outbox, self.escalator.clock.now())
+        await self.deliverer.run_once()
+
+    async def run(self) -> None:
+        failing = False
+        while True:
+            try:
+                await self.tick()
+            except DatabaseError as exc:
+                self.outages += not failing
+                if not failing:
+                    log.error("duty: the database is unreachable (%s); escalations wait for it", exc)
+                failing = True
+            else:
+                if failing:
+                    log.info("duty: the database is back; escalations go on")
+                failing = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.tick_s)
+            self._wake.clear()
+
+
+def adapters(settings: Settings, client: httpx.AsyncClient, clock: Clock) -> dict[str, Adapter]:
+    duty = settings.duty
+    found: dict[str, Adapter] = {
+        "email": EmailAdapter(host=duty.smtp_host, port=duty.smtp_port, sender=duty.mail_from,
+                              starttls=duty.smtp_starttls, user=duty.smtp_user,
+                              password=duty.smtp_password.get_secret_value()),
+        "wecom": WeComAdapter(client, clock), "dingtalk": DingTalkAdapter(client, clock),
+        "feishu": FeishuAdapter(client, clock), "console": ConsoleAdapter()}
+    if duty.sms is not None:
+        found["sms"] = found["voice"] = SmsGatewayAdapter(duty.sms, client, clock)
+    return found
+
+
+@asynccontextmanager
+async def open_duty_service(settings: Settings, db: Database, registry: Registry,
+                            clock: Clock) -> AsyncIterator[DutyService]:
+    duty = settings.duty
+    try:
+        plan = load_duty(duty.duty_dir)
+    except DutyFileError as exc:
+        # The gateway keeps measuring and raising alerts; nobody is escalated to until the files are fixed.
+        for problem in exc.problems:
+            log.error("duty: %s", problem)
+        log.error("duty: the duty files are invalid; no escalation until `streetwatch duty validate` passes")
+        plan = DutyPlan()
+    roster = Roster(db, plan, settings.timezone)
+    await roster.migrate()
+    for problem in await roster.problems():
+        log.warning("duty: %s", problem)
+    alerts = AlertStore(db)
+    await alerts.migrate()
+    signer = AckSigner(load_key(duty.ack_secret.get_secret_value(), settings.data_dir))
+    outbox = Outbox(db)
+    escalator = Escalator(roster, alerts, outbox, signer, registry_places(registry), clock=clock,
+                          public_url=duty.public_url, link_ttl_s=duty.ack_link_ttl_s, map_url=duty.map_url)
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        deliverer = Deliverer(outbox, adapters(settings, client, clock), clock=clock,
+                              retry_initial_s=duty.retry_initial_s, retry_max_s=duty.retry_max_s,
+                              max_attempts=duty.max_attempts)
+        yield DutyService(escalator, deliverer, roster.contacts, tick_s=duty.tick_s)
