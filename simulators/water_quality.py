@@ -31,20 +31,11 @@ from datetime import datetime, timedelta
 from simulators.faults import FaultWindow
 from simulators.rain import CulvertLevel, CulvertResponse, Rainfall
 from simulators.seeding import rng_for
+from streetwatch.oxygen import oxygen_saturation_mg_l
 
 # A river catchment answers rain far more slowly than a culvert.
 RIVER_RESPONSE = CulvertResponse(base_level_mm=0.0, gain_mm_per_mm_h=1.0, lag_s=1800.0, drain_s=5400.0,
                                  max_level_mm=1e9)
-
-
-def oxygen_saturation_mg_l(temperature_c: float) -> float:
-    """Dissolved oxygen at saturation in fresh water at sea level (Benson & Krause 1984, as in APHA 4500-O).
-
-    >>> round(oxygen_saturation_mg_l(20.0), 2)
-    9.09
-    """
-    k = temperature_c + 273.15
-    return math.exp(-139.34411 + 1.575701e5 / k - 6.642308e7 / k**2 + 1.243800e10 / k**3 - 8.621949e11 / k**4)
 
 
 def pulse(t_s: float, window: FaultWindow) -> float:

@@ -14,9 +14,9 @@ from simulators.water_quality import (
     ProbeSite,
     WaterQualityModel,
     WaterQualitySample,
-    oxygen_saturation_mg_l,
     pulse,
 )
+from streetwatch.oxygen import oxygen_saturation_mg_l
 
 MIDNIGHT_LOCAL = datetime(2026, 6, 30, 16, tzinfo=UTC)  # 00:00 in Guangzhou
 HOUR = 3600.0
