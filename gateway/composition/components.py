@@ -5,6 +5,7 @@ from __future__ import annotations
 from control import MIGRATIONS as CONTROL_MIGRATIONS
 from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
 from gateway.intake.schema import MIGRATIONS as GATEWAY_MIGRATIONS
+from hydrology import MIGRATIONS as HYDROLOGY_MIGRATIONS
 from rules.schema import MIGRATIONS as RULES_MIGRATIONS
 from streetwatch.migrations import Migration
 from telemetry_store import MIGRATIONS as TELEMETRY_STORE_MIGRATIONS
@@ -17,5 +18,6 @@ def all_migrations() -> list[Migration]:
     migrations += TELEMETRY_STORE_MIGRATIONS
     migrations += RULES_MIGRATIONS
     migrations += CONTROL_MIGRATIONS
+    migrations += HYDROLOGY_MIGRATIONS
     migrations += GATEWAY_MIGRATIONS
     return migrations
