@@ -21,7 +21,15 @@ from rules.durations import format_duration_s, parse_duration_s
 from rules.errors import AlertNotFound, AlertStateError, RuleFileError
 from rules.loader import SHIPPED_RULES_DIR, RuleSet, check_rule_paths, load_ruleset, rule_paths
 from rules.metric_check import unknown_metric_warnings
-from rules.spec import AbsenceRule, ConditionRule, GroupRule, RateOfChangeRule, RuleSpec, ThresholdRule
+from rules.spec import (
+    AbsenceRule,
+    ConditionRule,
+    GroupRule,
+    ProjectedRule,
+    RateOfChangeRule,
+    RuleSpec,
+    ThresholdRule,
+)
 from streetwatch.cli_support import OutputFormat, UserError, render, run, settings
 from streetwatch.clock import SystemClock
 from streetwatch.config import Settings
@@ -81,6 +89,9 @@ def _summary(rule: RuleSpec) -> str:
     if isinstance(rule, RateOfChangeRule):
         word, limit = ("rise", rule.rise) if rule.rise is not None else ("fall", rule.fall)
         return f"{rule.metric} {word} > {limit:g} per {format_duration_s(rule.window_s)}"
+    if isinstance(rule, ProjectedRule):
+        levels = ", ".join(f"{name} {value:g}" for name, value in rule.levels.items())
+        return f"{rule.metric} projected to {levels or '(device levels)'} within {format_duration_s(rule.within_s)}"
     if isinstance(rule, AbsenceRule):
         return f"no data for {format_duration_s(rule.after_s)}"
     if isinstance(rule, ConditionRule):

@@ -28,12 +28,13 @@ from rules.actions import ActionRequest, CommandSink
 from rules.alerts import Alert, AlertSink, AlertTransition
 from rules.delivery import EngineStats, deliver_actions, deliver_transitions
 from rules.durations import format_duration_s
+from rules.evidence import Evidence
 from rules.index import RuleIndex
 from rules.loader import RuleSet
+from rules.projected import ProjectedRuntime
 from rules.runtime import (
     AbsenceRuntime,
     ConditionRuntime,
-    Evidence,
     GroupRuntime,
     Runtime,
     ThresholdRuntime,
@@ -203,7 +204,7 @@ class RulesEngine:
             for rt in self._runtimes.values():
                 if device is None:
                     rt.forget(device_id)
-                elif isinstance(rt, ThresholdRuntime):
+                elif isinstance(rt, ThresholdRuntime | ProjectedRuntime):
                     rt.device_changed(device_id)
             if device is None or device.status is DeviceStatus.retired:
                 self._latest.pop(device_id, None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from device_registry.device import Device
+from rules.projected import ProjectedRuntime
 from rules.runtime import (
     AbsenceRuntime,
     ConditionRuntime,
@@ -42,7 +43,7 @@ class RuleIndex:
         for rt in runtimes.values():
             if isinstance(rt, GroupRuntime):
                 sources.setdefault(rt.spec.source, []).append(rt)
-            if not isinstance(rt, ThresholdRuntime | RateRuntime | ConditionRuntime):
+            if not isinstance(rt, ThresholdRuntime | RateRuntime | ProjectedRuntime | ConditionRuntime):
                 continue
             if isinstance(rt, ConditionRuntime):
                 latest |= rt.value_names

@@ -6,6 +6,7 @@ a change back until it has lasted. The kinds:
 - ``threshold``: escalating levels on one metric, with a deadband (hysteresis) and per-device
   overrides from the registry;
 - ``rate_of_change``: a metric rising (or falling) faster than ``rise`` per ``window``;
+- ``projected``: a level projected to be reached within ``within`` at the robustly fitted rise;
 - ``absence``: no data for ``after``, or an explicit offline status;
 - ``condition``: a safe expression over several metrics of one device, with window functions;
 - ``group``: at least N devices of one site or group at a severity of another rule.
@@ -114,6 +115,20 @@ class RateOfChangeRule(_Rule):
         return [*super().severities_named(), ("severity", self.severity)]
 
 
+class ProjectedRule(_Rule):
+    kind: Literal["projected"]
+    metric: str
+    levels: dict[str, float] = Field(default_factory=dict, description="severity name → level (rising)")
+    device_thresholds: bool = Field(True, description="use the device's registry thresholds[metric] overrides")
+    within_s: DurationS = Field(alias="within", description="raise when a level is projected within this")
+    window_s: DurationS = Field(600.0, alias="window", description="fit the rise over this much recent data")
+    min_samples: int = Field(5, ge=3)
+    min_span_s: DurationS = Field(180.0, alias="min_span", description="the samples must span this long")
+
+    def severities_named(self) -> list[tuple[str, str]]:
+        return super().severities_named() + [(f"levels.{name}", name) for name in self.levels]
+
+
 class AbsenceRule(_Rule):
     kind: Literal["absence"]
     after_s: DurationS = Field(alias="after", description="no data for this long: the device is stale")
@@ -157,7 +172,7 @@ class GroupRule(_Rule):
 
 
 RuleSpec = Annotated[
-    ThresholdRule | RateOfChangeRule | AbsenceRule | ConditionRule | GroupRule,
+    ThresholdRule | RateOfChangeRule | ProjectedRule | AbsenceRule | ConditionRule | GroupRule,
     Field(discriminator="kind"),
 ]
 
