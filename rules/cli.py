@@ -26,6 +26,7 @@ from rules.spec import (
     ConditionRule,
     GroupRule,
     ProjectedRule,
+    QualityRule,
     RateOfChangeRule,
     RuleSpec,
     ThresholdRule,
@@ -92,6 +93,8 @@ def _summary(rule: RuleSpec) -> str:
     if isinstance(rule, ProjectedRule):
         levels = ", ".join(f"{name} {value:g}" for name, value in rule.levels.items())
         return f"{rule.metric} projected to {levels or '(device levels)'} within {format_duration_s(rule.within_s)}"
+    if isinstance(rule, QualityRule):
+        return f"{rule.metric} trustworthy (spike, gradient, stuck, floor, battery, signal checks)"
     if isinstance(rule, AbsenceRule):
         return f"no data for {format_duration_s(rule.after_s)}"
     if isinstance(rule, ConditionRule):

@@ -24,6 +24,7 @@ from rules.spec import (
     ConditionRule,
     GroupRule,
     ProjectedRule,
+    QualityRule,
     RateOfChangeRule,
     RuleFile,
     RuleSpec,
@@ -34,7 +35,7 @@ from streetwatch.expressions import Expression, ExpressionError
 SHIPPED_RULES_DIR = Path(__file__).parent / "examples"
 BUILTIN_NAMES = frozenset({"sun_elevation_deg", "sun_up"})
 """Names every condition may use besides the device's metrics and its windows."""
-KINDS = ("threshold", "rate_of_change", "projected", "absence", "condition", "group")
+KINDS = ("threshold", "rate_of_change", "projected", "quality", "absence", "condition", "group")
 _RULE: TypeAdapter[RuleSpec] = TypeAdapter(RuleSpec)
 
 
@@ -228,6 +229,9 @@ def _rule_problems(rule: RuleSpec, scale: SeverityScale) -> list[tuple[Loc, str]
         problems += [(("actions", index, *loc), message) for loc, message in _action_problems(action)]
     if isinstance(rule, ThresholdRule | ProjectedRule):
         problems += _threshold_problems(rule, scale)
+    if isinstance(rule, QualityRule) and not _quality_checks(rule):
+        problems.append(((), "give at least one check: spike, max_rise_per_min, stuck_for, floor, battery_min "
+                             "or signal_min"))
     if isinstance(rule, ProjectedRule) and rule.min_span_s > rule.window_s:
         problems.append((("min_span",), "must not be longer than the window"))
     elif isinstance(rule, RateOfChangeRule) and (rule.rise is None) == (rule.fall is None):
@@ -235,6 +239,11 @@ def _rule_problems(rule: RuleSpec, scale: SeverityScale) -> list[tuple[Loc, str]
     elif isinstance(rule, ConditionRule):
         problems += _condition_problems(rule)
     return problems
+
+
+def _quality_checks(rule: QualityRule) -> list[object]:
+    checks = (rule.spike, rule.max_rise_per_min, rule.stuck_for_s, rule.floor, rule.battery_min, rule.signal_min)
+    return [check for check in checks if check is not None]
 
 
 def _split(dotted: str) -> Loc:

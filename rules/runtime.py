@@ -17,12 +17,14 @@ from rules.durations import format_duration_s
 from rules.evidence import Evidence
 from rules.levels import Levels, effective_levels
 from rules.projected import ProjectedRuntime
+from rules.quality_rule import QualityRuntime
 from rules.severity import SeverityScale
 from rules.spec import (
     AbsenceRule,
     ConditionRule,
     GroupRule,
     ProjectedRule,
+    QualityRule,
     RateOfChangeRule,
     RuleSpec,
     ThresholdRule,
@@ -272,9 +274,9 @@ class GroupRuntime:
         return Evidence(self.rank if active else 0, None, float(count), float(self.spec.at_least), message)
 
 
-MetricRuntime = ThresholdRuntime | RateRuntime | ProjectedRuntime | ConditionRuntime
+MetricRuntime = QualityRuntime | ThresholdRuntime | RateRuntime | ProjectedRuntime | ConditionRuntime
 """Rules evaluated on readings of their metrics."""
-Runtime = ThresholdRuntime | RateRuntime | ProjectedRuntime | ConditionRuntime | AbsenceRuntime | GroupRuntime
+Runtime = MetricRuntime | AbsenceRuntime | GroupRuntime
 
 
 def make_runtime(spec: RuleSpec, scale: SeverityScale) -> Runtime:
@@ -284,6 +286,8 @@ def make_runtime(spec: RuleSpec, scale: SeverityScale) -> Runtime:
         return RateRuntime(spec, scale)
     if isinstance(spec, ProjectedRule):
         return ProjectedRuntime(spec, scale)
+    if isinstance(spec, QualityRule):
+        return QualityRuntime(spec, scale)
     if isinstance(spec, ConditionRule):
         return ConditionRuntime(spec, scale)
     if isinstance(spec, AbsenceRule):
