@@ -97,7 +97,7 @@ class CountingCommands:
     submitted: int = 0
 
     async def submit(self, target: CommandTarget, action: str, params: dict[str, Any], requester: str,
-                     reason: str) -> None:
+                     reason: str, *, request_key: str | None = None) -> None:
         self.submitted += 1
 
 

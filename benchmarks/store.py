@@ -3,9 +3,12 @@
     streetwatch bench store --readings 500000            # starts its own PostgreSQL
     streetwatch bench store --database-url postgresql://…  # or uses an empty database
 
-The same rows go (1) through :class:`StoreWriter` and the TimescaleDB store (COPY into the
-hypertable, last-value merge, rollup marks; keys registered beforehand, as a running gateway knows
-its devices), (2) as one bare binary ``COPY`` into a fresh hypertable of the same layout and
+The same rows go (1) the way ``streetwatch run`` stores them: each message of 10 readings appended
+to a :class:`~gateway.journal.Journal` (fsync'd as the gateway does) and offered to the gateway's
+:class:`~gateway.pipeline.StorePipeline`, which writes batches into the TimescaleDB store (COPY into
+the hypertable, last-value merge, rollup marks; keys registered beforehand, as a running gateway
+knows its devices) and confirms them in the journal; the clock stops when the journal says every
+reading is stored. (2) as one bare binary ``COPY`` into a fresh hypertable of the same layout and
 indexes — this machine's physical limit — and as two such streams at once, split by device (to
 show whether a second connection would raise that limit), and (3) as one autocommitted ``INSERT``
 per reading, as many bridges do (a smaller sample; its rate is extrapolated).
@@ -24,18 +27,22 @@ import contextlib
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from gateway.intake.decode import decode_poll, encode_poll
+from gateway.intake.journal import Journal, Record, Source
+from gateway.intake.pipeline import StorePipeline
 from streetwatch.config import DatabaseUrl, StoreSettings
 from streetwatch.readings import Reading
 from telemetry_store.opening import open_store
-from telemetry_store.writer import StoreWriter
 
 METRICS = ("power_w", "supply_voltage_v", "lamp_current_a", "dim_level_pct", "power_factor", "energy_kwh",
            "controller_temp_c", "signal_quality_pct", "relay_on", "fault_bits")
@@ -64,15 +71,51 @@ def make_readings(count: int, devices: int) -> list[Reading]:
     return out
 
 
+def as_messages(readings: list[Reading], message_size: int) -> list[tuple[str, bytes, float, list[Reading]]]:
+    """(device, payload, received at, readings) per message, as the intake has them: encoded beforehand."""
+    out = []
+    for i in range(0, len(readings), message_size):
+        part = readings[i : i + message_size]
+        out.append((part[0].device_id, encode_poll({r.metric: r.value for r in part}, part[0].ts),
+                    part[0].ts.timestamp(), part))
+    return out
+
+
+def _decode(record: Record) -> list[Reading]:
+    return decode_poll(record.device_id, record.payload)
+
+
 async def run_store(url: DatabaseUrl, readings: list[Reading], settings: StoreSettings, message_size: int,
                     *, show_latest: bool) -> float:
-    async with open_store(url, settings) as store:
+    """The gateway's write path (journal, then the store pipeline) from the first append to the last confirmation."""
+    messages = as_messages(readings, message_size)
+    capacity = max(settings.queue_size, settings.batch_size)
+    async with open_store(url, settings, max_connections=6) as store, \
+            Journal.open(Path(tempfile.mkdtemp(prefix="bench-journal-"))) as journal:
+        batch_written = asyncio.Event()
+        pipeline = StorePipeline(journal, store, _decode, batch_size=settings.batch_size,
+                                 flush_interval_s=settings.flush_interval_ms / 1000, capacity_readings=capacity,
+                                 on_written=lambda _count, _seconds: batch_written.set())
         started = time.perf_counter()
-        async with StoreWriter.from_settings(store, settings) as writer:
-            for i in range(0, len(readings), message_size):  # as the gateway hands them over, per message
-                await writer.put_many(readings[i : i + message_size])
-            await writer.flush()
+        writer = asyncio.create_task(pipeline.run(), name="store-writer")
+        for n, (device_id, payload, received_at, part) in enumerate(messages):
+            seq = journal.append_nowait(Source.MODBUS_POLL, device_id, payload, received_at)
+            pipeline.offer(seq, part)
+            journal.sync_soon()
+            if n % 100 == 99:
+                # An intake takes messages as they arrive; this one gives the writer its turns and never
+                # lets memory overflow (which would send the readings the slower way, through the journal).
+                await asyncio.sleep(0)
+                while pipeline.queue_depth > capacity - 2 * settings.batch_size:
+                    batch_written.clear()
+                    await batch_written.wait()
+        stored = await pipeline.drain(timeout_s=600)
+        await writer
         elapsed = time.perf_counter() - started
+        if not stored or pipeline.stored_readings != len(readings):
+            raise RuntimeError(f"the store path stored {pipeline.stored_readings} of {len(readings)} readings")
+        if pipeline.write_failures:
+            print(f"  (the store was unavailable {pipeline.write_failures} time(s) during this run)")
         if show_latest:
             t = time.perf_counter()
             await store.latest([readings[0].device_id])
@@ -238,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5, help="each method once per round; medians are shown")
     parser.add_argument("--naive-sample", type=int, default=5_000, help="readings written by naive INSERTs")
     parser.add_argument("--batch-size", type=int, default=StoreSettings().batch_size)
-    parser.add_argument("--message-size", type=int, default=10, help="readings per put_many, as per MQTT message")
+    parser.add_argument("--message-size", type=int, default=10, help="readings per journal record, as per MQTT message")
     parser.add_argument("--database-url", help="an empty TimescaleDB database; default: a throwaway server")
     args = parser.parse_args(argv)
     readings = make_readings(args.readings, args.devices)

@@ -137,12 +137,16 @@ class Dispatcher:
     # -- taking commands -------------------------------------------------------------------------
 
     async def submit(self, target: TargetLike, action: str, params: Mapping[str, Any], requester: str, reason: str,
-                     *, ttl_s: float | None = None, devices: Sequence[Device] | None = None) -> Command:
-        """Queue a command and start delivering it (the rules engine's CommandSink)."""
+                     *, ttl_s: float | None = None, devices: Sequence[Device] | None = None,
+                     request_key: str | None = None) -> Command:
+        """Queue a command and start delivering it (the rules engine's CommandSink).
+
+        A ``request_key`` used before queues nothing more: the first command is returned.
+        """
         order = await place_order(self.store, self.directory, CommandTarget.parse(f"{target.kind}:{target.value}"),
                                   action, params, requester=requester, reason=reason,
                                   ttl_s=ttl_s or self.settings.command_ttl_s, schedules=self.schedules,
-                                  devices=devices)
+                                  devices=devices, request_key=request_key)
         self._resolved.update((d.id, d) for d in order.devices)  # spares reading them again at pickup
         if order.skipped:
             log.info("command %d: %d device(s) of %s skipped (%s)", order.command.id, len(order.skipped), target,

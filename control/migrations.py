@@ -57,6 +57,14 @@ _SQLITE_V1 = (
     .replace("BIGINT", "INTEGER")
 )
 
+# A rule's command carries the key of its request: a submit retried after a database outage finds
+# the command the first attempt queued instead of queueing it twice.
+_V2 = """
+ALTER TABLE control_commands ADD COLUMN request_key TEXT;
+CREATE UNIQUE INDEX control_commands_request_key ON control_commands (request_key) WHERE request_key IS NOT NULL;
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(COMPONENT, 1, "commands, deliveries and schedule assignments", postgresql=_PG_V1, sqlite=_SQLITE_V1),
+    Migration(COMPONENT, 2, "idempotent submissions: control_commands.request_key", postgresql=_V2, sqlite=_V2),
 ]

@@ -86,12 +86,13 @@ async def prepare(directory: DeviceLookup, target: CommandTarget, action_name: s
 
 async def place_order(store: CommandStore, directory: DeviceLookup, target: CommandTarget, action_name: str,
                       params: Mapping[str, Any], *, requester: str, reason: str, ttl_s: float,
-                      schedules: ScheduleLibrary | None = None, devices: Sequence[Device] | None = None) -> Order:
-    """Queue a command for every device of ``target`` that can carry it out."""
+                      schedules: ScheduleLibrary | None = None, devices: Sequence[Device] | None = None,
+                      request_key: str | None = None) -> Order:
+    """Queue a command for every device of ``target`` that can carry it out (once per ``request_key``)."""
     if ttl_s <= 0:
         raise CommandError(f"the time to live must be positive, not {ttl_s:g} s")
     action, canonical, capable, skipped = await prepare(directory, target, action_name, params,
                                                         schedules=schedules, devices=devices)
     command = await store.create(target, action, canonical, [d.id for d in capable],
-                                 requester=requester, reason=reason, ttl_s=ttl_s)
+                                 requester=requester, reason=reason, ttl_s=ttl_s, request_key=request_key)
     return Order(command, skipped, capable)

@@ -1,7 +1,8 @@
 """Commands and their deliveries in the database: the audit trail, and the queue the dispatcher reads.
 
 Creating a command inserts it with one ``queued`` delivery per device and, in the same transaction,
-marks every older open delivery of the same set-point kind to those devices ``superseded``. Status
+marks every older open delivery of the same set-point kind to those devices ``superseded``. A
+command created with a ``request_key`` is created once: creating it again returns the first. Status
 changes are conditional on the delivery still being open, so the first final status sticks: a late
 confirmation never turns a cancelled or superseded delivery into a confirmed one.
 
@@ -111,17 +112,26 @@ class CommandStore:
         return to_db(ts, self.db.backend)
 
     async def create(self, target: CommandTarget, action: Action, params: dict[str, Any], device_ids: Sequence[str],
-                     *, requester: str, reason: str, ttl_s: float) -> Command:
-        """Queue ``action`` for each device; older open deliveries of the same kind are superseded."""
+                     *, requester: str, reason: str, ttl_s: float, request_key: str | None = None) -> Command:
+        """Queue ``action`` for each device; older open deliveries of the same kind are superseded.
+
+        With a ``request_key`` already used, nothing is queued and the command made then is returned.
+        """
         now = self.clock.now()
         expires = now + timedelta(seconds=ttl_s)
         kind = action.setpoint_kind
         async with self.db.transaction() as tx:
+            if request_key is not None:
+                rows = await tx.fetch_all(
+                    f"SELECT {_COMMAND_COLUMNS} FROM control_commands WHERE request_key = ?", (request_key,))
+                if rows:
+                    return _command(rows[0])
             command_id = int(await tx.fetch_value(
                 "INSERT INTO control_commands (action, params, target_kind, target_value, requester, reason, "
-                "created_at, expires_at, device_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "created_at, expires_at, device_count, request_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (action.value, json.dumps(params, sort_keys=True), target.kind, target.value, requester, reason,
-                 self._ts(now), self._ts(expires), len(device_ids)),
+                 self._ts(now), self._ts(expires), len(device_ids), request_key),
             ))
             await tx.executemany(
                 "INSERT INTO control_deliveries (command_id, device_id, setpoint_kind, status, attempts, created_at, "

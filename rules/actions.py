@@ -5,6 +5,7 @@ hazard point's lamp group to 100 %. The command dispatcher implements :class:`Co
 from __future__ import annotations
 
 import fnmatch
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -27,19 +28,31 @@ class CommandSink(Protocol):
     """The command dispatcher, as the rules engine uses it."""
 
     async def submit(
-        self, target: CommandTarget, action: str, params: dict[str, Any], requester: str, reason: str
+        self, target: CommandTarget, action: str, params: dict[str, Any], requester: str, reason: str,
+        *, request_key: str | None = None,
     ) -> None:
-        """Queue ``action`` with ``params`` for ``target``; ``requester`` is ``rule:<name>``."""
+        """Queue ``action`` with ``params`` for ``target``; ``requester`` is ``rule:<name>``.
+
+        A second submit with the same ``request_key`` queues nothing more (the engine retries a submit
+        whose outcome it could not learn). Raise :class:`~rules.errors.CommandSinkUnavailable` to be retried.
+        """
         ...
+
+
+def _new_key() -> str:
+    return uuid.uuid4().hex
 
 
 @dataclass(frozen=True, slots=True)
 class ActionRequest:
+    """A command a rule asks for; ``key`` makes its submission idempotent across retries."""
+
     target: CommandTarget
     action: str
     params: Mapping[str, Any] = field(default_factory=dict)
     requester: str = ""
     reason: str = ""
+    key: str = field(default_factory=_new_key)
 
 
 def resolve_targets(spec: ActionSpec, device: Device | None, subject_key: tuple[str, str] | None = None

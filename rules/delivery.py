@@ -1,20 +1,24 @@
 """The engine's two outboxes: transitions to the alert sink, action requests to the command sink.
 
 Each is a queue drained by one named task, so a slow database or dispatcher never holds up rule
-evaluation. A sink that is unavailable is retried with backoff, in order; anything else it raises
-is a fault: logged with its traceback, counted, and the next item goes on.
+evaluation. A sink that is unavailable (the database is down) is retried with backoff, in order,
+until it takes the item: an alert transition or a rule's command outlives a database outage. An
+action is submitted with its request's key, so a retry after a submit whose answer was lost queues
+nothing twice. Anything else a sink raises is a fault: logged with its traceback, counted, and the
+next item goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from rules.actions import ActionRequest, CommandSink
 from rules.alerts import AlertSink, AlertTransition
 from rules.backoff import Backoff
-from rules.errors import AlertSinkUnavailable
+from rules.errors import AlertSinkUnavailable, CommandSinkUnavailable
 from streetwatch.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -31,42 +35,65 @@ class EngineStats:
     actions: int = 0
     actions_without_target: int = 0
     sink_retries: int = 0
+    action_retries: int = 0
     sink_errors: int = 0
     action_errors: int = 0
+
+
+async def _until_taken(give: Callable[[], Awaitable[None]], unavailable: type[Exception], what: str,
+                       waits_for: str, clock: Clock, on_retry: Callable[[], None]) -> bool:
+    """``give()`` until it does not raise ``unavailable`` (with backoff); False if it failed otherwise."""
+    backoff = Backoff(initial_s=0.2, maximum_s=30.0)
+    while True:
+        try:
+            await give()
+        except unavailable as exc:
+            on_retry()
+            delay = backoff.failed(clock.monotonic())
+            level = logging.WARNING if backoff.attempts == 1 else logging.DEBUG
+            log.log(level, "%s waits for %s (retry in %.1f s): %s", what, waits_for, delay, exc)
+            await asyncio.sleep(delay)
+        except Exception:
+            log.exception("%s was not taken", what)
+            return False
+        else:
+            if backoff.attempts:
+                log.info("%s taken after %d retries", what, backoff.attempts)
+            return True
 
 
 async def deliver_transitions(queue: asyncio.Queue[AlertTransition | None], sink: AlertSink, clock: Clock,
                               stats: EngineStats) -> None:
     """Hand each transition to ``sink`` in order until the ``None`` that ends the queue."""
+
+    def retried() -> None:
+        stats.sink_retries += 1
+
     while True:
         transition = await queue.get()
         try:
             if transition is None:
                 return
-            backoff = Backoff(initial_s=0.2, maximum_s=30.0)
-            while True:
-                try:
-                    await sink.apply(transition)
-                    break
-                except AlertSinkUnavailable as exc:
-                    stats.sink_retries += 1
-                    delay = backoff.failed(clock.monotonic())
-                    level = logging.WARNING if backoff.attempts == 1 else logging.DEBUG
-                    log.log(level, "alert %s/%s waits for the alert store (retry in %.1f s): %s",
-                            transition.rule, transition.device_id, delay, exc)
-                    await asyncio.sleep(delay)
-                except Exception:
-                    stats.sink_errors += 1
-                    log.exception("alert %s/%s (%s) could not be stored", transition.rule, transition.device_id,
-                                  transition.event)
-                    break
+            def apply(t: AlertTransition = transition) -> Awaitable[None]:
+                return sink.apply(t)
+
+            what = f"alert {transition.rule}/{transition.device_id} ({transition.event})"
+            if not await _until_taken(apply, AlertSinkUnavailable, what, "the alert store", clock, retried):
+                stats.sink_errors += 1
         finally:
             queue.task_done()
 
 
-async def deliver_actions(queue: asyncio.Queue[ActionRequest | None], commands: CommandSink | None,
+async def deliver_actions(queue: asyncio.Queue[ActionRequest | None], commands: CommandSink | None, clock: Clock,
                           stats: EngineStats) -> None:
-    """Submit each action request to the command dispatcher until the ``None`` that ends the queue."""
+    """Submit each action request to the command dispatcher until the ``None`` that ends the queue.
+
+    The request's key goes with every attempt: a retry never queues the command twice.
+    """
+
+    def retried() -> None:
+        stats.action_retries += 1
+
     warned = False
     while True:
         request = await queue.get()
@@ -80,12 +107,12 @@ async def deliver_actions(queue: asyncio.Queue[ActionRequest | None], commands: 
                     warned = True
                 stats.action_errors += 1
                 continue
-            try:
-                await commands.submit(request.target, request.action, dict(request.params), request.requester,
-                                      request.reason)
-            except Exception:
+
+            def submit(sink: CommandSink = commands, r: ActionRequest = request) -> Awaitable[None]:
+                return sink.submit(r.target, r.action, dict(r.params), r.requester, r.reason, request_key=r.key)
+
+            what = f"{request.requester}: {request.action} for {request.target.kind} {request.target.value}"
+            if not await _until_taken(submit, CommandSinkUnavailable, what, "the command store", clock, retried):
                 stats.action_errors += 1
-                log.exception("%s: %s for %s %s was not accepted", request.requester, request.action,
-                              request.target.kind, request.target.value)
         finally:
             queue.task_done()

@@ -87,7 +87,7 @@ class RulesEngine:
         self._task_group.create_task(
             deliver_transitions(self._alert_queue, self._sink, self._clock, self.stats), name="rules-alert-sink")
         self._task_group.create_task(
-            deliver_actions(self._action_queue, self._commands, self.stats), name="rules-actions")
+            deliver_actions(self._action_queue, self._commands, self._clock, self.stats), name="rules-actions")
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -29,3 +29,7 @@ class NotificationError(RulesError):
 
 class AlertSinkUnavailable(RulesError):
     """The alert sink cannot take a transition now (database down); the engine retries it later."""
+
+
+class CommandSinkUnavailable(RulesError):
+    """The command sink cannot take an action now (database down); the engine retries it later."""

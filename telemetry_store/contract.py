@@ -5,10 +5,17 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from streetwatch.config import StoreSettings
 from streetwatch.readings import Reading
 from telemetry_store.model import Bucket, LatestValue, Resolution, RetentionStep
+
+
+class BatchSink(Protocol):
+    """What the gateway's store path writes to: a :class:`TelemetryStore`, or anything that stores batches."""
+
+    async def write(self, readings: Sequence[Reading]) -> None: ...
 
 
 class TelemetryStore(ABC):
@@ -21,7 +28,7 @@ class TelemetryStore(ABC):
 
     backend: str
     settings: StoreSettings
-    write_concurrency = 1  # batches StoreWriter may hand to write() at once
+    write_concurrency = 1  # batches that may be written at once (on separate connections)
 
     @abstractmethod
     async def write(self, readings: Sequence[Reading]) -> None:

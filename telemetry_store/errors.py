@@ -9,7 +9,3 @@ class StoreError(Exception):
 
 class StoreUnavailable(StoreError):
     """The database cannot be reached; nothing of the failed call was stored, so it may be retried or spooled."""
-
-
-class WriterClosed(StoreError):
-    """The writer is closed or its worker stopped; readings given now were not accepted."""

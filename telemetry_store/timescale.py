@@ -118,7 +118,7 @@ class TimescaleStore(TelemetryStore):
     async def write(self, readings: Sequence[Reading]) -> None:
         """Store a batch in one transaction (see the module docstring).
 
-        Calls may run at once on different connections (:attr:`write_concurrency` for the writer):
+        Calls may run at once on different connections (:attr:`write_concurrency`; the gateway's store path writes two):
         they lock the last-value rows in device order, so they wait for each other at worst.
         """
         if not readings:

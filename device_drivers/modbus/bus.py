@@ -128,6 +128,11 @@ class ModbusBus:
         async with self._held_lock():
             await self._ensure_connected()
 
+    async def disconnect(self) -> None:
+        """Close the connection after the request in flight (the next request connects again)."""
+        async with self._held_lock():
+            self._close()
+
     def _held_lock(self) -> asyncio.Lock:
         if not self._open:
             raise DriverError("the bus is not open: use `async with ModbusBus(...)`", where=self.key)

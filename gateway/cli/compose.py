@@ -11,6 +11,7 @@ import functools
 
 import typer
 
+from device_drivers.modbus import BusPool, BusSettings
 from device_registry import Registry, open_registry
 from device_registry.cli_common import BY_HELP, with_registry
 from device_registry.device import DeviceStatus
@@ -49,7 +50,9 @@ def probe(
         device = await registry.require(device_id)
         profile = (await registry.profiles()).get(device.profile)
         if device.transport.is_modbus:
-            result = await probe_modbus(device, profile, timeout_s=timeout_s or 3.0)
+            # This command's own pool: the one owner of the buses in this process.
+            async with BusPool(BusSettings(timeout_s=timeout_s or 3.0)) as buses:
+                result = await probe_modbus(device, profile, buses)
         else:
             result = await probe_mqtt(device, profile, current.mqtt_url, timeout_s=timeout_s or 60.0)
         if commission and result.healthy and device.status is DeviceStatus.registered:

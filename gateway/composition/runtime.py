@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from device_drivers.modbus import BusPool, BusSettings
 from device_registry import Registry
 from gateway.backoff import Backoff
 from gateway.composition.components import all_migrations
@@ -71,6 +72,8 @@ class GatewayContext:
     directory: DeviceDirectory
     store: TelemetryStore
     states: DeviceStates
+    buses: BusPool
+    """The one owner of every Modbus bus: the poller, the dispatcher and the probe take theirs from it."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class Gateway:
         self.fanout: Fanout | None = None
         self.recorder: Recorder | None = None
         self.store: TelemetryStore | None = None
+        self.buses: BusPool | None = None
         self.gc_thresholds: Thresholds | None = None
         """The collector's thresholds the gateway set once running (None: left as they were)."""
         self._stopping = asyncio.Event()
@@ -242,17 +246,19 @@ class Gateway:
         if options.mqtt:
             self.ingest = MqttIngest(settings, journal=journal, directory=directory, pipeline=self.pipeline,
                                      states=states, fanout=fanout, recorder=recorder, clock=self.clock)
+        gw = settings.gateway
+        # Opened even without polling: commands to Modbus devices go over it too.
+        self.buses = buses = await stack.enter_async_context(BusPool(BusSettings(timeout_s=gw.poll_timeout_s)))
         if options.modbus:
-            gw = settings.gateway
             self.poller = poller = ModbusPoller(
-                directory=directory, journal=journal, pipeline=self.pipeline, states=states, fanout=fanout,
-                clock=self.clock, concurrency=gw.poll_concurrency, timeout_s=gw.poll_timeout_s,
+                directory=directory, buses=buses, journal=journal, pipeline=self.pipeline, states=states,
+                fanout=fanout, clock=self.clock, concurrency=gw.poll_concurrency,
                 offline_after_failures=gw.offline_after_failures, max_backoff_s=options.max_backoff_s,
                 observe_latency=self.metrics.poll_latency.observe, dead_letter=recorder.dead_letter)
             poller.reconcile()
             directory.on_change(poller.reconcile)
         self.metrics.attach(self)
-        return GatewayContext(settings, self.clock, db, registry, directory, store, states)
+        return GatewayContext(settings, self.clock, db, registry, directory, store, states, buses)
 
     def _bind_http(self) -> dict[str, Any]:
         sockets = {}

@@ -1,7 +1,8 @@
 """The services `streetwatch run` composes beside the intake: the rules engine and remote control.
 
-    control   the command dispatcher (Modbus: write and read back; MQTT: cmd and cmd/ack) and the
-              lighting scheduler; told when devices go offline and come back
+    control   the command dispatcher (Modbus: write and read back over the gateway's one bus pool,
+              shared with the poller; MQTT: cmd and cmd/ack) and the lighting scheduler; told when
+              devices go offline and come back
     rules     the rules engine with the alert store and notifications; its actions go to control
 
 Rules see every reading and online/offline change through the gateway's fan-out; a rule's action
@@ -30,12 +31,13 @@ from control import (
     ScheduleLibrary,
     Scheduler,
 )
-from device_drivers.modbus import BusPool, BusSettings
 from gateway.composition.runtime import GatewayContext, ServiceSpec
 from gateway.intake.directory import DirectoryChange
 from rules.actions import CommandTarget as RuleTarget
+from rules.errors import CommandSinkUnavailable
 from rules.runner import RulesService
 from streetwatch.config import Settings
+from streetwatch.database import DatabaseUnavailable
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,16 @@ class ControlService:
             self.dispatcher.on_device_offline(device_id)
 
     async def submit(self, target: RuleTarget, action: str, params: dict[str, Any], requester: str,
-                     reason: str) -> None:
-        """The rules engine's CommandSink: a rule's action becomes a stored, delivered command."""
-        await self.dispatcher.submit(CommandTarget(target.kind, target.value), action, params, requester, reason)
+                     reason: str, *, request_key: str | None = None) -> None:
+        """The rules engine's CommandSink: a rule's action becomes a stored, delivered command.
+
+        While the database is away the engine keeps the action and submits it again (same key) later.
+        """
+        try:
+            await self.dispatcher.submit(CommandTarget(target.kind, target.value), action, params, requester, reason,
+                                         request_key=request_key)
+        except DatabaseUnavailable as exc:
+            raise CommandSinkUnavailable(str(exc)) from exc
 
     async def run(self) -> None:
         if self.scheduler is not None:
@@ -75,10 +84,9 @@ async def open_control(ctx: GatewayContext, *, schedules: bool = True) -> AsyncI
     store = await CommandStore.open(ctx.db, ctx.clock)
     library = ScheduleLibrary.load(settings.schedules_dir)
     async with contextlib.AsyncExitStack() as stack:
-        pool = await stack.enter_async_context(BusPool(BusSettings(timeout_s=settings.gateway.poll_timeout_s)))
         mqtt = await stack.enter_async_context(
             MqttChannel(settings.mqtt_url, client_id=f"{settings.mqtt.client_id}-control"))
-        channels: dict[str, DeliveryChannel] = {"modbus": ModbusChannel(pool, ctx.clock), "mqtt": mqtt}
+        channels: dict[str, DeliveryChannel] = {"modbus": ModbusChannel(ctx.buses, ctx.clock), "mqtt": mqtt}
         dispatcher = await stack.enter_async_context(Dispatcher(
             store, RegistryLookup(ctx.registry), channels, settings=settings.control, clock=ctx.clock,
             schedules=library, zone=settings.zone))

@@ -1,5 +1,7 @@
 """From the journal to the store: readings in memory when all is well, from disk when it was not.
 
+This is the one path readings take into the telemetry store (the store benchmark runs it too).
+
 The intake appends every accepted message to the :class:`~gateway.intake.journal.Journal` and then
 :meth:`StorePipeline.offer` s its readings with the record's sequence number. One writer task
 writes them to the store in batches (``batch_size`` readings, or what arrived within
@@ -24,8 +26,7 @@ from collections.abc import Callable, Sequence
 from gateway.backoff import Backoff
 from gateway.intake.journal import Journal, Record
 from streetwatch.readings import Reading
-from telemetry_store import StoreError, StoreUnavailable
-from telemetry_store.writer import BatchSink
+from telemetry_store import BatchSink, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

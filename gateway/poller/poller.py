@@ -6,7 +6,9 @@
 - **Buses.** A due device joins the queue of its bus. A bus with work has one worker task that
   polls its devices one at a time (a serial line or converter carries one request at a time;
   :class:`~device_drivers.modbus.ModbusBus` also holds a lock). Independent TCP devices are buses
-  of their own, polled concurrently, at most ``concurrency`` requests at once.
+  of their own, polled concurrently, at most ``concurrency`` requests at once. The buses come from
+  the gateway's one :class:`~device_drivers.modbus.BusPool`, which the command dispatcher shares:
+  a command to a lamp behind a converter takes its turn on the poller's connection, never a second one.
 - **Isolation.** Each request has a timeout, each poll a deadline; a device that does not answer
   costs its own bus that time, never another bus. After ``offline_after_failures`` failed polls
   in a row it is offline and is retried with exponential backoff (from its interval up to
@@ -27,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from device_drivers.errors import DriverError
-from device_drivers.modbus import BusSettings, DeviceSample, Endpoint, ModbusBus, read_device
+from device_drivers.modbus import BusPool, DeviceSample, read_device
 from gateway.backoff import backoff_delay_s
 from gateway.intake.decode import encode_poll
 from gateway.intake.device_state import DeviceStates
@@ -62,37 +64,37 @@ class PollStats:
 class ModbusPoller:
     """Polls the directory's Modbus devices; :meth:`run` is the task, :meth:`stop` ends it."""
 
-    def __init__(self, *, directory: DeviceDirectory, journal: Journal, pipeline: StorePipeline,
-                 states: DeviceStates, fanout: Fanout, clock: Clock, concurrency: int = 200, timeout_s: float = 3.0,
+    def __init__(self, *, directory: DeviceDirectory, buses: BusPool, journal: Journal, pipeline: StorePipeline,
+                 states: DeviceStates, fanout: Fanout, clock: Clock, concurrency: int = 200,
                  offline_after_failures: int = 3, max_backoff_s: float = 300.0, rng: random.Random | None = None,
                  observe_latency: Callable[[float], None] | None = None,
                  dead_letter: Callable[[DeadLetter], None] | None = None) -> None:
         self.directory = directory
+        self.buses = buses
         self.journal = journal
         self.pipeline = pipeline
         self.states = states
         self.fanout = fanout
         self.clock = clock
         self.concurrency = concurrency
-        self.timeout_s = timeout_s
+        self.timeout_s = buses.settings.timeout_s  # each request's; a whole poll gets a deadline from it
         self.offline_after_failures = offline_after_failures
         self.max_backoff_s = max_backoff_s
         self.rng = rng or random.Random()
         self.observe_latency = observe_latency
         self.dead_letter = dead_letter
         self.stats = PollStats()
-        self._bus_settings = BusSettings(timeout_s=timeout_s)
         self._targets: dict[str, _Target] = {}
         self._heap: list[tuple[float, int, _Target]] = []
         self._order = itertools.count()
         self._bus_queues: dict[str, deque[_Target]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._buses: dict[str, ModbusBus] = {}
+        self._polled_buses: set[str] = set()  # keys of the buses this poller has used
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._stopping = False
         self._unusable: set[str] = set()
-        self._idle_buses: list[ModbusBus] = []
+        self._idle_buses: list[str] = []  # keys no device is polled on any more: to disconnect
         self.in_flight = 0
 
     @property
@@ -130,31 +132,26 @@ class ModbusPoller:
 
     def _close_idle_buses(self) -> None:
         in_use = {t.entry.endpoint.key for t in self._targets.values() if t.entry.endpoint is not None}
-        for key in [k for k in self._buses if k not in in_use and k not in self._workers]:
-            self._idle_buses.append(self._buses.pop(key))  # closed by the scheduler
+        for key in [k for k in self._polled_buses if k not in in_use and k not in self._workers]:
+            self._polled_buses.discard(key)
+            self._idle_buses.append(key)  # disconnected by the scheduler; the pool keeps the bus
 
     # -- the scheduler -----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        try:
-            async with asyncio.TaskGroup() as group:
-                while not self._stopping:
-                    while self._idle_buses:
-                        await self._idle_buses.pop().__aexit__(None, None, None)
-                    timeout_s = self._dispatch(group)
-                    self._wake.clear()
-                    try:
-                        async with asyncio.timeout(timeout_s):
-                            await self._wake.wait()
-                    except TimeoutError:
-                        pass
-                for worker in self._workers.values():
-                    worker.cancel()
-        finally:
-            for bus in [*self._buses.values(), *self._idle_buses]:
-                await bus.__aexit__(None, None, None)
-            self._buses.clear()
-            self._idle_buses.clear()
+        async with asyncio.TaskGroup() as group:
+            while not self._stopping:
+                while self._idle_buses:
+                    await self.buses.disconnect(self._idle_buses.pop())
+                timeout_s = self._dispatch(group)
+                self._wake.clear()
+                try:
+                    async with asyncio.timeout(timeout_s):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+            for worker in self._workers.values():
+                worker.cancel()
 
     def _dispatch(self, group: asyncio.TaskGroup) -> float | None:
         """Queue every due device on its bus, start idle buses' workers; return seconds to the next due time."""
@@ -207,13 +204,6 @@ class ModbusPoller:
 
     # -- one poll ----------------------------------------------------------------------------------
 
-    async def _bus(self, endpoint: Endpoint) -> ModbusBus:
-        bus = self._buses.get(endpoint.key)
-        if bus is None:
-            bus = self._buses[endpoint.key] = ModbusBus(endpoint, self._bus_settings)
-            await bus.__aenter__()  # run() closes every bus on the way out
-        return bus
-
     def _refused(self, entry: DeviceEntry, sample: DeviceSample) -> None:
         """A poll answered in part: count it, and set each metric the device refused aside as a dead letter."""
         self.stats.partial_polls += 1
@@ -236,7 +226,8 @@ class ModbusPoller:
                           entry.id, entry.profile, extra={"device_id": entry.id})
             target.failures = 0
             return []
-        bus = await self._bus(entry.endpoint)
+        bus = await self.buses.bus_at(entry.endpoint)
+        self._polled_buses.add(entry.endpoint.key)
         started = self.clock.monotonic()
         self.stats.polls += 1
         try:

@@ -1,7 +1,8 @@
 """Commissioning: read a registered device once, with its profile, and judge what came back.
 
-Modbus devices are read directly; MQTT devices are heard: the probe waits for their next telemetry
-message (and their retained status) on the broker.
+Modbus devices are read directly, over a bus of the caller's :class:`~device_drivers.modbus.BusPool`
+(the process's one owner of its buses); MQTT devices are heard: the probe waits for their next
+telemetry message (and their retained status) on the broker.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from urllib.parse import urlsplit
 import aiomqtt
 
 from device_drivers import errors as driver_errors
-from device_drivers.modbus import BusKind, BusSettings, Endpoint, ModbusBus, read_device, set_bits
+from device_drivers.modbus import BusKind, BusPool, Endpoint, read_device, set_bits
 from device_drivers.mqtt import parse_status, parse_telemetry
-from device_registry.device import Device, ModbusRtuAddress
+from device_registry.device import Device, ModbusRtuAddress, ModbusRtuOverTcpAddress, ModbusTcpAddress
 from device_registry.profile import ModbusMetric, Profile
 from streetwatch import topics
 
@@ -125,17 +126,20 @@ def _value(metric: str, value: float, profile: Profile, flags: tuple[str, ...] =
     return ProbedValue(metric, value, profile.unit_of(metric), low, high, flags)
 
 
-async def probe_modbus(device: Device, profile: Profile, *, timeout_s: float = 3.0) -> ProbeResult:
+async def probe_modbus(device: Device, profile: Profile, buses: BusPool) -> ProbeResult:
+    """Read ``device`` once over its bus in ``buses`` (whose settings give each request's timeout)."""
     if profile.modbus is None:
         raise ProbeFailed(f"profile {profile.name!r} has no Modbus register map")
-    unit = getattr(device.address, "unit", 1)
+    address = device.address
+    if not isinstance(address, ModbusTcpAddress | ModbusRtuOverTcpAddress | ModbusRtuAddress):
+        raise ProbeFailed(f"{device.id} is not a Modbus device")
     bitfields = {m.name: m for m in profile.modbus.metrics if isinstance(m, ModbusMetric) and m.bits}
     try:
-        async with ModbusBus(Endpoint.of(device.address), BusSettings(timeout_s=timeout_s)) as bus:  # type: ignore[arg-type]
-            await bus.connect()
-            sample = await read_device(bus, unit, profile)
+        bus = await buses.bus_for(address)
+        await bus.connect()
+        sample = await read_device(bus, address.unit, profile)
     except driver_errors.DriverError as exc:
-        raise ProbeFailed(failure_text(exc, device, timeout_s)) from None
+        raise ProbeFailed(failure_text(exc, device, buses.settings.timeout_s)) from None
     values = []
     for name, value in sample.values.items():
         flags = tuple(set_bits(bitfields[name], int(value))) if name in bitfields else ()

@@ -30,6 +30,19 @@ async def store(database_url: str) -> AsyncIterator[CommandStore]:
         yield await CommandStore.open(db, FakeClock(datetime(2026, 12, 21, 10, 0, tzinfo=UTC)))
 
 
+async def test_a_request_key_queues_a_command_once(store: CommandStore) -> None:
+    first = await store.create(GROUP, Action.set_dim, {"level_pct": 100}, ["LP-1", "LP-2"],
+                               requester="rule:flood", reason="red", ttl_s=600, request_key="k-1")
+    again = await store.create(GROUP, Action.set_dim, {"level_pct": 100}, ["LP-1", "LP-2"],
+                               requester="rule:flood", reason="red", ttl_s=600, request_key="k-1")
+    other = await store.create(GROUP, Action.set_dim, {"level_pct": 100}, ["LP-1"],
+                               requester="rule:flood", reason="red", ttl_s=600, request_key="k-2")
+    assert again == first
+    assert other.id != first.id
+    assert [d.device_id for d in await store.deliveries(first.id)] == ["LP-1", "LP-2"]  # none doubled
+    assert (await store.progress(first.id)).counts == {DeliveryStatus.queued: 1, DeliveryStatus.superseded: 1}
+
+
 async def test_a_command_fans_out_into_queued_deliveries(store: CommandStore) -> None:
     command = await store.create(GROUP, Action.set_dim, {"level_pct": 40}, ["LP-1", "LP-2", "LP-3"],
                                  requester="alice", reason="road works", ttl_s=600)

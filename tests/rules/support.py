@@ -59,7 +59,7 @@ class RecordingCommands:
     calls: list[dict[str, Any]] = field(default_factory=list)
 
     async def submit(self, target: CommandTarget, action: str, params: dict[str, Any], requester: str,
-                     reason: str) -> None:
+                     reason: str, *, request_key: str | None = None) -> None:
         self.calls.append({"target": target, "action": action, "params": params, "requester": requester,
                            "reason": reason})
 
