@@ -64,7 +64,8 @@ class QualityChecker:
             flags.append("low_battery")
         if self.low_signal:
             flags.append("low_signal")
-        self.recent.append((t, value))
+        if "below_floor" not in flags:  # an impossible value says nothing about where the water is
+            self.recent.append((t, value))
         if not flags:
             self.accepted = (t, value)
         return tuple(flags)

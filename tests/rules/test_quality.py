@@ -196,3 +196,20 @@ def test_a_quality_rule_needs_a_check() -> None:
     assert caught.value.problems == [
         "q.yaml:2: rules[0]: give at least one check: spike, max_rise_per_min, stuck_for, floor, battery_min "
         "or signal_min"]
+
+
+@pytest.mark.parametrize(("fault", "flag"), [
+    (GaugeFault.echo_spikes, "spike"),
+    (GaugeFault.below_floor, "below_floor"),
+    (GaugeFault.weak_signal, "low_signal"),
+])
+def test_each_fault_the_simulator_injects_is_flagged_only_while_it_lasts(fault: GaugeFault, flag: str) -> None:
+    window = FaultWindow(2 * HOUR, 4 * HOUR)
+    flagged = run(gauge(6, {fault: window}), checker(), 6 * HOUR, 60.0)
+    assert flagged, fault
+    assert all(flag in flags for flags in flagged.values()), set(flagged.values())
+    assert all(window.start_s <= t < window.end_s for t in flagged), fault
+    if fault is not GaugeFault.echo_spikes:  # echoes come now and then; the others every reading
+        assert len(flagged) == 120
+    else:
+        assert 3 <= len(flagged) <= 15  # 5 % of 120 readings
