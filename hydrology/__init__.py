@@ -6,12 +6,14 @@ docs/water-quality.md describes the classes, the sections and the ``streetwatch 
 from hydrology.classify import Classification, ParameterResult, classify
 from hydrology.errors import HydrologyError, StandardError
 from hydrology.migrations import MIGRATIONS
+from hydrology.report import DailyReports
 from hydrology.sections import Section, SectionError, SectionStore
 from hydrology.standard import Standard, WaterClass, load_standard
 
 __all__ = [
     "MIGRATIONS",
     "Classification",
+    "DailyReports",
     "HydrologyError",
     "ParameterResult",
     "Section",

@@ -154,3 +154,17 @@ async def daily_report(sections: SectionStore, registry: Registry, store: Teleme
                           await sections.sample_sums(probes, start, end))
 
     return classify_day(chosen, day, await sums(day), await sums(day - timedelta(days=1)))
+
+
+@dataclass(frozen=True)
+class DailyReports:
+    """The report on parts already open, as the gateway's API serves it (``GET /water/report``)."""
+
+    sections: SectionStore
+    registry: Registry
+    store: TelemetryStore
+    zone: tzinfo
+
+    async def rows(self, day: date, area: str | None = None) -> list[dict[str, Any]]:
+        days = await daily_report(self.sections, self.registry, self.store, day, self.zone, area=area)
+        return [d.row() for d in days]

@@ -32,7 +32,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from device_drivers.modbus import BusPool, BusSettings
@@ -52,6 +52,7 @@ from gateway.intake.pipeline import StorePipeline
 from gateway.intake.recorder import Recorder
 from gateway.intake.records import GatewayRecords
 from gateway.poller.poller import ModbusPoller
+from hydrology import DailyReports, SectionStore
 from streetwatch import migrations
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import Settings
@@ -121,6 +122,7 @@ class Gateway:
         self.recorder: Recorder | None = None
         self.store: TelemetryStore | None = None
         self.buses: BusPool | None = None
+        self.water: DailyReports | None = None
         self.gc_thresholds: Thresholds | None = None
         """The collector's thresholds the gateway set once running (None: left as they were)."""
         self._stopping = asyncio.Event()
@@ -176,6 +178,9 @@ class Gateway:
                                for block, r in (state.refused_blocks.items() if state is not None else ())},
         }
 
+    async def water_report(self, day: date, area: str | None) -> list[dict[str, Any]] | None:
+        return None if self.water is None else await self.water.rows(day, area)
+
     # -- running -------------------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -221,6 +226,7 @@ class Gateway:
         settings, options = self.settings, self.options
         self.store = store
         registry = Registry(db, profiles_dir=settings.profiles_dir, clock=self.clock)
+        self.water = DailyReports(SectionStore(db), registry, store, settings.zone)
         keep_devices = options.keep_devices or any(spec.needs_devices for spec in self.services)
         self.directory = directory = DeviceDirectory(registry, check_interval_s=options.registry_check_s,
                                                      keep_devices=keep_devices)
