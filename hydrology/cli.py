@@ -6,26 +6,21 @@ A thin skin over the library: parse, call, render; domain errors become one line
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import typer
 
-from device_registry import Registry, RegistryError
-from hydrology.errors import HydrologyError
+from device_registry import Registry
+from hydrology.cli_context import Water, with_water
+from hydrology.cli_hazard import hazard_app
 from hydrology.report import daily_report
 from hydrology.sample_import import read_samples
-from hydrology.sections import Section, SectionStore
+from hydrology.sections import Section
 from hydrology.standard import WATER_BODIES, WaterBody, WaterClass
-from streetwatch.cli_support import OutputFormat, UserError, render, run_guarded, settings
+from streetwatch.cli_support import OutputFormat, UserError, render, settings
 from streetwatch.clock import SystemClock
-from streetwatch.config import Settings
-from streetwatch.database import Database, open_database
-from telemetry_store import StoreError, TelemetryStore, open_store
 
 T = TypeVar("T")
 water_app = typer.Typer(help="Water quality: assessment sections, imported samples, daily classes by GB 3838-2002.",
@@ -33,29 +28,8 @@ water_app = typer.Typer(help="Water quality: assessment sections, imported sampl
 section_app = typer.Typer(help="Rivers' assessment sections (a probe joins one with the tag section=ID).",
                           no_args_is_help=True)
 water_app.add_typer(section_app, name="section")
+water_app.add_typer(hazard_app, name="hazard")
 REPORT_COLUMNS = ("section", "name", "river", "area", "class", "target", "deciding", "yesterday", "change")
-
-
-@dataclass
-class Water:
-    settings: Settings
-    db: Database
-    sections: SectionStore
-
-    @asynccontextmanager
-    async def store(self) -> AsyncIterator[TelemetryStore]:
-        async with open_store(self.settings.database, self.settings.store) as store:
-            yield store
-
-
-def _with_water(ctx: typer.Context, action: Callable[[Water], Awaitable[T]]) -> T:
-    current = settings(ctx)
-
-    async def go() -> T:
-        async with open_database(current.database) as db, SectionStore.open(db) as sections:
-            return await action(Water(current, db, sections))
-
-    return run_guarded(go(), (HydrologyError, RegistryError, StoreError))
 
 
 def _target(text: str | None) -> WaterClass | None:
@@ -89,7 +63,7 @@ def section_add(
         section = Section(section_id, name, river, area, body, _target(target))
         await water.sections.add(section, now=SystemClock().now())
 
-    _with_water(ctx, go)
+    with_water(ctx, go)
     typer.echo(f"section {section_id} added")
 
 
@@ -107,7 +81,7 @@ def section_list(
         return await water.sections.list(area=area)
 
     rows = [{"section": s.id, "name": s.name, "river": s.river, "area": s.area, "water_body": s.water_body,
-             "target": None if s.target is None else s.target.label} for s in _with_water(ctx, go)]
+             "target": None if s.target is None else s.target.label} for s in with_water(ctx, go)]
     typer.echo(render(rows, output, ["section", "name", "river", "area", "water_body", "target"]))
 
 
@@ -130,7 +104,7 @@ def import_command(
         stored = await water.sections.put_samples(found.samples, source=file.name) if found.samples else 0
         return stored, found.rows - found.refused_rows, found.refused_rows, found.problems
 
-    stored, rows, refused, problems = _with_water(ctx, go)
+    stored, rows, refused, problems = with_water(ctx, go)
     for problem in problems:
         print(problem, file=sys.stderr)
     typer.echo(f"{file}: {rows} row(s) imported ({stored} value(s)); {refused} row(s) refused")
@@ -165,7 +139,7 @@ def report_command(
             days = await daily_report(water.sections, registry, store, chosen, current.zone, area=area)
         return [d.row() for d in days]
 
-    rows = _with_water(ctx, go)
+    rows = with_water(ctx, go)
     if output is OutputFormat.json:
         typer.echo(render(rows, output))
         return

@@ -33,7 +33,22 @@ CREATE TABLE water_samples (
 );
 """
 
+# A hazard point: a culvert, underpass or low road, its datum, the depth at which cars must not pass,
+# and its own warning levels (depth in mm above its floor); its gauges carry the tag hazard=<id>.
+_V2 = """
+CREATE TABLE hazard_points (
+    id           TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('culvert', 'underpass', 'low_road')),
+    datum_m      DOUBLE PRECISION,
+    no_pass_mm   DOUBLE PRECISION NOT NULL CHECK (no_pass_mm > 0),
+    levels       TEXT NOT NULL,
+    created_at   TEXT NOT NULL
+);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(COMPONENT, 1, "water sections and imported samples", postgresql=_V1, sqlite=_V1.replace(
         "DOUBLE PRECISION", "REAL")),
+    Migration(COMPONENT, 2, "hazard points", postgresql=_V2, sqlite=_V2.replace("DOUBLE PRECISION", "REAL")),
 ]

@@ -17,6 +17,7 @@ the earliest and latest times the level may be reached.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -49,8 +50,8 @@ def theil_sen(times: list[float], values: list[float]) -> tuple[float, float, fl
     count = len(slopes)
     if count == 0:
         raise ValueError("a fit needs samples at two different times")
-    slope = _median(slopes)
-    intercept = _median([v - slope * t for t, v in zip(times, values, strict=True)])
+    slope = median(slopes)
+    intercept = median([v - slope * t for t, v in zip(times, values, strict=True)])
     # Sen (1968): the confidence bounds are the slopes at ranks (N ∓ C) / 2, C = z · sqrt(var of Kendall's S).
     c = Z_95 * math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)
     low_rank = max(math.floor((count - c) / 2.0), 0)
@@ -58,7 +59,8 @@ def theil_sen(times: list[float], values: list[float]) -> tuple[float, float, fl
     return slope, intercept, slopes[low_rank], slopes[high_rank]
 
 
-def _median(sorted_or_not: list[float]) -> float:
+def median(sorted_or_not: list[float]) -> float:
+    """The median of a short list (faster than :func:`statistics.median` at this size)."""
     data = sorted(sorted_or_not)
     mid = len(data) // 2
     return data[mid] if len(data) % 2 else (data[mid - 1] + data[mid]) / 2.0
@@ -69,30 +71,31 @@ class FitWindow(SampleWindow):
 
     __slots__ = ()
 
+    def thinned(self) -> tuple[list[float], list[float]]:
+        """At most :data:`MAX_FIT_SAMPLES` samples spread over the window, newest first (always in)."""
+        step = max(1, math.ceil(len(self.times) / MAX_FIT_SAMPLES))
+        return (list(itertools.islice(reversed(self.times), 0, None, step)),
+                list(itertools.islice(reversed(self.values), 0, None, step)))
+
     def rough_slope(self) -> float | None:
         """The rise between the medians of the older and the newer half, per second: a cheap gate
         (a few microseconds) that spares a calm series the full fit."""
-        n = len(self.times)
+        times, values = self.thinned()
+        n = len(times)
         if n < 4:
             return None
-        half = n // 2
-        older, newer = list(self.values)[:half], list(self.values)[half:]
-        dt = (self.times[-1] + self.times[half]) / 2.0 - (self.times[half - 1] + self.times[0]) / 2.0
-        return (_median(newer) - _median(older)) / dt if dt > 0 else None
+        half = n // 2  # newest first: the first half is the newer
+        dt = (times[0] + times[half - 1]) / 2.0 - (times[half] + times[-1]) / 2.0
+        return (median(values[:half]) - median(values[half:])) / dt if dt > 0 else None
 
     def fit(self) -> Fit | None:
         """The robust fit of the window (None with fewer than 3 samples or one time only)."""
-        n = len(self.times)
-        if n < 3:
+        if len(self.times) < 3:
             return None
-        step = max(1, math.ceil(n / MAX_FIT_SAMPLES))
-        # Thin from the newest backwards, so the newest sample is always in the fit.
-        indices = range(n - 1, -1, -step)
-        ref = self.times[-1]
-        times = [self.times[i] - ref for i in indices]
-        values = [self.values[i] for i in indices]
+        times, values = self.thinned()
+        ref = times[0]
         try:
-            slope, now, low, high = theil_sen(times, values)
+            slope, now, low, high = theil_sen([t - ref for t in times], values)
         except ValueError:
             return None
         return Fit(slope, now, low, high, len(times))

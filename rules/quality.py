@@ -23,9 +23,9 @@ Each reading of the watched metric may be flagged:
 from __future__ import annotations
 
 import itertools
-import statistics
 from collections import deque
 
+from rules.projection import median
 from rules.spec import QualityRule
 
 RECENT = 5
@@ -74,8 +74,8 @@ class QualityChecker:
         """Where the recent readings put the water at ``t``: robust to one wild reading among them."""
         pairs = list(self.recent)
         rises = [(v2 - v1) / (t2 - t1) for (t1, v1), (t2, v2) in itertools.pairwise(pairs) if t2 > t1]
-        rise = statistics.median(rises) if rises else 0.0
-        return statistics.median(v + rise * (t - ti) for ti, v in pairs)
+        rise = median(rises) if rises else 0.0
+        return median([v + rise * (t - ti) for ti, v in pairs])
 
     def _stuck(self, t: float, value: float) -> bool:
         if self.run is None or self.run[0] != value:
