@@ -55,7 +55,7 @@ class QualityRuntime:
             faults = self._devices[device.id] = _Faults(checker)
         return faults
 
-    def evaluate(self, device: Device, reading: Reading, previous: int) -> Evidence:
+    def evaluate(self, device: Device, reading: Reading, previous: int) -> Evidence | None:
         spec = self.spec
         faults = self._faults(device)
         t = reading.ts.timestamp()
@@ -72,8 +72,10 @@ class QualityRuntime:
             faults.counts.update(flags)
             faults.last = f"{reading.metric} {reading.value:g} flagged {', '.join(flags)}"
         active = bool(flags) or t - faults.last_flag_t <= spec.hold_s
-        if not active and faults.counts:
+        if not active:
             faults.counts.clear()
+            if not previous:
+                return None  # the usual case, a good reading with nothing to clear: nothing to build
         counts = dict(faults.counts)
         last = faults.last
 
