@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck layers pytest services venv clean
+.PHONY: demo test lint typecheck layers pytest services venv clean bench-check
 
 demo: $(STAMP)
 	$(BIN)/streetwatch demo
@@ -36,6 +36,10 @@ layers: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest
+
+# Short runs of the key benchmarks held to benchmarks/budgets.toml (a few minutes); exit 1 on a miss.
+bench-check: services $(STAMP)
+	$(BIN)/streetwatch bench check
 
 clean:
 	rm -rf $(VENV) .streetwatch .pytest_cache .mypy_cache .ruff_cache .grimp_cache

@@ -9,6 +9,7 @@ the others keep their own argument parsers and get every argument after the comm
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import typer
 
@@ -102,3 +103,31 @@ def memory_command(
     from benchmarks import memory as bench_memory
 
     bench_memory.run(devices=devices, seconds=seconds, mqtt_url=mqtt_url)
+
+
+@app.command("check")
+def check_command(
+    only: list[str] = typer.Option([], "--only", help="run only this benchmark (repeatable): "
+                                                      "ingest, store, modbus, alerts, memory, import"),
+    budgets: Path = typer.Option(Path(__file__).with_name("budgets.toml"), "--budgets", exists=True, dir_okay=False,
+                                 help="the budgets file"),
+    write_docs: bool = typer.Option(False, "--write-docs", help="rewrite the generated section of docs/benchmarks.md"),
+    log_dir: Path | None = typer.Option(None, "--log-dir", help="keep each benchmark's whole output here"),
+) -> None:
+    """Short runs of the key benchmarks against the budgets in benchmarks/budgets.toml; exit 1 on a miss.
+
+    Example: streetwatch bench check --only memory --only store
+    """
+    from benchmarks import check
+
+    unknown = sorted(set(only) - set(check.SHORT_RUNS))
+    if unknown:
+        raise UserError(f"--only: no benchmark {', '.join(unknown)} (known: {', '.join(check.SHORT_RUNS)})")
+    docs = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md" if write_docs else None
+    try:
+        code = check.run(only=only, budgets_file=budgets, write_docs=docs, log_dir=log_dir)
+    except check.BudgetFileError as exc:
+        raise UserError(f"{budgets}: {exc}") from None
+    except ValueError as exc:  # the document has no generated section
+        raise UserError(str(exc)) from None
+    raise typer.Exit(code)

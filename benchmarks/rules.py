@@ -23,7 +23,6 @@ import contextlib
 import gc
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.system import test_servers
 from device_registry.device import Device, DeviceStatus, Location, MqttAddress
 from rules.actions import CommandTarget
 from rules.alerts import Alert, AlertTransition
@@ -265,10 +265,7 @@ async def _services(args: argparse.Namespace, workdir: Path) -> AsyncIterator[tu
     with contextlib.ExitStack() as stack:
         mqtt_url, database_url = args.mqtt_url, args.database_url
         if mqtt_url is None or (database_url is None and args.postgres):
-            try:
-                from tests.fixtures.services import MosquittoServer, PostgresServer
-            except ImportError:
-                sys.exit("benchmarks.rules: give --mqtt-url and --database-url, or run from a source checkout")
+            PostgresServer, MosquittoServer = test_servers()
             if mqtt_url is None:
                 broker = MosquittoServer()
                 broker.start()

@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -37,6 +36,7 @@ from typing import Any
 
 import psycopg
 
+from benchmarks.system import test_servers
 from gateway.intake.decode import decode_poll, encode_poll
 from gateway.intake.journal import Journal, Record, Source
 from gateway.intake.pipeline import StorePipeline
@@ -199,11 +199,8 @@ def database(url: str | None) -> Iterator[str]:
     if url is not None:
         yield url
         return
-    try:
-        from tests.fixtures.services import PostgresServer
-    except ImportError:
-        sys.exit("no --database-url given and tests.fixtures is not importable: run from the repository root")
-    server = PostgresServer()
+    postgres_server, _ = test_servers()
+    server = postgres_server()
     server.start()
     try:
         yield server.create_database("bench")

@@ -19,6 +19,7 @@ from control.cli_schedule import schedule_app
 from control.model import Command, CommandProgress, DeliveryStatus
 from control.orders import bulk_refusal, prepare
 from streetwatch.cli_support import OutputFormat, UserError, actor, render, settings
+from streetwatch.figures import show
 
 __all__ = ["command_app", "energy_app", "lamp_app", "schedule_app"]
 
@@ -114,7 +115,7 @@ async def _follow(control: Control, command: Command, timeout_s: float) -> Comma
     if not progress.done:
         untouched = progress.counts.get(DeliveryStatus.queued, 0) == command.device_count
         hint = " (nothing was sent: is the gateway, `streetwatch run`, running?)" if untouched else ""
-        raise UserError(f"command {command.id} is still open after {timeout_s:g} s: {progress.summary}{hint}")
+        raise UserError(f"command {command.id} is still open after {show(timeout_s)} s: {progress.summary}{hint}")
     return progress
 
 

@@ -58,7 +58,8 @@ def report(ctx: typer.Context,
         try:
             async with open_store(control.settings.database, control.settings.store) as store:
                 rows = await lamp_days(store, devices, first.date(), last.date(), control.settings.zone,
-                                       schedule_of=schedule_of, default_rated_w=control.settings.control.rated_power_w)
+                                       schedule_of=schedule_of,
+                                       default_rated_power_w=control.settings.control.rated_power_w)
         except StoreError as exc:
             raise UserError(f"telemetry store: {exc}") from None
         return summarise(rows, by)  # type: ignore[arg-type]

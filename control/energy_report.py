@@ -49,14 +49,14 @@ def rated_power_w(device: Device, default_w: float) -> float:
 
 async def lamp_days(source: CounterHistory, devices: Sequence[Device], first: date, last: date,
                     zone: zoneinfo.ZoneInfo, *, schedule_of: Callable[[Device], Schedule | None],
-                    default_rated_w: float) -> list[LampDay]:
+                    default_rated_power_w: float) -> list[LampDay]:
     """Each lamp's energy on each day from ``first`` to ``last`` (local, inclusive) it has data for."""
     start = datetime.combine(first, time(0), zone).astimezone(UTC)
     end = datetime.combine(last + timedelta(days=1), time(0), zone).astimezone(UTC)
     rows = []
     for device in devices:
         readings = await source.history(device.id, METRIC, start - MARGIN, end + MARGIN)
-        rated_w = rated_power_w(device, default_rated_w)
+        rated_w = rated_power_w(device, default_rated_power_w)
         days = daily_energy([(r.ts, r.value) for r in readings], zone, max_power_w=rated_w)
         schedule = schedule_of(device)
         for day, energy in days.items():

@@ -1,7 +1,8 @@
-"""The named schedules an installation uses: the shipped ones, or the files in ``schedules_dir``.
+"""The named schedules an installation uses: the shipped ones and the files in ``schedules_dir``.
 
-A bad file does not hide the good ones: its problems are kept in :attr:`ScheduleLibrary.problems`
-and shown by ``streetwatch schedule validate``.
+``schedules_dir`` adds to the shipped schedules; a file there with the name of a shipped file
+(``night.yaml``) replaces it, and says so in the log. A bad file does not hide the good ones: its
+problems are kept in :attr:`ScheduleLibrary.problems` and shown by ``streetwatch schedule validate``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from control.errors import ScheduleError, UnknownSchedule
 from control.schedule import Schedule, check_schedule, read_schedule_data
+from streetwatch.layered import layered_files
 
 SHIPPED_SCHEDULES_DIR = Path(__file__).parent / "schedules"
 SCHEDULE_SUFFIXES = (".yaml", ".yml", ".toml")
@@ -18,7 +20,7 @@ SCHEDULE_SUFFIXES = (".yaml", ".yml", ".toml")
 
 @dataclass
 class ScheduleLibrary:
-    """Schedules by name, read from one directory."""
+    """Schedules by name, read from the shipped directory and ``directory`` (the extra one, if any)."""
 
     directory: Path
     schedules: dict[str, Schedule] = field(default_factory=dict)
@@ -27,11 +29,11 @@ class ScheduleLibrary:
 
     @classmethod
     def load(cls, directory: Path | None = None) -> ScheduleLibrary:
-        """Read every schedule file in ``directory`` (default: the shipped schedules)."""
+        """Read the shipped schedule files and those in ``directory`` (``schedules_dir``)."""
         library = cls(directory or SHIPPED_SCHEDULES_DIR)
         if not library.directory.is_dir():
             raise ScheduleError(str(library.directory), ["the schedules directory does not exist"])
-        for path in sorted(p for p in library.directory.iterdir() if p.suffix.lower() in SCHEDULE_SUFFIXES):
+        for path in layered_files(SHIPPED_SCHEDULES_DIR, directory, SCHEDULE_SUFFIXES):
             library._add(path)
         return library
 
@@ -58,7 +60,9 @@ class ScheduleLibrary:
             known = ", ".join(sorted(self.schedules)) or "none"
             broken = [p for p in self.problems if Path(p).stem == name]
             hint = f" ({broken[0]} has problems: run 'streetwatch schedule validate')" if broken else ""
-            raise UnknownSchedule(f"no schedule named {name!r} in {self.directory}{hint}; known: {known}") from None
+            where = SHIPPED_SCHEDULES_DIR if self.directory == SHIPPED_SCHEDULES_DIR else \
+                f"{SHIPPED_SCHEDULES_DIR} or {self.directory}"
+            raise UnknownSchedule(f"no schedule named {name!r} in {where}{hint}; known: {known}") from None
 
     def names(self) -> list[str]:
         return sorted(self.schedules)

@@ -1,6 +1,7 @@
 """Commands over MQTT: publish to the device's ``cmd`` topic, wait for its ``cmd/ack`` with the same id.
 
-The contract (docs/control.md)::
+The contract (docs/mqtt.md; the message is :class:`device_drivers.mqtt.Command`, the same model the
+documented parser ``parse_command`` checks)::
 
     streetwatch/devices/{id}/cmd      {"id": "42", "action": "set_dim", "params": {"level_pct": 50},
                                        "expires_at": "2026-12-21T10:15:00Z"}          QoS 1
@@ -17,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -28,20 +28,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from control.backoff import Backoff
 from control.channel import DeliveryJob
 from control.errors import DeliveryError, DeliveryRejected
+from device_drivers.mqtt import Command, encode_message
 from streetwatch import topics
+from streetwatch.figures import show
 
 log = logging.getLogger(__name__)
-
-
-class CommandMessage(BaseModel):
-    """What a device receives on its ``cmd`` topic."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    action: str
-    params: dict[str, Any]
-    expires_at: datetime
 
 
 class AckMessage(BaseModel):
@@ -175,17 +166,18 @@ class MqttChannel:
         waiter = self._waiters.get(key)
         if waiter is None:
             waiter = self._waiters[key] = _Waiter(job.device.id, asyncio.get_running_loop().create_future())
-        message = CommandMessage(id=key, action=job.action.value, params=job.params, expires_at=job.expires_at)
+        message = encode_message(Command(id=key, action=job.action.value, params=job.params,
+                                         expires_at=job.expires_at))
         if not waiter.ack.done():  # a late ack of an earlier attempt may have confirmed it already
             try:
-                await client.publish(topics.command(job.device.id), message.model_dump_json(), qos=1,
+                await client.publish(topics.command(job.device.id), message, qos=1,
                                      timeout=job.timeout_s)
             except aiomqtt.MqttError as exc:
                 raise DeliveryError(f"could not publish to the broker: {exc}") from None
             try:
                 await asyncio.wait_for(asyncio.shield(waiter.ack), job.timeout_s)
             except TimeoutError:
-                raise DeliveryError(f"no acknowledgement within {job.timeout_s:g} s") from None
+                raise DeliveryError(f"no acknowledgement within {show(job.timeout_s)} s") from None
         ack = waiter.ack.result()
         self.release(job.delivery_id)
         if not ack.ok:

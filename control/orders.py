@@ -17,6 +17,7 @@ from control.lookup import DeviceLookup
 from control.model import Action, Command, CommandTarget, parse_action, validate_params
 from control.store import CommandStore
 from device_registry import Device, Profile
+from streetwatch.figures import show
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +53,25 @@ async def capable_devices(directory: DeviceLookup, devices: Sequence[Device], ac
     return capable, skipped
 
 
+def darkens(action: Action, params: Mapping[str, Any]) -> str | None:
+    """How this command switches the light off (for the bulk guard's message); None if it does not."""
+    if action is Action.switch and not params.get("on", True):
+        return "this switches off"
+    if action is Action.set_dim and float(params.get("level_pct", 100)) <= 0:
+        return "dimming to 0 % switches off"
+    return None
+
+
 def bulk_refusal(action: Action, params: Mapping[str, Any], target: CommandTarget, device_count: int,
                  max_without_yes: int) -> str | None:
-    """Why this command needs ``--yes``; None if it may go without."""
-    switching_off = action is Action.switch and not params.get("on", True)
-    if switching_off and target.kind == "site":
-        return (f"this switches off every lamp at site {target.value} ({device_count} devices); "
+    """Why this command needs ``--yes``; None if it may go without.
+
+    The guard looks at what a command does to the street, not at its name: dimming to 0 % darkens it
+    as surely as switching off, so both need ``--yes`` for a whole site.
+    """
+    darkening = darkens(action, params)
+    if darkening is not None and target.kind == "site":
+        return (f"{darkening} every lamp at site {target.value} ({device_count} devices); "
                 f"add --yes to confirm")
     if device_count > max_without_yes:
         return (f"this command is for {device_count} devices, more than [control] max_bulk_without_yes "
@@ -90,7 +104,7 @@ async def place_order(store: CommandStore, directory: DeviceLookup, target: Comm
                       request_key: str | None = None) -> Order:
     """Queue a command for every device of ``target`` that can carry it out (once per ``request_key``)."""
     if ttl_s <= 0:
-        raise CommandError(f"the time to live must be positive, not {ttl_s:g} s")
+        raise CommandError(f"the time to live must be positive, not {show(ttl_s)} s")
     action, canonical, capable, skipped = await prepare(directory, target, action_name, params,
                                                         schedules=schedules, devices=devices)
     command = await store.create(target, action, canonical, [d.id for d in capable],

@@ -17,6 +17,7 @@ from typing import Self
 from control.backoff import Backoff
 from control.store import CommandStore, StatusUpdate
 from streetwatch.database import DatabaseUnavailable
+from streetwatch.figures import show
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,8 @@ class StatusWriter:
             try:
                 await asyncio.wait_for(asyncio.shield(task), self.close_timeout_s)
             except TimeoutError:
-                log.error("gave up writing %d delivery status change(s) after %g s", self._queue.qsize(),
-                          self.close_timeout_s)
+                log.error("gave up writing %d delivery status change(s) after %s s", self._queue.qsize(),
+                          show(self.close_timeout_s))
                 task.cancel()
         if task.done() and not task.cancelled() and task.exception() is not None and exc is None:
             raise task.exception()  # type: ignore[misc]

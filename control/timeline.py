@@ -4,8 +4,9 @@ The lighting day of date ``D`` runs from its start (solar noon at the place, or 
 ``day_starts`` clock time) to the start of ``D + 1``, so one night is one unit. In it:
 
 - a clock step happens at that local time on ``D`` if that is after the day's start, else on ``D + 1``;
-- an evening event (sunset, civil_dusk, nautical_dusk) is the one of ``D``, a morning event (sunrise,
-  civil_dawn, nautical_dawn) the one of ``D + 1``, each shifted by its offset;
+- an evening event (sunset, civil_dusk, nautical_dusk) is the one of the night that starts on ``D``
+  (even when it falls after midnight: a late-July sunset in Tromsø), a morning event (sunrise,
+  civil_dawn, nautical_dawn) the one that ends it on ``D + 1``, each shifted by its offset;
 - an event that does not happen (polar day or night, white nights) is placed where the sky already
   is: at the day's start if the sky is on the event's far side (no sunset in polar night: it is
   already dark; no sunrise under the midnight sun: it is already light), else at the day's end
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from control.schedule import Schedule, StepSpec
-from streetwatch.sun import EventTime, NoEvent, event_time, solar_noon
+from streetwatch.sun import EventTime, NoEvent, night_event, solar_noon
 
 SEARCH_DAYS = 3
 
@@ -85,8 +86,7 @@ def _resolve(step: StepSpec, day: date, start: datetime, end: datetime, place: P
             at = local_instant(day + timedelta(days=1), spec.clock, place.zone)
         return at, ""
     assert spec.event is not None
-    event_day = day + timedelta(days=1) if spec.event.rising else day
-    found = event_time(spec.event, event_day, place.latitude, place.longitude, place.zone)
+    found = night_event(spec.event, day, place.latitude, place.longitude, place.zone)
     if isinstance(found, EventTime):
         return found.at + spec.offset, ""
     assert isinstance(found, NoEvent)

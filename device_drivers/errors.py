@@ -8,6 +8,8 @@ answered but refused, a :class:`DecodeError` says the profile and the device dis
 
 from __future__ import annotations
 
+from streetwatch.figures import show
+
 # Modbus application protocol specification v1.1b3, section 7.
 EXCEPTION_MEANINGS: dict[int, str] = {
     1: "illegal function",
@@ -91,7 +93,7 @@ class VerificationError(DriverError):
 
 
 def _show(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return show(value) if isinstance(value, float) else str(value)
 
 
 class PayloadError(DriverError):

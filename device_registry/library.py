@@ -1,7 +1,9 @@
 """Every device profile a gateway knows: shipped, from ``profiles_dir``, and added with ``profile add``.
 
-Profiles added with ``profile add`` live in the database, so every gateway on it sees them. When
-names collide the most local wins: database over ``profiles_dir`` over shipped. A broken file in
+Profiles added with ``profile add`` live in the database, so every gateway on it sees them.
+``profiles_dir`` adds to the shipped profiles (a file there with a shipped file's name replaces
+it). When names collide the most local wins: database over ``profiles_dir`` over shipped, and
+the log says which replaced which. A broken file in
 ``profiles_dir`` does not stop the rest loading; it is listed with its problems, and asking for it
 by name says why it cannot be used.
 
@@ -12,6 +14,7 @@ by name says why it cannot be used.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,9 @@ from device_registry.profile import (
     read_profile_data,
 )
 from streetwatch.database import Database
+from streetwatch.layered import layered_files
+
+log = logging.getLogger(__name__)
 
 ProfileSource = Literal["shipped", "profiles_dir", "database"]
 PROFILE_SUFFIXES = (".toml", ".yaml", ".yml")
@@ -51,9 +57,9 @@ def _entry(data: Mapping[str, object], source: ProfileSource, origin: str, fallb
                         tuple(problems))
 
 
-def _read_dir(directory: Path, source: ProfileSource) -> list[ProfileEntry]:
+def _read_files(paths: list[Path], source: ProfileSource) -> list[ProfileEntry]:
     entries = []
-    for path in sorted(p for p in directory.iterdir() if p.suffix.lower() in PROFILE_SUFFIXES):
+    for path in paths:
         try:
             data = read_profile_data(path)
         except ProfileError as exc:
@@ -104,16 +110,19 @@ class ProfileLibrary:
         merged: dict[str, ProfileEntry] = {}
         for layer in layers:
             for entry in layer:
+                replaced = merged.get(entry.name)
+                if replaced is not None and replaced.origin != entry.origin:
+                    log.info("profile %s from %s replaces the one from %s", entry.name, entry.origin, replaced.origin)
                 merged[entry.name] = entry
         return cls(merged)
 
     @classmethod
     def shipped(cls, profiles_dir: Path | None = None) -> ProfileLibrary:
         """The shipped profiles, and those in ``profiles_dir`` (no database)."""
-        layers = [_read_dir(SHIPPED_PROFILES_DIR, "shipped")]
-        if profiles_dir is not None and profiles_dir.is_dir():
-            layers.append(_read_dir(profiles_dir, "profiles_dir"))
-        return cls.from_layers(*layers)
+        files = layered_files(SHIPPED_PROFILES_DIR, profiles_dir, PROFILE_SUFFIXES)
+        shipped = [p for p in files if p.parent == SHIPPED_PROFILES_DIR]
+        return cls.from_layers(_read_files(shipped, "shipped"),
+                               _read_files([p for p in files if p not in shipped], "profiles_dir"))
 
     @classmethod
     async def load(cls, db: Database, profiles_dir: Path | None = None) -> ProfileLibrary:

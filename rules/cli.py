@@ -18,9 +18,10 @@ from device_registry.library import ProfileLibrary
 from rules.alert_store import AlertFilter, AlertStore
 from rules.alerts import OPEN_STATES, Alert, AlertState, HistoryEntry
 from rules.durations import format_duration_s, parse_duration_s
-from rules.errors import AlertNotFound, AlertStateError, RuleFileError
-from rules.loader import SHIPPED_RULES_DIR, RuleSet, check_rule_paths, load_ruleset, rule_paths
+from rules.errors import AlertNotFound, AlertStateError
+from rules.loader import SHIPPED_RULES_DIR, RuleSet, check_rule_paths, rule_paths
 from rules.metric_check import unknown_metric_warnings
+from rules.runner import configured_rule_files
 from rules.spec import (
     AbsenceRule,
     ConditionRule,
@@ -35,6 +36,7 @@ from streetwatch.cli_support import OutputFormat, UserError, render, run, settin
 from streetwatch.clock import SystemClock
 from streetwatch.config import Settings
 from streetwatch.database import DatabaseError, open_database
+from streetwatch.figures import show as show_number
 
 T = TypeVar("T")
 
@@ -44,8 +46,17 @@ alerts_app = typer.Typer(help="Alerts: list, show, acknowledge, clear, history."
 FORMAT = typer.Option(OutputFormat.table, "--format", help="table, json or csv")
 
 
-def _rules_dir(current: Settings, path: Path | None) -> Path:
-    return path or current.rules_dir or SHIPPED_RULES_DIR
+def _rule_files(current: Settings, path: Path | None) -> tuple[str, list[Path]]:
+    """What to read and how to name it: the path given, or the shipped rules plus ``rules_dir``."""
+    if path is not None:
+        if not path.exists():
+            raise UserError(f"{path}: no such file or directory")
+        return str(path), rule_paths(path)
+    if current.rules_dir is None:
+        return str(SHIPPED_RULES_DIR), rule_paths(SHIPPED_RULES_DIR)
+    if not current.rules_dir.is_dir():
+        raise UserError(f"rules_dir {current.rules_dir}: no such directory")
+    return f"{SHIPPED_RULES_DIR} + {current.rules_dir}", configured_rule_files(current)
 
 
 # -- rules -------------------------------------------------------------------------------------
@@ -64,10 +75,7 @@ def validate(
     Example: streetwatch rules validate rules/culverts.yaml
     """
     current = settings(ctx)
-    where = _rules_dir(current, path)
-    if not where.exists():
-        raise UserError(f"{where}: no such file or directory")
-    files = rule_paths(where)
+    where, files = _rule_files(current, path)
     if not files:
         raise UserError(f"{where}: no rule files (*.yaml, *.yml, *.toml)")
     ruleset, problems = check_rule_paths(files)
@@ -85,13 +93,13 @@ def validate(
 
 def _summary(rule: RuleSpec) -> str:
     if isinstance(rule, ThresholdRule):
-        levels = ", ".join(f"{name} {value:g}" for name, value in rule.levels.items())
+        levels = ", ".join(f"{name} {show_number(value)}" for name, value in rule.levels.items())
         return f"{rule.metric} {rule.direction} {levels or '(device levels)'}"
     if isinstance(rule, RateOfChangeRule):
         word, limit = ("rise", rule.rise) if rule.rise is not None else ("fall", rule.fall)
-        return f"{rule.metric} {word} > {limit:g} per {format_duration_s(rule.window_s)}"
+        return f"{rule.metric} {word} > {show_number(limit)} per {format_duration_s(rule.window_s)}"
     if isinstance(rule, ProjectedRule):
-        levels = ", ".join(f"{name} {value:g}" for name, value in rule.levels.items())
+        levels = ", ".join(f"{name} {show_number(value)}" for name, value in rule.levels.items())
         return f"{rule.metric} projected to {levels or '(device levels)'} within {format_duration_s(rule.within_s)}"
     if isinstance(rule, QualityRule):
         return f"{rule.metric} trustworthy (spike, gradient, stuck, floor, battery, signal checks)"
@@ -113,7 +121,7 @@ def list_rules(
 
     Example: streetwatch rules list --format json
     """
-    ruleset = _load(_rules_dir(settings(ctx), path))
+    ruleset = _load(*_rule_files(settings(ctx), path))
     rows = []
     for rule in ruleset.rules:
         selector = rule.applies_to
@@ -129,13 +137,13 @@ def list_rules(
     typer.echo(render(rows, output))
 
 
-def _load(where: Path) -> RuleSet:
-    try:
-        return load_ruleset(where)
-    except RuleFileError as exc:
-        first = exc.problems[0] if exc.problems else str(exc)
-        more = f" (and {len(exc.problems) - 1} more; see 'streetwatch rules validate')" if len(exc.problems) > 1 else ""
-        raise UserError(first + more) from None
+def _load(where: str, files: list[Path]) -> RuleSet:
+    ruleset, problems = check_rule_paths(files)
+    if ruleset is None:
+        first = problems[0] if problems else f"{where}: cannot load"
+        more = f" (and {len(problems) - 1} more; see 'streetwatch rules validate')" if len(problems) > 1 else ""
+        raise UserError(first + more)
+    return ruleset
 
 
 # -- alerts ------------------------------------------------------------------------------------
@@ -144,8 +152,8 @@ def _load(where: Path) -> RuleSet:
 def _with_store(ctx: typer.Context, work: Callable[[AlertStore], Awaitable[T]]) -> T:
     current = settings(ctx)
     try:
-        scale = load_ruleset(_rules_dir(current, None)).scale
-    except RuleFileError:
+        scale = _load(*_rule_files(current, None)).scale
+    except UserError:
         scale = None  # the alerts are still readable with the default scale
 
     async def go() -> T:

@@ -1,11 +1,11 @@
 """The engine's two outboxes: transitions to the alert sink, action requests to the command sink.
 
 Each is a queue drained by one named task, so a slow database or dispatcher never holds up rule
-evaluation. A sink that is unavailable (the database is down) is retried with backoff, in order,
-until it takes the item: an alert transition or a rule's command outlives a database outage. An
-action is submitted with its request's key, so a retry after a submit whose answer was lost queues
-nothing twice. Anything else a sink raises is a fault: logged with its traceback, counted, and the
-next item goes on.
+evaluation; :class:`Outboxes` owns both as one async context manager. A sink that is unavailable
+(the database is down) is retried with backoff, in order, until it takes the item: an alert
+transition or a rule's command outlives a database outage. An action is submitted with its
+request's key, so a retry after a submit whose answer was lost queues nothing twice. Anything else a
+sink raises is a fault: logged with its traceback, counted, and the next item goes on.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import TracebackType
 
 from rules.actions import ActionRequest, CommandSink
 from rules.alerts import AlertSink, AlertTransition
@@ -38,6 +39,7 @@ class EngineStats:
     action_retries: int = 0
     sink_errors: int = 0
     action_errors: int = 0
+    rules_disabled: int = 0
 
 
 async def _until_taken(give: Callable[[], Awaitable[None]], unavailable: type[Exception], what: str,
@@ -116,3 +118,42 @@ async def deliver_actions(queue: asyncio.Queue[ActionRequest | None], commands: 
                 stats.action_errors += 1
         finally:
             queue.task_done()
+
+
+class Outboxes:
+    """Both queues and their workers; leaving lets the workers finish what is queued, then stop."""
+
+    def __init__(self, sink: AlertSink, commands: CommandSink | None, clock: Clock, stats: EngineStats) -> None:
+        self.alerts: asyncio.Queue[AlertTransition | None] = asyncio.Queue()
+        self.actions: asyncio.Queue[ActionRequest | None] = asyncio.Queue()
+        self._sink, self._commands, self._clock, self._stats = sink, commands, clock, stats
+        self._group: asyncio.TaskGroup | None = None
+
+    async def __aenter__(self) -> Outboxes:
+        group = self._group = asyncio.TaskGroup()
+        await group.__aenter__()
+        group.create_task(deliver_transitions(self.alerts, self._sink, self._clock, self._stats),
+                          name="rules-alert-sink")
+        group.create_task(deliver_actions(self.actions, self._commands, self._clock, self._stats), name="rules-actions")
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        assert self._group is not None
+        self.alerts.put_nowait(None)
+        self.actions.put_nowait(None)
+        group, self._group = self._group, None
+        await group.__aexit__(exc_type, exc, tb)
+
+    def transition(self, transition: AlertTransition) -> None:
+        self.alerts.put_nowait(transition)
+        self._stats.transitions += 1
+
+    def action(self, request: ActionRequest) -> None:
+        self.actions.put_nowait(request)
+        self._stats.actions += 1
+
+    async def flush(self) -> None:
+        """Wait until every transition and action queued so far has been handed over."""
+        await self.alerts.join()
+        await self.actions.join()

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
+from streetwatch.figures import show
+
 _UNIT_S = {
     "ms": 0.001, "s": 1.0, "sec": 1.0, "secs": 1.0, "second": 1.0, "seconds": 1.0,
     "m": 60.0, "min": 60.0, "mins": 60.0, "minute": 60.0, "minutes": 60.0,
@@ -56,7 +58,7 @@ def format_duration_s(seconds: float) -> str:
         if rest >= size:
             parts.append(f"{rest // size}{unit}")
             rest %= size
-    return "".join(parts) or f"{seconds:g}s"
+    return "".join(parts) or f"{show(seconds)}s"
 
 
 DurationS = Annotated[float, BeforeValidator(parse_duration_s)]

@@ -24,9 +24,10 @@ from datetime import datetime
 from types import TracebackType
 
 from device_registry.device import Device, DeviceStatus
-from rules.actions import ActionRequest, CommandSink
-from rules.alerts import Alert, AlertSink, AlertTransition
-from rules.delivery import EngineStats, deliver_actions, deliver_transitions
+from rules.actions import CommandSink
+from rules.alerts import Alert, AlertSink
+from rules.delivery import EngineStats, Outboxes
+from rules.disabled import DisabledRules
 from rules.durations import format_duration_s
 from rules.evidence import Evidence
 from rules.index import RuleIndex
@@ -38,6 +39,7 @@ from rules.severity import SeverityScale
 from rules.tracks import Track, Tracks
 from rules.transitions import RankChange, action_requests, clear_transition, make_transition
 from streetwatch.clock import Clock
+from streetwatch.expressions import ExpressionBudgetError
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -61,8 +63,6 @@ class RulesEngine:
         devices: Mapping[str, Device] | None = None,
         max_reading_age_s: float = 900.0,
     ) -> None:
-        self._sink = sink
-        self._commands = commands
         self._clock = clock
         self.max_reading_age_s = max_reading_age_s
         self.stats = EngineStats()
@@ -72,36 +72,27 @@ class RulesEngine:
         self._devices: dict[str, Device] = {}
         self._tracks = Tracks()
         self._latest: dict[str, dict[str, float]] = {}
+        self._ruleset = RuleSet()
+        self.disabled = DisabledRules()
+        """Rules taken out at run time: they went over the evaluation budget (see :mod:`rules.disabled`)."""
         self._counter = itertools.count(1)
-        self._alert_queue: asyncio.Queue[AlertTransition | None] = asyncio.Queue()
-        self._action_queue: asyncio.Queue[ActionRequest | None] = asyncio.Queue()
-        self._task_group: asyncio.TaskGroup | None = None
+        self._out = Outboxes(sink, commands, clock, self.stats)
         self.load_rules(rules or RuleSet())
         self.update_devices(devices or {})
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> RulesEngine:
-        self._task_group = asyncio.TaskGroup()
-        await self._task_group.__aenter__()
-        self._task_group.create_task(
-            deliver_transitions(self._alert_queue, self._sink, self._clock, self.stats), name="rules-alert-sink")
-        self._task_group.create_task(
-            deliver_actions(self._action_queue, self._commands, self._clock, self.stats), name="rules-actions")
+        await self._out.__aenter__()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        assert self._task_group is not None
-        self._alert_queue.put_nowait(None)  # the workers finish what is queued, then stop
-        self._action_queue.put_nowait(None)
-        group, self._task_group = self._task_group, None
-        await group.__aexit__(exc_type, exc, tb)
+        await self._out.__aexit__(exc_type, exc, tb)  # the workers finish what is queued, then stop
 
     async def flush(self) -> None:
         """Wait until every transition and action emitted so far has been handed over."""
-        await self._alert_queue.join()
-        await self._action_queue.join()
+        await self._out.flush()
 
     # -- inputs ------------------------------------------------------------------------------
 
@@ -155,7 +146,12 @@ class RulesEngine:
         old_scale, self._scale = self._scale, ruleset.scale
         old = self._runtimes
         self._runtimes = {}
+        self._ruleset = ruleset
+        for cleared in self.disabled.release(ruleset, self._scale, self._counter, now):
+            self._out.transition(cleared)
         for spec in ruleset.enabled:
+            if spec.name in self.disabled:
+                continue  # the same rule that went over its budget: it stays out until its file changes
             kept = old.get(spec.name)
             if kept is not None and not scale_changed and kept.spec == spec:
                 self._runtimes[spec.name] = kept
@@ -289,7 +285,11 @@ class RulesEngine:
                 break
             track = self._tracks.get(rt.spec.name, device.id)
             if isinstance(rt, ConditionRuntime):
-                evidence = rt.evaluate(device, reading, latest or {}, now)
+                try:
+                    evidence = rt.evaluate(device, reading, latest or {}, now)
+                except ExpressionBudgetError as exc:
+                    self._disable(rt, device.id, str(exc), now)
+                    continue  # the routes are a snapshot (a tuple): the reading's other rules still see it
             else:
                 evidence = rt.evaluate(device, reading, track.debouncer.raw if track is not None else 0)
                 held = isinstance(rt, QualityRuntime) and rt.holds_back
@@ -362,16 +362,14 @@ class RulesEngine:
         transition = make_transition(next(self._counter), track.rule, track.subject, device=device,
                                      evidence=evidence, change=change, now=now, arrived=arrived,
                                      message=message or evidence.text or rt.spec.description)
-        self._alert_queue.put_nowait(transition)
-        self.stats.transitions += 1
+        self._out.transition(transition)
         if actions:
             requests, untargeted = action_requests(rt.spec.name, rt.spec.actions, device, transition, change)
             for spec in untargeted:
                 self.stats.actions_without_target += 1
                 log.warning("rule %s: action %s for %s has no target", rt.spec.name, spec.action, track.subject)
             for request in requests:
-                self._action_queue.put_nowait(request)
-                self.stats.actions += 1
+                self._out.action(request)
         if device is not None:
             t = now.timestamp()
             for grt in self._index.group_sources.get(track.rule, ()):
@@ -379,9 +377,15 @@ class RulesEngine:
                     group_evidence = grt.set_rank(group_key, device.id, change.after)
                     self._observe(grt, self._track(grt, grt.subject(group_key), t), group_evidence, t, now)
 
+    def _disable(self, rt: Runtime, device_id: str, why: str, now: datetime) -> None:
+        """Take ``rt`` out of evaluation and raise its fault alert; its own alerts clear as a removed rule's."""
+        log.error("rule %s disabled: %s (evaluating it for %s)", rt.spec.name, why, device_id)
+        self.stats.rules_disabled += 1
+        self._out.transition(self.disabled.disable(rt.spec, why, device_id, self._scale, next(self._counter), now))
+        self.load_rules(self._ruleset)  # the same rules, less this one
+
     def _enqueue_clear(self, alert: Alert, now: datetime, why: str) -> None:
-        self._alert_queue.put_nowait(clear_transition(next(self._counter), alert, now, why))
-        self.stats.transitions += 1
+        self._out.transition(clear_transition(next(self._counter), alert, now, why))
 
     def _applies(self, rt: Runtime, subject: str) -> bool:
         """Whether ``rt`` still watches ``subject`` (a group rule watches its groups)."""

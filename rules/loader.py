@@ -31,6 +31,7 @@ from rules.spec import (
     ThresholdRule,
 )
 from streetwatch.expressions import Expression, ExpressionError
+from streetwatch.figures import show
 
 SHIPPED_RULES_DIR = Path(__file__).parent / "examples"
 BUILTIN_NAMES = frozenset({"sun_elevation_deg", "sun_up"})
@@ -93,6 +94,8 @@ def check_rule_paths(paths: Sequence[Path]) -> tuple[RuleSet | None, list[str]]:
             raws.append(read_rule_file(path))
         except SourceError as exc:
             problems.append(str(exc))
+        except Exception as exc:  # whatever a file does, it is reported as that file's problem
+            problems.append(_unexpected(str(path), exc))
     ruleset, more = _check_raw(raws)
     problems = sorted(problems + more, key=_problem_order)
     return (ruleset if not problems else None), problems
@@ -102,7 +105,10 @@ def _check_raw(raws: Sequence[RawRuleFile]) -> tuple[RuleSet | None, list[str]]:
     problems: list[str] = []
     parsed: list[_ValidFile] = []
     for raw in raws:
-        valid, file_problems = _validate_file(raw)
+        try:
+            valid, file_problems = _validate_file(raw)
+        except Exception as exc:  # a file the checks cannot handle is that file's problem
+            valid, file_problems = None, [_unexpected(raw.source, exc)]
         problems += file_problems
         if valid is not None:
             parsed.append(valid)
@@ -121,7 +127,11 @@ def _check_raw(raws: Sequence[RawRuleFile]) -> tuple[RuleSet | None, list[str]]:
             origins[rule.name] = where
             rules.append(rule)
             if scale is not None:
-                for loc, message in _rule_problems(rule, scale):
+                try:
+                    rule_problems = _rule_problems(rule, scale)
+                except Exception as exc:  # see above
+                    rule_problems = [((), _unexpected("", exc).removeprefix(": "))]
+                for loc, message in rule_problems:
                     full = ("rules", index, *loc)
                     problems.append(f"{raw.where(full)}: {_loc_text(full)}: {message}")
     by_name = {rule.name: rule for rule in rules}
@@ -266,7 +276,8 @@ def _threshold_problems(rule: ThresholdRule | ProjectedRule, scale: SeverityScal
         if wrong:
             word = "above" if direction == "above" else "below"
             return [(("levels", scale.name(high_rank)),
-                     f"{high:g} must be {word} the {scale.name(low_rank)} level {low:g} (direction: {direction})")]
+                     f"{show(high)} must be {word} the {scale.name(low_rank)} level {show(low)} "
+                     f"(direction: {direction})")]
     return []
 
 
@@ -302,6 +313,30 @@ def _group_problems(rule: GroupRule, by_name: Mapping[str, RuleSpec]) -> list[tu
     if rule.group_by not in ("site", "group") and not (rule.group_by.startswith("tag:") and len(rule.group_by) > 4):
         problems.append((("group_by",), f"{rule.group_by!r}: use site, group or tag:<key>"))
     return problems
+
+
+def _unexpected(source: str, exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return f"{source}: nested too deeply to check"
+    return f"{source}: cannot check: {type(exc).__name__}: {exc}"
+
+
+def load_ruleset_skipping(paths: Sequence[Path]) -> tuple[RuleSet, dict[str, list[str]]]:
+    """The rules of every file that has no problem, and the problems of the files left out (by file).
+
+    For start-up: a file with a mistake must not keep the gateway from watching everything else.
+    Files are left out until the rest checks clean (a rule in a good file may name one in a bad file).
+    """
+    files = list(paths)
+    skipped: dict[str, list[str]] = {}
+    while True:
+        ruleset, problems = check_rule_paths(files)
+        if ruleset is not None:
+            return ruleset, skipped
+        bad = {str(f): [p for p in problems if p == str(f) or p.startswith(f"{f}:")] for f in files}
+        bad = {f: found for f, found in bad.items() if found} or {str(f): problems for f in files}
+        skipped.update(bad)
+        files = [f for f in files if str(f) not in bad]
 
 
 def _problem_order(problem: str) -> tuple[str, int]:

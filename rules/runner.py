@@ -6,9 +6,14 @@ store, the notifier and the engine, restore the open alerts, and keep the timers
 ...     await rules.on_readings(batch)
 ...     await rules.on_status("CG-0007", online=False, at=now)
 
+The rule files are the shipped ones plus those in ``rules_dir`` (a file of the same name replaces
+the shipped one), or exactly the files of the directory given as ``rules_dir=``.
+
 Rule files are reloaded when they change (checked every ``reload_check_s``) or on SIGHUP; rules
-that did not change keep their state. A rule directory with mistakes is not loaded: the errors
-are logged (``file:line: field: message``) and the rules in force stay.
+that did not change keep their state. Rule files with mistakes are not loaded: the errors are
+logged (``file:line: field: message``) and the rules in force stay, whatever the file holds.
+At start-up a file with mistakes is left out and the rest run; the problems are logged at ERROR
+and shown by :attr:`RulesService.problems` (the gateway's ``/health`` and metrics).
 """
 
 from __future__ import annotations
@@ -26,13 +31,14 @@ from device_registry.device import Device
 from rules.actions import CommandSink
 from rules.alert_store import AlertStore
 from rules.engine import RulesEngine
-from rules.errors import RuleFileError
-from rules.loader import SHIPPED_RULES_DIR, RuleSet, load_ruleset, rule_paths
+from rules.loader import SHIPPED_RULES_DIR, RuleSet, check_rule_paths, load_ruleset_skipping, rule_paths
 from rules.notifier import Notifier
 from rules.service import AlertService, Announced
+from rules.sources import RULE_FILE_SUFFIXES
 from streetwatch.clock import Clock
 from streetwatch.config import Settings
 from streetwatch.database import Database, DatabaseError
+from streetwatch.layered import layered_files
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -40,10 +46,16 @@ log = logging.getLogger(__name__)
 Fingerprint = tuple[tuple[str, int, int], ...]
 
 
-def rules_fingerprint(path: Path) -> Fingerprint:
+def configured_rule_files(settings: Settings) -> list[Path]:
+    """The shipped rule files plus those in ``rules_dir`` (same file name: the one in ``rules_dir``)."""
+    return layered_files(SHIPPED_RULES_DIR, settings.rules_dir, RULE_FILE_SUFFIXES)
+
+
+def rules_fingerprint(path: Path | list[Path]) -> Fingerprint:
     """Names, sizes and modification times of the rule files: changes when any file does."""
     out = []
-    for file in rule_paths(path) if path.exists() else []:
+    files = path if isinstance(path, list) else rule_paths(path) if path.exists() else []
+    for file in files:
         try:
             stat = file.stat()
         except OSError:
@@ -67,7 +79,7 @@ class RulesService:
         handle_sighup: bool = False,
         on_announced: Announced | None = None,
     ) -> None:
-        self.rules_dir = rules_dir or settings.rules_dir or SHIPPED_RULES_DIR
+        self.rules_dir = rules_dir
         self._db = db
         self._settings = settings
         self._clock = clock
@@ -79,6 +91,7 @@ class RulesService:
         self._on_announced = on_announced
         self._stack: AsyncExitStack | None = None
         self._fingerprint: Fingerprint = ()
+        self._skipped: dict[str, list[str]] = {}
         self.store: AlertStore | None = None
         self.alerts: AlertService | None = None
         self._engine: RulesEngine | None = None
@@ -92,8 +105,13 @@ class RulesService:
         return self._engine
 
     async def __aenter__(self) -> RulesService:
-        ruleset = load_ruleset(self.rules_dir)  # RuleFileError: the caller shows the problems and stops
-        self._fingerprint = rules_fingerprint(self.rules_dir)
+        files = self.rule_files()
+        ruleset, self._skipped = load_ruleset_skipping(files)
+        for file, problems in self._skipped.items():
+            for problem in problems:
+                log.error("rules: %s", problem)
+            log.error("rules: %s left out: it has %d problem(s); the other rule files run", file, len(problems))
+        self._fingerprint = rules_fingerprint(files)
         notifications = self._settings.notifications
         async with AsyncExitStack() as stack:
             self.store = AlertStore(self._db, scale=ruleset.scale)
@@ -118,8 +136,8 @@ class RulesService:
                 loop = asyncio.get_running_loop()
                 loop.add_signal_handler(signal.SIGHUP, self.reload)
                 stack.callback(loop.remove_signal_handler, signal.SIGHUP)
-            log.info("rules: %d rule(s) from %s, %d open alert(s)", len(ruleset.enabled), self.rules_dir,
-                     len(await self.store.active_alerts()))
+            log.info("rules: %d rule(s) from %d file(s), %d open alert(s)", len(ruleset.enabled),
+                     len(files) - len(self._skipped), len(await self.store.active_alerts()))
             self._stack = stack.pop_all()
         return self
 
@@ -145,17 +163,36 @@ class RulesService:
         self._devices = devices
         self.engine.update_devices(devices)
 
+    def rule_files(self) -> list[Path]:
+        if self.rules_dir is not None:
+            return rule_paths(self.rules_dir) if self.rules_dir.exists() else []
+        return configured_rule_files(self._settings)
+
+    def problems(self) -> list[str]:
+        """What an operator must fix: rule files left out at start-up, rules disabled at run time."""
+        out = [f"rule file {file} not loaded: {len(found)} problem(s), first: {found[0]}"
+               for file, found in sorted(self._skipped.items()) if found]
+        if self._engine is not None:
+            out += [f"rule {name}: {why}" for name, why in sorted(self._engine.disabled.reasons().items())]
+        return out
+
     def reload(self) -> bool:
         """Load the rule files again; on mistakes keep the rules in force. True if the new rules apply."""
-        self._fingerprint = rules_fingerprint(self.rules_dir)
+        files = self.rule_files()
+        self._fingerprint = rules_fingerprint(files)
         try:
-            ruleset = load_ruleset(self.rules_dir)
-        except RuleFileError as exc:
-            for problem in exc.problems:
+            ruleset, problems = check_rule_paths(files)
+            if ruleset is not None:
+                self.apply_rules(ruleset)
+        except Exception as exc:  # no rule file may stop the gateway; the old rules stay
+            log.exception("rules not reloaded: %s", exc)
+            return False
+        if ruleset is None:
+            for problem in problems:
                 log.error("rules not reloaded: %s", problem)
             return False
-        self.apply_rules(ruleset)
-        log.info("rules reloaded from %s: %d rule(s)", self.rules_dir, len(ruleset.enabled))
+        self._skipped = {}
+        log.info("rules reloaded: %d rule(s) from %d file(s)", len(ruleset.enabled), len(files))
         self.reloaded.set()
         return True
 
@@ -174,7 +211,7 @@ class RulesService:
             since_check += self._tick_interval_s
             if since_check >= self._reload_check_s:
                 since_check = 0.0
-                if rules_fingerprint(self.rules_dir) != self._fingerprint:
+                if rules_fingerprint(self.rule_files()) != self._fingerprint:
                     self.reload()
 
     async def _sweeper(self, interval_s: float) -> None:

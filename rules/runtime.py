@@ -30,7 +30,8 @@ from rules.spec import (
     ThresholdRule,
 )
 from rules.windows import SampleWindow, TransitionCounter
-from streetwatch.expressions import Expression, ExpressionError
+from streetwatch.expressions import Expression, ExpressionBudgetError, ExpressionError
+from streetwatch.figures import show
 from streetwatch.readings import Reading
 from streetwatch.sun import SUNRISE_ELEVATION_DEG, sun_elevation_deg
 
@@ -70,8 +71,8 @@ class ThresholdRuntime:
         def message() -> str:
             word = "above" if self.spec.direction == "above" else "below"
             if rank:
-                return f"{self.spec.metric} {value:g} {word} the {self.scale.name(rank)} level {threshold:g}"
-            return f"{self.spec.metric} {value:g} back from the {self.scale.name(shown)} level {threshold:g}"
+                return f"{self.spec.metric} {show(value)} {word} the {self.scale.name(rank)} level {show(threshold)}"
+            return f"{self.spec.metric} {show(value)} back from the {self.scale.name(shown)} level {show(threshold)}"
 
         return Evidence(rank, self.spec.metric, value, threshold, message)
 
@@ -103,8 +104,8 @@ class RateRuntime:
 
         def message() -> str:
             word = "rose" if change >= 0 else "fell"
-            return (f"{spec.metric} {word} {abs(change):.0f} per {format_duration_s(spec.window_s)}"
-                    f" (limit {limit:g}); now {now_value:g}")
+            return (f"{spec.metric} {word} {show(abs(change))} per {format_duration_s(spec.window_s)}"
+                    f" (limit {show(limit)}); now {show(now_value)}")
 
         return Evidence(self.rank if active else 0, spec.metric, change, limit, message, {spec.metric: now_value})
 
@@ -148,13 +149,15 @@ class ConditionRuntime:
             values[name] = value
         try:
             result = bool(self.expression.evaluate(values))
+        except ExpressionBudgetError:
+            raise  # the engine takes the rule out: it would cost as much on every reading
         except (ExpressionError, ArithmeticError, TypeError) as exc:
             self.errors += 1
             if self.errors == 1:
                 log.warning("rule %s: cannot evaluate %r for %s: %s", self.spec.name, self.spec.when, device.id, exc)
             return None
         def message() -> str:
-            shown = ", ".join(f"{k}={float(v):g}" for k, v in sorted(values.items()))
+            shown = ", ".join(f"{k}={_shown(v)}" for k, v in sorted(values.items()))
             return f"{self.spec.when} ({shown})" if result else f"no longer {self.spec.when} ({shown})"
 
         return Evidence(self.rank if result else 0, reading.metric, reading.value, None, message, values)
@@ -293,3 +296,10 @@ def make_runtime(spec: RuleSpec, scale: SeverityScale) -> Runtime:
     if isinstance(spec, AbsenceRule):
         return AbsenceRuntime(spec, scale)
     return GroupRuntime(spec, scale)
+
+
+def _shown(value: float | bool) -> str:
+    """A condition's input as the message shows it: ``true``/``false`` as written in ``when``, numbers tidy."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return show(value)

@@ -17,6 +17,11 @@ import yaml
 
 Loc = tuple[str | int, ...]
 RULE_FILE_SUFFIXES = (".yaml", ".yml", ".toml")
+MAX_FILE_BYTES = 1_000_000
+"""A rule file larger than this is refused unread (a city's rules fit in a few kilobytes)."""
+MAX_NESTING = 32
+"""Levels of lists and mappings in a rule file; deeper documents are refused before they are built,
+so no file can exhaust the parser's stack (a shipped rule needs five)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class SourceError(ValueError):
 def read_rule_file(path: Path, source: str | None = None) -> RawRuleFile:
     source = source or str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SourceError(f"{source}: {size} bytes, larger than the {MAX_FILE_BYTES} a rule file may have")
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SourceError(f"{source}: cannot read: {exc.strerror}") from None
@@ -49,6 +57,15 @@ def read_rule_file(path: Path, source: str | None = None) -> RawRuleFile:
 
 
 def parse_rule_text(text: str, suffix: str, source: str) -> RawRuleFile:
+    if len(text) > MAX_FILE_BYTES:
+        raise SourceError(f"{source}: {len(text)} characters, larger than the {MAX_FILE_BYTES} a rule file may have")
+    try:
+        return _parse(text, suffix, source)
+    except RecursionError:  # a last guard: the depth checks below should come first
+        raise SourceError(f"{source}: nested more than {MAX_NESTING} levels deep") from None
+
+
+def _parse(text: str, suffix: str, source: str) -> RawRuleFile:
     if suffix in (".yaml", ".yml"):
         data, lines = _parse_yaml(text, source)
         return RawRuleFile(source, data, lambda loc: _nearest(lines, loc))
@@ -59,28 +76,64 @@ def parse_rule_text(text: str, suffix: str, source: str) -> RawRuleFile:
             found = re.search(r"\(at line (\d+), column \d+\)", str(exc))  # Python < 3.14 has no exc.lineno
             where = f"{source}:{found.group(1)}" if found else source
             raise SourceError(f"{where}: not valid TOML: {str(exc).split(' (at ')[0]}") from None
+        if _depth(data) > MAX_NESTING:
+            raise SourceError(f"{source}: nested more than {MAX_NESTING} levels deep")
         locator = _TomlLocator(text)
         return RawRuleFile(source, data, locator.line_of)
     raise SourceError(f"{source}: unknown file type {suffix!r}; use .yaml, .yml or .toml")
 
 
+def _check_yaml_depth(text: str, source: str) -> None:
+    """Walk the parser's events (a flat stream, no recursion) and refuse a document nested too deeply."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                line = event.start_mark.line + 1 if event.start_mark is not None else None
+                where = f"{source}:{line}" if line is not None else source
+                raise SourceError(f"{where}: nested more than {MAX_NESTING} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _depth(data: Any) -> int:
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_NESTING:
+            break
+        if isinstance(item, dict):
+            stack.extend((value, depth + 1) for value in item.values())
+        elif isinstance(item, list):
+            stack.extend((value, depth + 1) for value in item)
+    return deepest
+
+
 def _parse_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
     loader = yaml.SafeLoader(text)
     try:
+        _check_yaml_depth(text, source)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise SourceError(f"{where}: not valid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
-        raise SourceError(f"{source}: not valid YAML: {exc}") from None
+        raise _yaml_error(exc, source) from None
     finally:
         loader.dispose()
     lines: dict[Loc, int] = {}
     if node is not None:
         _walk_yaml(node, (), lines)
     return data, lines
+
+
+def _yaml_error(exc: yaml.YAMLError, source: str) -> SourceError:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        return SourceError(f"{where}: not valid YAML: {exc.problem or exc.context}")
+    return SourceError(f"{source}: not valid YAML: {exc}")
 
 
 def _walk_yaml(node: yaml.Node, path: Loc, lines: dict[Loc, int]) -> None:

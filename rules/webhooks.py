@@ -22,6 +22,8 @@ import httpx
 from rules.backoff import Backoff
 from streetwatch import __version__
 from streetwatch.config import WebhookSettings
+from streetwatch.figures import show
+from streetwatch.redact import redact_url
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Streetwatch-Signature"
@@ -72,7 +74,7 @@ class WebhookSender:
             self._queue.put_nowait(_Delivery(body, event, uuid.uuid4().hex))
         except asyncio.QueueFull:
             self.dropped += 1
-            log.error("webhook %s: queue full, notification dropped", self.settings.url)
+            log.error("webhook %s: queue full, notification dropped", redact_url(self.settings.url))
 
     async def __aenter__(self) -> WebhookSender:
         self._client = httpx.AsyncClient(timeout=self.settings.timeout_s,
@@ -89,7 +91,7 @@ class WebhookSender:
             if not done:  # a receiver that is down must not hold up shutdown for its whole backoff
                 task.cancel()
                 await asyncio.wait([task])
-                log.warning("webhook %s: %d notification(s) not delivered at shutdown", self.settings.url,
+                log.warning("webhook %s: %d notification(s) not delivered at shutdown", redact_url(self.settings.url),
                             self._queue.qsize())
         if self._client is not None:
             await self._client.aclose()
@@ -127,16 +129,25 @@ class WebhookSender:
                 final = response.is_success or (response.status_code < 500
                                                 and response.status_code not in _RETRY_STATUS)
             except httpx.HTTPError as exc:
-                problem, final = f"{type(exc).__name__}: {exc}", False
+                problem, final = _problem(exc, settings.timeout_s), False
             if problem is None:
                 self.delivered += 1
                 return
             if final or attempt == settings.max_attempts:
                 self.failed += 1
-                log.error("webhook %s: %s notification not delivered after %d attempt(s): %s", settings.url,
+                log.error("webhook %s: %s notification not delivered after %d attempt(s): %s", redact_url(settings.url),
                           delivery.event, attempt, problem)
                 return
             self.retries += 1
             delay = backoff.failed(loop.time())
-            log.warning("webhook %s: %s; retry %d in %.1f s", settings.url, problem, attempt, delay)
+            log.warning("webhook %s: %s; retry %d in %.1f s", redact_url(settings.url), problem, attempt, delay)
             await asyncio.sleep(delay)
+
+
+def _problem(exc: httpx.HTTPError, timeout_s: float) -> str:
+    """What went wrong, in words for the operator (not the HTTP library's class name)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return f"no answer within {show(timeout_s)} s"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect ({exc})" if str(exc) else "cannot connect"
+    return str(exc) or "the request failed"

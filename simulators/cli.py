@@ -119,10 +119,24 @@ def _seconds(option: str, text: str) -> float:
 
 async def _run(fleet: Fleet, current: Settings, *, csv_file: Path | None, register: bool, duration_s: float | None,
                status_every_s: float) -> None:
-    main = asyncio.current_task()
+    # SIGTERM and Ctrl-C end the run the same way as --duration does: the fleet closes, a summary is printed.
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # SIGTERM stops cleanly, as Ctrl-C does
-        loop.add_signal_handler(signal.SIGTERM, main.cancel if main else lambda: None)
+    handled = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+            handled.append(signum)
+    try:
+        await _simulate(fleet, current, csv_file=csv_file, register=register, duration_s=duration_s,
+                        status_every_s=status_every_s, stop=stop)
+    finally:
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+
+
+async def _simulate(fleet: Fleet, current: Settings, *, csv_file: Path | None, register: bool,
+                    duration_s: float | None, status_every_s: float, stop: asyncio.Event) -> None:
     async with fleet:
         typer.echo(f"simulating (seed {fleet.scenario.seed}):")
         for line in fleet.describe():
@@ -140,10 +154,11 @@ async def _run(fleet: Fleet, current: Settings, *, csv_file: Path | None, regist
         typer.echo("running" + (f" for {duration_s:g} s" if duration_s is not None else "; Ctrl-C stops"))
         status = asyncio.create_task(_status(fleet, status_every_s), name="simulate-status")
         try:
-            await fleet.run(duration_s)
+            await fleet.run(duration_s, stop=stop)
         finally:
             status.cancel()
             await asyncio.wait([status])
+        typer.echo(f"{'stopped' if stop.is_set() else 'done'}: {status_line(fleet)}")
 
 
 async def _register(fleet: Fleet, current: Settings) -> ImportReport:

@@ -163,11 +163,11 @@ class SimLamp:
         self.device_id = planned.id
         self.origin = origin
         rng = rng_for(scenario.seed, planned.id, "lamp-params")
-        rated_w = float(planned.tag_map.get("rated_w", "120"))
+        rated_power_w = float(planned.tag_map.get("rated_power_w", "120"))
         years = max((origin.date() - planned.installed_on).days / 365.25, 0.0)
         burning_h = years * 4100.0 * rng.uniform(0.9, 1.1)  # ~11 h a night
-        spec = LampSpec(rated_w=rated_w, clock_drift_ppm=rng.uniform(-20.0, 20.0),
-                        initial_energy_kwh=round(burning_h * rated_w * 0.7 / 1000.0, 2),
+        spec = LampSpec(rated_power_w=rated_power_w, clock_drift_ppm=rng.uniform(-20.0, 20.0),
+                        initial_energy_kwh=round(burning_h * rated_power_w * 0.7 / 1000.0, 2),
                         initial_running_hours=round(burning_h))
         faults = {LampFault(kind.value): window for kind, window in planned.faults
                   if kind.value in LampFault.__members__}

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from device_registry.device import Device, Transport
 from device_registry.profile import Profile, shipped_profiles
@@ -137,9 +138,12 @@ class Fleet:
             devices.append(device)
         return devices
 
-    async def run(self, duration_s: float | None = None) -> None:
-        """Keep running for ``duration_s`` (None: until cancelled); a failing MQTT fleet ends it."""
-        waits: list[asyncio.Future[None]] = []
+    async def run(self, duration_s: float | None = None, *, stop: asyncio.Event | None = None) -> None:
+        """Keep running for ``duration_s`` (None: until cancelled) or until ``stop`` is set; a failing
+        MQTT fleet ends it."""
+        waits: list[asyncio.Future[Any]] = []
+        if stop is not None:
+            waits.append(asyncio.create_task(stop.wait(), name="fleet-stop"))
         if self.mqtt is not None:
             waits.append(asyncio.create_task(self.mqtt.wait(), name="fleet-mqtt"))
         if duration_s is not None:

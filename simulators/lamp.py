@@ -2,7 +2,7 @@
 
 The controller (profile ``sw-lamp-controller``) switches an LED driver with a relay and dims it
 0–100 %. While the relay is closed the driver draws ``standby_w`` plus the LEDs' share of
-``rated_w`` in proportion to the dim level; the meter adds noise. The power factor of an LED
+``rated_power_w`` in proportion to the dim level; the meter adds noise. The power factor of an LED
 driver falls at low load, so the current is ``P / (V · PF)``. Energy and running hours are
 integrated between readings, so they depend on time and commands, not on how often it is read.
 
@@ -18,7 +18,7 @@ Lamp faults (comms faults belong to the Modbus front end):
 
 >>> from datetime import UTC, datetime, timedelta
 >>> t0 = datetime(2026, 7, 1, 12, tzinfo=UTC)
->>> lamp = LampController(LampSpec(rated_w=100, power_noise=0), seed=1, device_id="LP-1", now=t0)
+>>> lamp = LampController(LampSpec(rated_power_w=100, power_noise=0), seed=1, device_id="LP-1", now=t0)
 >>> lamp.set_dim(50, t0)
 >>> reading = lamp.read(t0 + timedelta(hours=1))
 >>> round(reading.power_w, 1), round(reading.energy_kwh - lamp.spec.initial_energy_kwh, 3)
@@ -59,7 +59,7 @@ class FaultBits(IntFlag):
 
 @dataclass(frozen=True, slots=True)
 class LampSpec:
-    rated_w: float = 120.0
+    rated_power_w: float = 120.0
     standby_w: float = 1.2  # the driver with its LEDs dark
     nominal_v: float = 230.0
     power_noise: float = 0.01  # relative σ of the meter
@@ -215,7 +215,7 @@ class LampController:
             return 0.0, 0.0
         dim = self._emitting_dim(a)
         lit = self._lit_fraction(a, b) if dim > 0 else 0.0
-        return self.spec.standby_w + self.spec.rated_w * dim / 100.0 * lit, lit * (b - a)
+        return self.spec.standby_w + self.spec.rated_power_w * dim / 100.0 * lit, lit * (b - a)
 
     def _advance(self, t: float) -> None:
         while self._t < t:
@@ -254,7 +254,7 @@ class LampController:
         pf = 0.0
         if self._relay_closed(t):
             load_pct = dim if lit else 0.0
-            watts = (s.standby_w + s.rated_w * load_pct / 100.0) * (1.0 + rng.gauss(0.0, s.power_noise))
+            watts = (s.standby_w + s.rated_power_w * load_pct / 100.0) * (1.0 + rng.gauss(0.0, s.power_noise))
             pf = power_factor(load_pct) if load_pct > 0 else 0.5
         amps = watts / (volts * pf) if watts > 0 else 0.0
         bits = FaultBits(0)

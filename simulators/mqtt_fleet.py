@@ -42,6 +42,7 @@ from simulators.devices import CommandRejected
 from simulators.errors import SimulatorError
 from streetwatch import topics
 from streetwatch.clock import Clock, SystemClock
+from streetwatch.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +79,11 @@ class Broker:
         """``mqtt://[user:password@]host[:port]`` (the settings' ``mqtt_url``)."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-            raise ValueError(f"MQTT URL {url!r}: use mqtt://[user:password@]host[:port]")
+            raise ValueError(f"MQTT URL {redact_url(url)!r}: use mqtt://[user:password@]host[:port]")
         try:
             port = parts.port or 1883
         except ValueError as exc:
-            raise ValueError(f"MQTT URL {url!r}: bad port: {exc}") from None
+            raise ValueError(f"MQTT URL {redact_url(url)!r}: bad port: {exc}") from None
         return cls(parts.hostname, port, unquote(parts.username) if parts.username else None,
                    unquote(parts.password) if parts.password else None)
 

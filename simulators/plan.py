@@ -182,7 +182,7 @@ def _plan_lamps(scenario: Scenario, streets: tuple[baiyun.Street, ...], slots: _
             latitude=lat, longitude=lon, landmark=f"{where}, pole {index_on_street + 1}", site=street.site,
             groups=(f"street-{street.slug}", f"cab-{street.slug}-{cabinet:02d}"),
             tags=(("street", street.slug), ("road", "main" if row == 0 else "side"),
-                  ("rated_w", "150" if row == 0 else "90")),
+                  ("rated_power_w", "150" if row == 0 else "90")),
             poll_interval_s=scenario.lamp_poll_interval_s, installed_on=_installed_on(scenario.seed, device_id),
             endpoint=endpoint, unit=unit,
         ))

@@ -11,6 +11,7 @@ import csv
 import getpass
 import io
 import json
+import logging
 import sys
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ except ImportError:  # pragma: no cover - older Typer on the real Click
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 from streetwatch.config import ConfigError, Settings, load_settings
-from streetwatch.database import DatabaseError
+from streetwatch.database import DatabaseError, DatabaseUnavailable
+from streetwatch.redact import redact_text
 from streetwatch.safe_text import csv_cell, printable
 
 T = TypeVar("T")
@@ -121,12 +123,14 @@ def render(rows: Sequence[dict[str, Any]], fmt: OutputFormat, columns: Sequence[
 
 
 def error_line(message: str) -> None:
-    print(f"streetwatch: error: {message}", file=sys.stderr)
+    print(f"streetwatch: error: {redact_text(message)}", file=sys.stderr)
 
 
 def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code. User mistakes become one line on stderr and exit 2."""
     command = typer.main.get_command(app)
+    # The pool's own retry warnings would print on the user's terminal; the error it ends in says it all.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
         result = command.main(args=list(argv) if argv is not None else None, prog_name="streetwatch",
                               standalone_mode=False)
@@ -145,7 +149,7 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     except click_exceptions.ClickException as exc:
         error_line(exc.format_message())
         return exc.exit_code
-    except (UserError, ConfigError) as exc:
+    except (UserError, ConfigError, DatabaseUnavailable) as exc:
         error_line(str(exc))
         return USER_ERROR_EXIT
     except KeyboardInterrupt:

@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from streetwatch.redact import redact_url
+
 ENV_PREFIX = "STREETWATCH_"
 CONFIG_ENV = "STREETWATCH_CONFIG"
 DEFAULT_CONFIG_FILE = Path("streetwatch.toml")
@@ -55,7 +57,7 @@ class DatabaseUrl:
             if not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
                 raise ValueError("sqlite URL must be sqlite:///relative/path or sqlite:////absolute/path")
             return cls("sqlite", url, Path(url[len("sqlite:///") :]))
-        shown = scheme or url
+        shown = scheme or redact_url(url)
         raise ValueError(f"unsupported scheme {shown!r}; use postgresql://… or sqlite:///path")
 
 
@@ -94,6 +96,11 @@ class GatewaySettings(BaseModel):
     offline_after_failures: int = Field(3, gt=0)
     metrics_port: int | None = Field(9108, ge=0, le=65535, description="Prometheus metrics; unset disables")
     api_port: int | None = Field(8080, ge=0, le=65535, description="HTTP API; unset disables")
+    journal_max_bytes: int | None = Field(4 * 1024**3, gt=0, description="the journal's cap: once it holds this "
+                                          "much, messages are refused (not acknowledged) until the store takes "
+                                          "the backlog; unset: only the disk limits it")
+    journal_min_free_bytes: int = Field(256 * 1024**2, ge=0, description="free-space alarm when the journal's "
+                                        "disk has less free (also at 90 % of journal_max_bytes)")
     gc_tuning: bool = Field(True, description="freeze the objects loaded at start and raise the collector's "
                             "thresholds once running: no 100+ ms full collections under load")
     gc_thresholds: tuple[int, int, int] = Field((50_000, 20, 100), description="gc.set_threshold() while "
@@ -126,7 +133,7 @@ class WebhookSettings(BaseModel):
     def _check_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+            raise ValueError(f"{redact_url(value)!r} is not an http:// or https:// URL")
         return value
 
 

@@ -1,15 +1,24 @@
-"""The sun at a place: its elevation at a moment (rules' day-burning conditions) and its events on a
-date (lighting schedules), with polar days and nights as answers, not exceptions.
+"""The sun at a place: its elevation at a moment (rules' day-burning conditions) and its events in a
+night (lighting schedules), with polar days and nights as answers, not exceptions.
 
-``astral`` computes the times; this module names the events a lighting schedule may use and says
-which way an event fails where it does not happen: the sun stays on the *light* side of the event's
-threshold all day (midnight sun, white nights) or on the *dark* side (polar night).
+``astral`` computes the times; this module names the events a lighting schedule may use, finds the
+ones of a given night, and says which way an event fails where it does not happen: the sun stays on
+the *light* side of the event's threshold all night (midnight sun, white nights) or on the *dark*
+side (polar night).
+
+A night runs from one solar noon to the next: its evening events come between the first noon and
+the sun's lowest point, its morning events after that. They are found by time, not by local date,
+because an evening event can fall on the next local date (in Tromsø a late-July sunset comes after
+midnight, and still belongs to that night).
 
 >>> from datetime import date
 >>> import zoneinfo
->>> when = event_time(SunEvent.sunset, date(2026, 12, 21), 23.13, 113.26, zoneinfo.ZoneInfo("Asia/Shanghai"))
+>>> when = night_event(SunEvent.sunset, date(2026, 12, 21), 23.13, 113.26, zoneinfo.ZoneInfo("Asia/Shanghai"))
 >>> when.at.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai")).strftime("%H:%M")
 '17:46'
+>>> late = night_event(SunEvent.sunset, date(2026, 7, 26), 69.65, 18.96, zoneinfo.ZoneInfo("Europe/Oslo"))
+>>> late.at.astimezone(zoneinfo.ZoneInfo("Europe/Oslo")).strftime("%d %H:%M")  # Tromsø: after midnight
+'27 00:10'
 
 The elevation is computed with astral (about 6 µs) and cached per location and minute, since
 thousands of lamps report every minute.
@@ -21,13 +30,15 @@ import functools
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
 from astral import Observer
 from astral import sun as astral_sun
 from astral.sun import elevation
+
+from streetwatch.figures import show
 
 SUNRISE_ELEVATION_DEG = -0.833
 """The centre of the sun at this elevation is sunrise/sunset (refraction and the sun's radius)."""
@@ -101,10 +112,10 @@ class NoEvent:
     def explanation(self) -> str:
         if self.side == "light":
             what = "the sun stays above the horizon" if self.event.depression_deg == 0 else (
-                f"the sun never goes {self.event.depression_deg:g}° below the horizon")
+                f"the sun never goes {show(self.event.depression_deg)}° below the horizon")
             return f"no {self.event.value} on this date: {what} (polar day or white night)"
         what = "the sun stays below the horizon" if self.event.depression_deg == 0 else (
-            f"the sun never climbs to {self.event.depression_deg:g}° below the horizon")
+            f"the sun never climbs to {show(self.event.depression_deg)}° below the horizon")
         return f"no {self.event.value} on this date: {what} (polar night)"
 
 
@@ -120,19 +131,59 @@ def _astral_function(event: SunEvent) -> Callable[..., datetime]:
 
 def event_time(event: SunEvent, day: date, latitude: float, longitude: float,
                zone: zoneinfo.ZoneInfo) -> EventTime | NoEvent:
-    """When ``event`` happens on the local date ``day`` at the place, or why it does not."""
+    """The evening event of the night that starts on ``day``, or the morning event of the night that ends
+    on ``day`` (either may fall on a neighbouring local date), or why it does not happen."""
+    return night_event(event, day - timedelta(days=1) if event.rising else day, latitude, longitude, zone)
+
+
+def night_event(event: SunEvent, day: date, latitude: float, longitude: float,
+                zone: zoneinfo.ZoneInfo) -> EventTime | NoEvent:
+    """``event`` in the night after solar noon of the local date ``day``: an evening event between that
+    noon and the sun's lowest point, a morning event between that and the next noon; or why it does not
+    happen that night."""
     observer = Observer(latitude, longitude)
-    try:
-        at = _astral_function(event)(observer, day, tzinfo=zone)
-    except ValueError:
-        return NoEvent(event, _side(observer, day, event, zone))
-    return EventTime(event, at.astimezone(UTC))
+    noon = solar_noon(day, latitude, longitude, zone)
+    next_noon = solar_noon(day + timedelta(days=1), latitude, longitude, zone)
+    lowest = noon + (next_noon - noon) / 2  # the sun's lowest point, to within a minute
+    start, end = (lowest, next_noon) if event.rising else (noon, lowest)
+    function = _astral_function(event)
+    found: list[datetime] = []
+    # astral finds an event by the UTC date it falls on; ask for every UTC date the half night touches.
+    utc_day = start.date() - timedelta(days=1)
+    while utc_day <= end.date() + timedelta(days=1):
+        try:
+            at = function(observer, utc_day, tzinfo=UTC)
+        except ValueError:
+            pass  # no such crossing on that UTC date
+        else:
+            if start <= at < end:
+                found.append(at)
+        utc_day += timedelta(days=1)
+    if found:
+        return EventTime(event, min(found).astimezone(UTC))
+    # astral misses crossings where the sun only grazes the threshold (the first and last short nights
+    # around the midnight sun); the sun's position at both ends of the half night settles it.
+    start_light, end_light = _light(observer, start, event), _light(observer, end, event)
+    if start_light != end_light:
+        return EventTime(event, _crossing(observer, start, end, event, start_light))
+    return NoEvent(event, "light" if _light(observer, lowest, event) else "dark")
 
 
-def _side(observer: Observer, day: date, event: SunEvent, zone: zoneinfo.ZoneInfo) -> Side:
-    # As astral decides it: compare the sun's zenith at solar noon with the event's threshold.
-    zenith_at_noon = float(astral_sun.zenith(observer, solar_noon(day, observer.latitude, observer.longitude, zone)))
-    return "dark" if zenith_at_noon > 90.0 + event.depression_deg else "light"
+def _light(observer: Observer, at: datetime, event: SunEvent) -> bool:
+    """Whether the sun is on the light side of the event's threshold (apparent position, upper limb)."""
+    threshold = 90.0 + (event.depression_deg or astral_sun.SUN_APPARENT_RADIUS)
+    return float(astral_sun.zenith(observer, at)) <= threshold
+
+
+def _crossing(observer: Observer, start: datetime, end: datetime, event: SunEvent, start_light: bool) -> datetime:
+    """The instant between ``start`` and ``end`` the sun crosses the threshold, to the second (bisection)."""
+    while end - start > timedelta(seconds=1):
+        middle = start + (end - start) / 2
+        if _light(observer, middle, event) == start_light:
+            start = middle
+        else:
+            end = middle
+    return end
 
 
 def solar_noon(day: date, latitude: float, longitude: float, zone: zoneinfo.ZoneInfo) -> datetime:

@@ -11,6 +11,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from streetwatch import migrations
 from streetwatch.config import DatabaseUrl, StoreSettings
 from streetwatch.database import Database, DatabaseError, DatabaseUnavailable, open_database
+from streetwatch.figures import show
 from telemetry_store.contract import TelemetryStore
 from telemetry_store.errors import StoreError, StoreUnavailable
 from telemetry_store.schema import MIGRATIONS
@@ -66,7 +67,7 @@ async def _pool(url: DatabaseUrl, max_connections: int, timeout_s: float) -> Asy
         await pool.open(wait=True, timeout=timeout_s)
     except PoolTimeout as exc:
         await pool.close()
-        raise StoreUnavailable(f"couldn't connect to PostgreSQL within {timeout_s:g} s") from exc
+        raise StoreUnavailable(f"couldn't connect to PostgreSQL within {show(timeout_s)} s") from exc
     try:
         yield pool
     finally:

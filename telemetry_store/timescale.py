@@ -21,6 +21,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from streetwatch.config import StoreSettings
+from streetwatch.figures import show
 from streetwatch.readings import Reading
 from telemetry_store import timescale_sql as sql
 from telemetry_store.contract import TABLES, TelemetryStore, retention_keep, split_by_watermark
@@ -48,7 +49,7 @@ CAREFUL_BATCHES_AFTER_DUPLICATE = 20
 
 def convert_error(exc: psycopg.Error | PoolTimeout, timeout_s: float) -> StoreError:
     if isinstance(exc, PoolTimeout):
-        return StoreUnavailable(f"couldn't get a PostgreSQL connection within {timeout_s:g} s")
+        return StoreUnavailable(f"couldn't get a PostgreSQL connection within {show(timeout_s)} s")
     if isinstance(exc, psycopg.OperationalError):
         return StoreUnavailable(f"PostgreSQL is unavailable: {str(exc).strip()}")
     return StoreError(f"PostgreSQL refused a store operation: {str(exc).strip()}")

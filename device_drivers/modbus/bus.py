@@ -51,6 +51,7 @@ from device_drivers.errors import (
 from device_drivers.modbus.endpoint import BusSettings, Endpoint
 from device_drivers.modbus.replies import describe_bad_pdu
 from device_registry.profile import RegisterTable
+from streetwatch.figures import show
 
 log = logging.getLogger(__name__)
 
@@ -248,12 +249,12 @@ class ModbusBus:
                     # MBAP says how long the frame is: what came is a reply cut short, not silence.
                     self._close()
                     raise MalformedReply(_describe(what), f"truncated: {unframed} bytes of a frame arrived, the rest "
-                                         f"not within {self.timeout_s:g} s", where=self._where(unit)) from None
+                                         f"not within {show(self.timeout_s)} s", where=self._where(unit)) from None
                 if self._bytes_in and self.endpoint.is_rtu:
                     raise FramingError(f"{_describe(what)}: {self._bytes_in} bytes arrived but no valid frame "
-                                       f"within {self.timeout_s:g} s (CRC error or garbage)",
+                                       f"within {show(self.timeout_s)} s (CRC error or garbage)",
                                      where=self._where(unit)) from None
-                raise DeviceTimeout(f"{_describe(what)}: no answer within {self.timeout_s:g} s",
+                raise DeviceTimeout(f"{_describe(what)}: no answer within {show(self.timeout_s)} s",
                                     where=self._where(unit)) from None
             except _Undecodable as exc:
                 self.failures += 1

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from device_drivers.errors import DecodeError, EncodeError
 from device_registry.profile import DataType, ModbusMetric, ModbusSpec, Order
-from streetwatch.figures import decimals_of, to_resolution
+from streetwatch.figures import decimals_of, show, to_resolution
 
 # struct format of each numeric type, big-endian once the orders are applied.
 _FORMATS: dict[DataType, str] = {
@@ -176,8 +176,9 @@ def _raw_for(metric: ModbusMetric, value: float | int) -> int | float:
     low, high = _RANGES[metric.type]
     if not low <= raw <= high:
         lowest, highest = sorted((low * metric.scale + metric.offset, high * metric.scale + metric.offset))
-        raise EncodeError(f"{metric.name}: {value:g} is outside {metric.type.value} "
-                          f"(scale {metric.scale:g}, offset {metric.offset:g}): {lowest:g}..{highest:g}")
+        raise EncodeError(f"{metric.name}: {show(value)} is outside {metric.type.value} "
+                          f"(scale {show(metric.scale)}, offset {show(metric.offset)}): "
+                          f"{show(lowest)}..{show(highest)}")
     return raw
 
 
@@ -202,7 +203,7 @@ def encode_metric(metric: ModbusMetric, value: float | int, spec: ModbusSpec) ->
         try:
             data = struct.pack(_FORMATS[metric.type], raw)
         except (struct.error, OverflowError):
-            raise EncodeError(f"{metric.name}: {value:g} does not fit a {metric.type.value}") from None
+            raise EncodeError(f"{metric.name}: {show(value)} does not fit a {metric.type.value}") from None
     return bytes_to_registers(data, byte_order, word_order)
 
 

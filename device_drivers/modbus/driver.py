@@ -26,6 +26,7 @@ from device_drivers.modbus.plan import ReadBlock, plan_reads
 from device_registry.profile import ModbusMetric, ModbusSpec, Profile, RegisterTable
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.expressions import Expression, ExpressionError
+from streetwatch.figures import show
 from streetwatch.readings import Reading
 
 MINUTES_PER_DAY = 24 * 60
@@ -174,9 +175,9 @@ async def write_metric(bus: ModbusBus, unit: int, profile: Profile, metric_name:
     spec = _spec(profile)
     metric = _writable_metric(profile, metric_name)
     if (metric.min is not None and value < metric.min) or (metric.max is not None and value > metric.max):
-        low = f"{metric.min:g}" if metric.min is not None else "-∞"
-        high = f"{metric.max:g}" if metric.max is not None else "∞"
-        raise EncodeError(f"{metric_name}: {value:g} is outside {low}..{high}")
+        low = f"{show(metric.min)}" if metric.min is not None else "-∞"
+        high = f"{show(metric.max)}" if metric.max is not None else "∞"
+        raise EncodeError(f"{metric_name}: {show(value)} is outside {low}..{high}")
     encoded = encode_metric(metric, value, spec)
     block = ReadBlock(metric.table, metric.address, metric.register_count, (metric,))
     if metric.table is RegisterTable.coil:

@@ -5,6 +5,9 @@
 >>> command = Command(id="c-17", action="set_dim", params={"level_pct": 40})
 >>> parse_command(encode_message(command)) == command
 True
+>>> parse_command(b'{"id": "c-18", "action": "switch", "params": {"on": false},'
+...               b' "expires_at": "2026-12-21T10:15:00Z"}').expires_at.isoformat()
+'2026-12-21T10:15:00+00:00'
 >>> parse_ack(b'{"id": "c-17", "ok": false, "error": "relay stuck"}').error
 'relay stuck'
 """
@@ -12,10 +15,10 @@ True
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from typing import Any, Literal, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, ValidationError
 
 from device_drivers.errors import PayloadError
 from device_drivers.mqtt.payload import DEFAULT_MAX_BYTES, loads
@@ -29,12 +32,33 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _iso_time(value: Any) -> Any:
+    # JSON carries times as text; the strict parse would refuse text for a datetime.
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 time: {value[:40]!r}") from None
+    return value
+
+
+UtcTime = Annotated[
+    AwareDatetime, BeforeValidator(_iso_time),
+    PlainSerializer(lambda t: t.astimezone(UTC).isoformat().replace("+00:00", "Z"), return_type=str),
+]
+"""An aware time; written as ``2026-12-21T10:15:00Z``."""
+
+
 class Command(_Message):
-    """``streetwatch/devices/{device_id}/cmd``: do ``action`` with ``params``; answer with the same ``id``."""
+    """``streetwatch/devices/{device_id}/cmd``: do ``action`` with ``params``; answer with the same ``id``.
+
+    ``expires_at``: the sender gives up on the command then; a device should not carry it out later.
+    """
 
     id: str = Field(pattern=COMMAND_ID_PATTERN)
     action: str = Field(pattern=ACTION_PATTERN)
     params: dict[str, Any] = Field(default_factory=dict)
+    expires_at: UtcTime | None = None
 
 
 class CommandAck(_Message):

@@ -28,7 +28,7 @@ from typing import Any
 
 from device_registry.profile import Profile
 from streetwatch.expressions import Expression, ExpressionError
-from streetwatch.figures import decimals_of, to_resolution
+from streetwatch.figures import decimals_of, show, to_resolution
 from streetwatch.readings import Reading
 
 # The standard parser, not orjson: orjson parses a lamp's message 4x faster, but the whole parse
@@ -158,7 +158,7 @@ def parse_timestamp(raw: Any, received_at: datetime, max_ahead: timedelta = MAX_
         ahead = int((ts - received_at).total_seconds())
         return Rejection(RejectReason.future_timestamp, None,
                          f"{ts.isoformat()} is {ahead} s ahead of the gateway's clock "
-                         f"(at most {max_ahead.total_seconds():g} s)")
+                         f"(at most {show(max_ahead.total_seconds())} s)")
     return ts
 
 

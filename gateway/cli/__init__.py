@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -20,6 +21,7 @@ from rules.cli import alerts_app, rules_app
 from simulators.cli import simulate
 from streetwatch import __version__
 from streetwatch.cli_support import CliState, OutputFormat, render, run_app, settings
+from streetwatch.redact import redact_settings, redact_url
 from telemetry_store.cli import readings_app
 
 app = typer.Typer(
@@ -60,16 +62,24 @@ def config_show(ctx: typer.Context) -> None:
     """Print every setting with its effective value.
 
     Example: STREETWATCH_TIMEZONE=UTC streetwatch config show
+
+    Passwords, secrets, tokens and the credentials in URLs are shown as ***.
     """
     current = settings(ctx)
-    rows = []
-    for key, value in current.model_dump().items():
-        if isinstance(value, dict):
-            rows += [{"setting": f"{key}.{k}", "value": v} for k, v in value.items()]
-        else:
-            rows.append({"setting": key, "value": value})
-    rows.append({"setting": "(database in use)", "value": f"{current.database.backend}: {current.database.url}"})
+    rows = [{"setting": key, "value": value}
+            for key, value in _flatten(redact_settings(current.model_dump()))]
+    rows.append({"setting": "(database in use)",
+                 "value": f"{current.database.backend}: {redact_url(current.database.url)}"})
     typer.echo(render(rows, OutputFormat.table))
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """``notifications.webhooks[0].url``-style names for every leaf of the dumped settings."""
+    if isinstance(value, dict):
+        return [row for k, v in value.items() for row in _flatten(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        return [row for i, item in enumerate(value) for row in _flatten(item, f"{prefix}[{i}]")]
+    return [(prefix, value)]
 
 
 app.add_typer(config_app, name="config")

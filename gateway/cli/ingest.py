@@ -10,7 +10,7 @@ import typer
 
 from device_registry import Registry
 from gateway.composition.components import all_migrations
-from gateway.intake import journal
+from gateway.intake import journal_status
 from gateway.intake.records import GatewayRecords
 from streetwatch import migrations
 from streetwatch.cli_support import OutputFormat, UserError, error_line, render, run, settings
@@ -61,7 +61,7 @@ def status_command(
     """
     current = settings(ctx)
     start = _since(since, current)
-    spool = journal.inspect(current.data_dir / "journal")
+    spool = journal_status.inspect(current.data_dir / "journal", current.gateway.journal_max_bytes)
 
     async def go(db: Database) -> tuple[dict[str, int], int, int, int]:
         records = GatewayRecords(db)
@@ -77,6 +77,8 @@ def status_command(
         {"what": "spool size (bytes)", "value": spool.size_bytes},
         {"what": "spool backlog (journal records not in the store)", "value": spool.backlog},
         {"what": "spool segments", "value": spool.segments},
+        {"what": "spool room left (bytes: journal_max_bytes and free disk)", "value": spool.room_bytes},
+        {"what": "free disk where the spool is (bytes)", "value": spool.free_disk_bytes},
         {"what": "devices online", "value": online},
         {"what": "devices offline", "value": offline},
         {"what": "unregistered devices sending (device pending)", "value": pending},

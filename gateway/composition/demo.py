@@ -26,7 +26,6 @@ from device_registry import Registry, read_csv
 from gateway.composition.embedded_broker import embedded_broker
 from gateway.composition.runtime import Gateway, RunOptions
 from gateway.composition.services import default_services
-from rules.loader import SHIPPED_RULES_DIR
 from simulators.fleet import Fleet
 from simulators.rain import Rainfall
 from simulators.scenario import Scenario
@@ -143,9 +142,7 @@ def _fresh_demo_dir(settings: Settings) -> None:
     rules_dir = settings.rules_dir
     assert rules_dir is not None
     rules_dir.mkdir(parents=True)
-    for shipped in sorted(SHIPPED_RULES_DIR.glob("*.yaml")):
-        if shipped.name != "culverts.yaml":
-            shutil.copy(shipped, rules_dir / shipped.name)
+    # rules_dir adds to the shipped rules; a file of the same name replaces the shipped culverts.yaml.
     shutil.copy(DEMO_RULES_DIR / "culverts.yaml", rules_dir / "culverts.yaml")
 
 

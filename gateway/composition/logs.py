@@ -18,6 +18,8 @@ import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from streetwatch.redact import RedactingFilter
+
 _FIELDS = ("device_id", "subscriber", "bus")
 
 
@@ -49,6 +51,7 @@ def configure_logging(level: str, fmt: LogFormat = LogFormat.text) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())  # no URL credentials in any log line, whoever logs it
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

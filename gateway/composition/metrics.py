@@ -49,6 +49,7 @@ class MeteredParts(Protocol):
     def directory(self) -> DeviceDirectory | None: ...
     @property
     def recorder(self) -> Recorder | None: ...
+    def service_problems(self) -> dict[str, list[str]]: ...
 
 
 class GatewayMetrics:
@@ -136,6 +137,10 @@ class GatewayCollector(Collector):
                          g.journal.size_bytes())
             yield _gauge("streetwatch_spool_records", "Journal records not yet confirmed by the store",
                          g.journal.backlog)
+            yield _gauge("streetwatch_journal_room_bytes", "What the journal can still take (its cap, its disk)",
+                         g.journal.room_bytes())
+            yield _gauge("streetwatch_journal_space_alarm", "1 while the journal nears its cap or its disk is low",
+                         int(g.journal.alarm.raised))
         if g.fanout is not None:
             dropped = CounterMetricFamily("streetwatch_subscriber_dropped_readings",
                                           "Readings a stalled subscriber could not take", labels=["subscriber"])
@@ -151,6 +156,12 @@ class GatewayCollector(Collector):
             yield devices
         if g.directory is not None:
             yield _gauge("streetwatch_devices_served", "Registered devices the gateway serves", len(g.directory))
+        problems = GaugeMetricFamily("streetwatch_service_problems",
+                                     "Problems a service reports (rule files left out, rules disabled)",
+                                     labels=["service"])
+        for name, found in sorted(g.service_problems().items()):
+            problems.add_metric([name], len(found))
+        yield problems
         if g.recorder is not None:
             yield _counter("streetwatch_recorder_dropped", "Dead letters or events dropped while the database was away",
                            g.recorder.dropped)

@@ -13,7 +13,8 @@
 A service is composed with a :class:`ServiceSpec`: a name and a function that, given the
 :class:`GatewayContext`, returns an async context manager. What it yields receives readings and
 online/offline changes if it has ``on_readings``/``on_status`` (:class:`~gateway.intake.fanout.ReadingSubscriber`),
-and runs as a task if it has ``async def run()``::
+runs as a task if it has ``async def run()``, and what its ``problems()`` lists (a rule file left out)
+shows in ``/health`` and the ``streetwatch_service_problems`` metric::
 
     ServiceSpec("rules", lambda ctx: RulesService(ctx.db, ctx.settings, clock=ctx.clock,
                                                   devices=ctx.directory.devices), needs_devices=True)
@@ -127,6 +128,7 @@ class Gateway:
         """The collector's thresholds the gateway set once running (None: left as they were)."""
         self._stopping = asyncio.Event()
         self._main: asyncio.Task[Any] | None = None
+        self._opened: dict[str, Any] = {}
 
     def stop(self) -> None:
         """Begin a clean stop; a second call cancels at once."""
@@ -141,12 +143,14 @@ class Gateway:
         store_ok = self.pipeline is not None and not self.pipeline.outage
         broker = "disabled" if self.ingest is None else ("connected" if self.ingest.connected else "disconnected")
         journal = self.journal
-        body = {
+        body: dict[str, Any] = {
             "status": "ok",
             "store": "reachable" if store_ok else "unreachable",
             "broker": broker,
             "journal_backlog_records": journal.backlog if journal is not None else 0,
             "spool_bytes": journal.size_bytes() if journal is not None else 0,
+            "journal_room_bytes": journal.room_bytes() if journal is not None else 0,
+            "journal_space_alarm": journal.alarm.reason or False if journal is not None else False,
             "catching_up": self.pipeline.catching_up if self.pipeline is not None else False,
             "devices": len(self.directory) if self.directory is not None else 0,
         }
@@ -156,9 +160,24 @@ class Gateway:
             # Dead letters and unregistered senders are how an operator sees bad traffic: losing them is not "ok".
             body["recorder"] = "recording" if recorder_ok else f"failing: {recorder.last_error}"
             body["recorder_refused_rows"] = recorder.refused_rows
-        ok = store_ok and recorder_ok and broker != "disconnected" and self.ready.is_set()
-        body["status"] = "ok" if ok else "degraded"
+        problems = self.service_problems()
+        if problems:
+            body["problems"] = problems
+        space_ok = journal is None or not journal.alarm.raised
+        ok = store_ok and recorder_ok and space_ok and broker != "disconnected" and self.ready.is_set()
+        # A service's problem (a rule file left out) degrades the status but not readiness: the gateway serves.
+        body["status"] = "ok" if ok and not problems else "degraded"
         return ok, body
+
+    def service_problems(self) -> dict[str, list[str]]:
+        """What composed services report an operator must fix (their ``problems()``), by service."""
+        out: dict[str, list[str]] = {}
+        for name, service in self._opened.items():
+            report = getattr(service, "problems", None)
+            found = report() if callable(report) else []
+            if found:
+                out[name] = list(found)
+        return out
 
     def device_state(self, device_id: str) -> dict[str, Any] | None:
         entry = self.directory.get(device_id) if self.directory is not None else None
@@ -241,7 +260,9 @@ class Gateway:
         directory.on_change(lambda change: states.forget(change.removed))
         directory.on_change(lambda change: recorder.registered({e.id for e in change.added}))
         self.journal = journal = await stack.enter_async_context(
-            Journal.open(settings.data_dir / "journal", fsync_interval_s=options.journal_fsync_interval_s))
+            Journal.open(settings.data_dir / "journal", fsync_interval_s=options.journal_fsync_interval_s,
+                         max_bytes=settings.gateway.journal_max_bytes,
+                         min_free_bytes=settings.gateway.journal_min_free_bytes))
         store_settings = settings.store
         self.pipeline = StorePipeline(
             journal, store, RecordDecoder(directory, max_payload_bytes=settings.mqtt.max_payload_bytes,
@@ -287,6 +308,8 @@ class Gateway:
         extra: list[tuple[str, Any]] = []
         for spec in self.services:
             service = await stack.enter_async_context(spec.open(ctx))
+            self._opened[spec.name] = service
+            stack.callback(self._opened.pop, spec.name, None)
             if isinstance(service, ReadingSubscriber):
                 self.fanout.add(spec.name, service)
             run = getattr(service, "run", None)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from device_drivers.modbus import Endpoint
 from device_registry import Device, DeviceStatus, Profile, ProfileLibrary, Registry, Transport, UnknownProfile
+from gateway.intake.compact import DeviceCompactor
 from streetwatch.database import DatabaseError
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ class DeviceDirectory:
     """Registered devices (retired ones left out) and their profiles, reloaded when the registry changes.
 
     ``keep_devices``: also keep the whole :class:`Device` of each (:attr:`devices`), for services
-    that need thresholds, groups and tags; it costs about 2.7 kB per device.
+    that need thresholds, groups and tags; their equal parts shared (gateway.intake.compact), it costs
+    about 1.2 kB per device.
     """
 
     def __init__(self, registry: Registry, *, check_interval_s: float = 2.0, keep_devices: bool = False,
@@ -95,6 +97,7 @@ class DeviceDirectory:
         self._library: ProfileLibrary | None = None
         self._listeners: list[Listener] = []
         self._intern = _Interner()
+        self._compactor = DeviceCompactor()
         self._failing = False
         self._check_now = asyncio.Event()
 
@@ -176,7 +179,7 @@ class DeviceDirectory:
         before = self._entries.get(device.id)
         self._entries[device.id] = entry
         if self.keep_devices:
-            self.devices[device.id] = device
+            self.devices[device.id] = self._compactor.compact(device)
         (added if before is None else changed).append(entry)
 
     def _drop(self, device_id: str, removed: list[str]) -> None:

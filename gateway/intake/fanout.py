@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from gateway.intake.records import StatusChange
+from streetwatch.figures import show
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -94,8 +95,8 @@ class Fanout:
                     await sub.took.wait()
         except TimeoutError:
             sub.stalled = True
-            log.error("subscriber %s took nothing for %g s: its readings are dropped until it catches up",
-                      sub.name, self.stall_after_s)
+            log.error("subscriber %s took nothing for %s s: its readings are dropped until it catches up",
+                      sub.name, show(self.stall_after_s))
 
     def publish_status(self, change: StatusChange) -> None:
         for sub in self.subscriptions:

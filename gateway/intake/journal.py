@@ -24,80 +24,31 @@ import asyncio
 import contextlib
 import logging
 import os
-import struct
-import zlib
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from enum import IntEnum
+import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO
 
 from gateway.errors import GatewayError
+from gateway.intake.journal_format import _MIN_SEGMENT, _SEGMENT_SUFFIX, Record, Source, _encode, _read_records
+from gateway.intake.journal_space import SpaceAlarm
+
+__all__ = ["Journal", "JournalError", "JournalFull", "Record", "Source"]
 
 log = logging.getLogger(__name__)
-
-_HEADER = struct.Struct("<IIQ")
-_BODY_HEAD = struct.Struct("<dBH")
-_SEGMENT_SUFFIX = ".journal"
-_MAX_BODY = 16 * 1024 * 1024
-
-
-class Source(IntEnum):
-    """Where a record came from; decides how its payload is parsed."""
-
-    MQTT_TELEMETRY = 1
-    MODBUS_POLL = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    seq: int
-    received_at: float  # seconds since the epoch, UTC
-    source: Source
-    device_id: str
-    payload: bytes
-
 
 class JournalError(GatewayError):
     """The journal cannot be written (disk full, permissions): nothing more can be acknowledged."""
 
 
-def _encode(seq: int, received_at: float, source: Source, device_id: str, payload: bytes) -> bytes:
-    device = device_id.encode()
-    body = _BODY_HEAD.pack(received_at, source, len(device)) + device + payload
-    crc = zlib.crc32(body, zlib.crc32(seq.to_bytes(8, "little")))
-    return _HEADER.pack(len(body), crc, seq) + body
+class JournalFull(JournalError):
+    """The journal holds ``max_bytes`` (its cap): this record is refused until the store takes the backlog.
 
-
-def _read_records(path: Path, start: int = 0, chunk_bytes: int = 1 << 20) -> Iterator[tuple[int, Record]]:
-    """Yield (file offset after the record, record) for every intact record of one segment from byte ``start``.
-
-    Reads the file in chunks, so a reader that stops early reads little of a large segment.
+    Unlike other journal errors this one passes: the journal takes records again as soon as the
+    store confirms enough of them. The message that did not fit is not acknowledged, so its sender
+    or broker keeps it.
     """
-    with path.open("rb") as fh:
-        fh.seek(start)
-        buf, base, pos = b"", start, 0  # buf[0] is at file offset base
-        while True:
-            need = _HEADER.size
-            if len(buf) - pos >= _HEADER.size:
-                length, crc, seq = _HEADER.unpack_from(buf, pos)
-                if length > _MAX_BODY:
-                    return
-                need = _HEADER.size + length
-                if len(buf) - pos >= need:
-                    body = buf[pos + _HEADER.size : pos + need]
-                    if zlib.crc32(body, zlib.crc32(seq.to_bytes(8, "little"))) != crc:
-                        return
-                    received_at, source, device_len = _BODY_HEAD.unpack_from(body)
-                    head = _BODY_HEAD.size
-                    device_id = body[head : head + device_len].decode()
-                    pos += need
-                    yield base + pos, Record(seq, received_at, Source(source), device_id, body[head + device_len :])
-                    continue
-            chunk = fh.read(max(chunk_bytes, need))
-            if not chunk:
-                return
-            buf, base, pos = buf[pos:] + chunk, base + pos, 0
+
 
 
 class Journal:
@@ -108,10 +59,18 @@ class Journal:
     ...     journal.mark_stored(seq)
     """
 
-    def __init__(self, directory: Path, *, fsync_interval_s: float, segment_bytes: int) -> None:
+    def __init__(self, directory: Path, *, fsync_interval_s: float, segment_bytes: int,
+                 max_bytes: int | None = None, min_free_bytes: int = 0) -> None:
         self.directory = directory
+        self.max_bytes = max_bytes
+        self.min_free_bytes = min_free_bytes
         self._fsync_interval_s = fsync_interval_s
-        self._segment_bytes = segment_bytes
+        # Under a cap, segments of a quarter of it: confirmed space comes back in pieces, not all at the end.
+        self._segment_bytes = segment_bytes if max_bytes is None else max(_MIN_SEGMENT, min(segment_bytes,
+                                                                                            max_bytes // 4))
+        self._closed_bytes = 0  # the segments before the current one
+        self._syncing = False
+        self.alarm = SpaceAlarm(self)
         self._segments: list[tuple[int, Path]] = []  # (first seq, path), oldest first
         self._file: BinaryIO | None = None
         self._file_bytes = 0
@@ -129,9 +88,11 @@ class Journal:
     @classmethod
     @contextlib.asynccontextmanager
     async def open(
-        cls, directory: Path, *, fsync_interval_s: float = 0.005, segment_bytes: int = 64 * 1024 * 1024
+        cls, directory: Path, *, fsync_interval_s: float = 0.005, segment_bytes: int = 64 * 1024 * 1024,
+        max_bytes: int | None = None, min_free_bytes: int = 0,
     ) -> AsyncIterator[Journal]:
-        journal = cls(directory, fsync_interval_s=fsync_interval_s, segment_bytes=segment_bytes)
+        journal = cls(directory, fsync_interval_s=fsync_interval_s, segment_bytes=segment_bytes,
+                      max_bytes=max_bytes, min_free_bytes=min_free_bytes)
         try:
             journal._recover()
         except OSError as exc:
@@ -165,11 +126,17 @@ class Journal:
         return self._next_seq - 1 - self._stored_seq
 
     def size_bytes(self) -> int:
-        total = 0
-        for _, path in self._segments:
-            with contextlib.suppress(FileNotFoundError):
-                total += path.stat().st_size
-        return total
+        """Bytes the journal's segments hold (kept as they are written, no file system call)."""
+        return self._closed_bytes + self._file_bytes
+
+    def free_disk_bytes(self) -> int:
+        """Free space on the journal's file system, for the free-space alarm."""
+        return shutil.disk_usage(self.directory).free
+
+    def room_bytes(self) -> int:
+        """How much more the journal can take: up to its cap and to the free space on its disk."""
+        free = self.free_disk_bytes()
+        return free if self.max_bytes is None else max(0, min(free, self.max_bytes - self.size_bytes()))
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -185,6 +152,12 @@ class Journal:
             raise JournalError(f"journal in {self.directory} failed: {self._failure}") from self._failure
         seq = self._next_seq
         record = _encode(seq, received_at, source, device_id, payload)
+        if self.max_bytes is not None and self.size_bytes() + len(record) > self.max_bytes:
+            self._drop_if_all_stored()
+            if self.size_bytes() + len(record) > self.max_bytes:
+                raise JournalFull(f"the journal in {self.directory} is full: {self.size_bytes()} bytes, "
+                                  f"gateway.journal_max_bytes is {self.max_bytes}; {self.backlog} record(s) "
+                                  "wait for the store")
         if self._file is None or self._file_bytes + len(record) > self._segment_bytes:
             self._roll(seq)
         assert self._file is not None
@@ -215,6 +188,7 @@ class Journal:
             await asyncio.sleep(self._fsync_interval_s)
             self._wakeup.clear()
             pending, self._pending = self._pending, None
+            self._syncing = True
             try:
                 await asyncio.to_thread(self._sync_now)
             except OSError as exc:
@@ -222,9 +196,13 @@ class Journal:
                 if pending is not None and not pending.done():
                     pending.set_exception(JournalError(f"cannot fsync the journal in {self.directory}: {exc}"))
                 continue
+            finally:
+                self._syncing = False
             if pending is not None and not pending.done():
                 pending.set_result(None)
             self._write_stored()
+            self._reclaim()
+            self.alarm.check(asyncio.get_running_loop().time())
 
     def _sync_now(self) -> None:
         if self._file is not None:
@@ -235,6 +213,7 @@ class Journal:
         if self._file is not None:
             self._sync_now()
             self._file.close()
+            self._closed_bytes += self._file_bytes
         path = self.directory / f"{first_seq:020d}{_SEGMENT_SUFFIX}"
         self._file = path.open("ab")
         self._file_bytes = 0
@@ -257,7 +236,35 @@ class Journal:
         self._stored_seq = min(seq, self._next_seq - 1)
         while len(self._segments) > 1 and self._segments[1][0] - 1 <= self._stored_seq:
             _, path = self._segments.pop(0)
-            path.unlink(missing_ok=True)
+            self._closed_bytes -= self._unlink(path)
+        self._reclaim()
+
+    def _reclaim(self) -> None:
+        # Past half the cap, an all-stored journal drops its current segment too (not at every commit:
+        # a new file per group commit would cost a directory fsync each time).
+        if self.max_bytes is not None and self.size_bytes() > self.max_bytes // 2:
+            self._drop_if_all_stored()
+
+    @staticmethod
+    def _unlink(path: Path) -> int:
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            return 0
+        return size
+
+    def _drop_if_all_stored(self) -> None:
+        """Delete every segment when the store holds all they carry: the space comes back at once, even
+        the current segment's (a full disk or a full cap must not outlive its backlog)."""
+        if self.backlog or not self._segments or self._syncing or self._failure is not None:
+            return
+        if self._file is not None:
+            self._file.close()  # nothing in it is needed any more, flushed or not
+            self._file = None
+        for _, path in self._segments:
+            self._unlink(path)
+        self._segments, self._closed_bytes, self._file_bytes, self._cursor = [], 0, 0, None
 
     def _write_stored(self) -> None:
         # Losing this file only means replaying more on restart; the store ignores duplicates.
@@ -338,46 +345,16 @@ class Journal:
                 with path.open("r+b") as fh:
                     fh.truncate(good_end)
         self._next_seq = last_seq + 1
-        if self._segments:
-            _, path = self._segments[-1]
+        self.mark_stored(self._stored_seq)
+        if not self.backlog:
+            # Everything is in the store: start afresh. On a full disk this is what lets the gateway start.
+            for _, path in self._segments:
+                self._unlink(path)
+            self._segments = []
+        elif self._segments:
+            *_closed, (_, path) = self._segments
+            self._closed_bytes = sum(p.stat().st_size for _, p in _closed)
             self._file = path.open("ab")
             self._file_bytes = path.stat().st_size
-        self.mark_stored(self._stored_seq)
         if self.backlog:
             log.info("journal in %s holds %d record(s) not yet in the store", self.directory, self.backlog)
-
-
-@dataclass(frozen=True, slots=True)
-class JournalStatus:
-    """What a journal directory holds, read without opening it (a gateway may be writing it)."""
-
-    directory: Path
-    segments: int
-    size_bytes: int
-    stored_seq: int
-    last_seq: int
-
-    @property
-    def backlog(self) -> int:
-        """Records the store has not confirmed."""
-        return max(0, self.last_seq - self.stored_seq)
-
-
-def inspect(directory: Path) -> JournalStatus:
-    """The journal's size and backlog, read-only (nothing is truncated or created)."""
-    segments = sorted(directory.glob(f"*{_SEGMENT_SUFFIX}")) if directory.is_dir() else []
-    stored = 0
-    with contextlib.suppress(FileNotFoundError, ValueError):
-        stored = int((directory / "stored").read_text().strip() or 0)
-    size = 0
-    for path in segments:
-        with contextlib.suppress(FileNotFoundError):
-            size += path.stat().st_size
-    last = stored
-    for path in reversed(segments):
-        with contextlib.suppress(FileNotFoundError):
-            for _, record in _read_records(path):
-                last = max(last, record.seq)
-            if last > stored or path == segments[0]:
-                break
-    return JournalStatus(directory, len(segments), size, stored, last)

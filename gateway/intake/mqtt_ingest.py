@@ -42,7 +42,7 @@ from gateway.intake import mqtt_publish
 from gateway.intake.device_state import DeviceStates
 from gateway.intake.directory import DeviceDirectory
 from gateway.intake.fanout import Fanout
-from gateway.intake.journal import Journal, Source
+from gateway.intake.journal import Journal, JournalFull, Source
 from gateway.intake.mqtt_publish import Publish
 from gateway.intake.mqtt_reader import SocketReader
 from gateway.intake.pipeline import StorePipeline
@@ -72,6 +72,11 @@ class IngestStats:
     ignored_messages: int = 0  # topics outside the contract
     rejected: Counter[str] = field(default_factory=Counter)  # by reason: payloads or parts of them not used
     connects: int = 0
+    journal_full_pauses: int = 0  # sessions ended because the journal was full (messages left with the broker)
+
+
+class JournalFullPause(aiomqtt.MqttError):
+    """The journal is full: the session ends, unacknowledged messages stay with the broker until there is room."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +161,11 @@ class MqttIngest:
             except* aiomqtt.MqttError as group:
                 self.connected = False
                 error = group.exceptions[0]
-                if self._backoff.failures == 0:
+                if isinstance(error, JournalFullPause):
+                    if self._backoff.failures == 0:
+                        log.error("MQTT intake paused: %s; messages stay with the broker, tried again with backoff",
+                                  error)
+                elif self._backoff.failures == 0:
                     log.error("MQTT broker %s: %s; reconnecting with backoff", where, error)
                 else:
                     log.debug("MQTT broker %s still unreachable: %s", where, error)
@@ -282,7 +291,16 @@ class MqttIngest:
             elif parsed is None:
                 self.stats.ignored_messages += 1
             elif parsed.kind == "telemetry":
-                self._telemetry(parsed.device_id, topic, message, now, received_at, readings)
+                try:
+                    self._telemetry(parsed.device_id, topic, message, now, received_at, readings)
+                except JournalFull as exc:
+                    # Not acknowledged: the broker keeps this message and what follows it. What was handled
+                    # before it is acknowledged once journaled, as always.
+                    self.stats.journal_full_pauses += 1
+                    self._ack_ready.set()
+                    self.journal.sync_soon()
+                    await self.fanout.publish(readings)
+                    raise JournalFullPause(str(exc)) from None
             elif parsed.kind == "status":
                 self._status(parsed.device_id, topic, message, now)
             else:

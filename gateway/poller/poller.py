@@ -35,10 +35,11 @@ from gateway.intake.decode import encode_poll
 from gateway.intake.device_state import DeviceStates
 from gateway.intake.directory import DeviceDirectory, DeviceEntry, DirectoryChange
 from gateway.intake.fanout import Fanout
-from gateway.intake.journal import Journal, Source
+from gateway.intake.journal import Journal, JournalFull, Source
 from gateway.intake.pipeline import StorePipeline
 from gateway.intake.records import DeadLetter
 from streetwatch.clock import Clock
+from streetwatch.figures import show
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class PollStats:
     readings: int = 0
     partial_polls: int = 0  # answered, but with a block refused
     failures: Counter[str] = field(default_factory=Counter)  # by error class
+    journal_full: int = 0  # polls whose values the full journal could not take
 
 
 class ModbusPoller:
@@ -237,7 +239,7 @@ class ModbusPoller:
         except (DriverError, TimeoutError) as exc:
             target.failures += 1
             self.stats.failures[type(exc).__name__] += 1
-            why = str(exc) or f"no complete answer within {4 * self.timeout_s + 1.0:g} s"
+            why = str(exc) or f"no complete answer within {show(4 * self.timeout_s + 1.0)} s"
             self.states.poll_failed(entry.id, self.clock.now(), why)
             return []
         if self.observe_latency is not None:
@@ -245,8 +247,14 @@ class ModbusPoller:
         target.failures = 0
         readings = sample.readings(entry.id)
         if readings:
-            seq = self.journal.append_nowait(Source.MODBUS_POLL, entry.id, encode_poll(sample.values, sample.ts),
-                                             sample.ts.timestamp())
+            try:
+                seq = self.journal.append_nowait(Source.MODBUS_POLL, entry.id,
+                                                 encode_poll(sample.values, sample.ts), sample.ts.timestamp())
+            except JournalFull as exc:
+                self.stats.journal_full += 1
+                if self.stats.journal_full == 1 or self.stats.journal_full % 1000 == 0:
+                    log.error("poll of %s not kept (%d so far): %s", entry.id, self.stats.journal_full, exc)
+                return []
             self.pipeline.offer(seq, readings)
             self.journal.sync_soon()
             self.stats.readings += len(readings)

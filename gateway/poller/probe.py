@@ -20,6 +20,7 @@ from device_drivers.mqtt import parse_status, parse_telemetry
 from device_registry.device import Device, ModbusRtuAddress, ModbusRtuOverTcpAddress, ModbusTcpAddress
 from device_registry.profile import ModbusMetric, Profile
 from streetwatch import topics
+from streetwatch.figures import show
 
 
 class ProbeFailed(Exception):
@@ -71,7 +72,7 @@ def _where(device: Device) -> str:
 _FAILURES: tuple[tuple[type[driver_errors.DriverError], str], ...] = (
     (driver_errors.ConnectionLost, "lost the connection to {where}: {detail} ({hint})"),
     (driver_errors.ConnectionFailed, "cannot connect to {where}: {detail} ({hint})"),
-    (driver_errors.DeviceTimeout, "no answer from {where} within {timeout_s:g} s ({hint})"),
+    (driver_errors.DeviceTimeout, "no answer from {where} within {timeout_s} s ({hint})"),
     (driver_errors.MalformedReply, "malformed reply from {where} to {exc.request}: {exc.problem} ({hint})"),
     (driver_errors.FramingError, "garbled answer from {where}: {detail} ({hint})"),
     (driver_errors.StaleResponse, "garbled answer from {where}: {detail} ({hint})"),
@@ -117,7 +118,7 @@ def failure_text(exc: driver_errors.DriverError, device: Device, timeout_s: floa
         if isinstance(exc, cls):
             hint_cls = driver_errors.FramingError if cls is driver_errors.StaleResponse else cls
             hint = _HINTS[hint_cls, kind]
-            return template.format(where=where, exc=exc, detail=exc.detail, timeout_s=timeout_s, hint=hint)
+            return template.format(where=where, exc=exc, detail=exc.detail, timeout_s=show(timeout_s), hint=hint)
     return f"{where}: {exc.detail}"
 
 
@@ -169,7 +170,7 @@ async def probe_mqtt(device: Device, profile: Profile, mqtt_url: str, *, timeout
     except TimeoutError:
         heard = f" (its status is {status!r})" if status else ""
         raise ProbeFailed(f"no telemetry from {device.id} on {topics.telemetry(device.id)} within "
-                          f"{timeout_s:g} s{heard}: is the device powered and publishing to this broker?") from None
+                          f"{show(timeout_s)} s{heard}: is the device powered and publishing to this broker?") from None
     except aiomqtt.MqttError as exc:
         raise ProbeFailed(f"cannot reach the MQTT broker at {parts.hostname}:{parts.port or 1883}: {exc}") from None
     except driver_errors.PayloadError as exc:

@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from streetwatch.config import DatabaseUrl
 from streetwatch.database.base import Database, DatabaseError, DatabaseUnavailable, IntegrityError, Params, Row
+from streetwatch.figures import show
 
 
 @functools.lru_cache(maxsize=1024)
@@ -138,6 +139,19 @@ class PostgresDatabase(Database):
             return await conn.write_then(head, params, then)
 
 
+async def _why_not(conninfo: str) -> str:
+    """``: Connection refused (…)`` — the reason one direct attempt gives (the pool only says it timed out)."""
+    try:
+        conn = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=2)
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first.rsplit(" failed: ", 1)[-1]
+        hint = " (is the server running, and is the address right?)" if "refused" in reason.lower() else ""
+        return f": {reason}{hint}"
+    await conn.close()
+    return ""
+
+
 @asynccontextmanager
 async def open_postgres(url: DatabaseUrl, *, max_connections: int, connect_timeout: float) -> AsyncIterator[Database]:
     """A pool on the PostgreSQL database ``url`` names; closed on leaving."""
@@ -154,7 +168,9 @@ async def open_postgres(url: DatabaseUrl, *, max_connections: int, connect_timeo
     except PoolTimeout as exc:
         await pool.close()
         where = _safe_url(url.url)
-        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where} within {connect_timeout:g} s") from exc
+        reason = await _why_not(url.url)
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL at {where} within {show(connect_timeout)} s{reason}") \
+            from exc
     try:
         yield PostgresDatabase(pool)
     finally:

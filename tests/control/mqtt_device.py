@@ -1,5 +1,8 @@
 """A tiny lamp controller on MQTT for the tests: it takes commands on its ``cmd`` topic and answers
-on ``cmd/ack`` as told (ack, refuse, stay silent, or ack late)."""
+on ``cmd/ack`` as told (ack, refuse, stay silent, or ack late).
+
+It reads commands with the documented parser (``device_drivers.mqtt.parse_command``), as a device
+that follows docs/mqtt.md would, and refuses one the parser refuses (``contract_errors`` keeps why)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from urllib.parse import urlsplit
 
 import aiomqtt
 
+from device_drivers.errors import PayloadError
+from device_drivers.mqtt import parse_command
 from streetwatch import topics
 
 Behaviour = Literal["ack", "refuse", "silent", "late"]
@@ -25,6 +30,7 @@ class MqttTestLamp:
         self.behaviour = behaviour
         self.late_s = late_s
         self.received: list[dict[str, Any]] = []
+        self.contract_errors: list[str] = []
         self.dim_level_pct: int | None = None
         self._task: asyncio.Task[None] | None = None
         self._client: aiomqtt.Client | None = None
@@ -59,6 +65,13 @@ class MqttTestLamp:
             if len(self.received) > 1:
                 return  # repeats go unanswered: only the first, late, ack can confirm
             await asyncio.sleep(self.late_s)  # after the gateway gave up waiting for it
+        try:
+            parse_command(json.dumps(command).encode())
+        except PayloadError as exc:
+            self.contract_errors.append(str(exc))
+            await client.publish(topics.command_ack(self.device_id),
+                                 json.dumps({"id": command["id"], "ok": False, "error": str(exc)}), qos=1)
+            return
         if self.behaviour == "refuse":
             ack = {"id": command["id"], "ok": False, "error": "local override: dimming locked"}
         else:

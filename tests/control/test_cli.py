@@ -68,6 +68,9 @@ async def test_dim_queues_a_command_with_its_audit_trail(cli_rig: Rig, capsys: p
     (("lamp", "on"), "give a TARGET (a device id, group:NAME, site:NAME) or --tag KEY=VALUE, one of them"),
     (("lamp", "on", "all"), "target: 'all' is not a command target: name a site, a group or a tag"),
     (("lamp", "off", "site:harbour"), "this switches off every lamp at site harbour (3 devices); add --yes"),
+    (("lamp", "dim", "site:harbour", "0"), "dimming to 0 % switches off every lamp at site harbour (3 devices); "
+                                           "add --yes"),
+    (("lamp", "dim", "site:harbour", "0%"), "dimming to 0 % switches off every lamp at site harbour"),
     (("lamp", "dim", "group:pier", "50"), "this command is for 3 devices, more than [control] "
                                           "max_bulk_without_yes (2); add --yes to confirm"),
     (("lamp", "set-schedule", "LP-1", "nightly"), "no schedule named 'nightly'"),

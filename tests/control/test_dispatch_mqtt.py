@@ -114,3 +114,30 @@ async def test_broker_unreachable_is_a_retry_not_a_crash(rig: Rig) -> None:
     assert progress.status == "expired" and delivery.attempts >= 2
     assert delivery.status is DeliveryStatus.expired
     assert delivery.error is not None and "not connected to the MQTT broker" in delivery.error
+
+
+async def test_every_command_kind_passes_the_documented_parser(mqtt_url: str) -> None:
+    # The sender and docs/mqtt.md's contract agree: each action, with its parameters and expiry, is a
+    # command that parse_command accepts, and the device's ack confirms it.
+    from datetime import UTC, datetime, timedelta
+
+    from control.channel import DeliveryJob
+    from control.model import PARAMS_MODEL, Action, validate_params
+    from device_registry.library import ProfileLibrary
+    from tests.control.conftest import mqtt_lamp
+
+    examples = {Action.set_dim: {"level": 40}, Action.switch: {"on": False}, Action.flash: {},
+                Action.sync_clock: {}, Action.set_schedule: {"schedule": "night"}, Action.clear_schedule: {}}
+    assert set(examples) == set(Action) == set(PARAMS_MODEL)  # a new action needs its example here
+    profile = ProfileLibrary.shipped().get("sw-lamp-controller")
+    expires = datetime.now(UTC) + timedelta(minutes=15)
+    async with MqttChannel(mqtt_url, client_id="t-contract") as channel, \
+            MqttTestLamp(mqtt_url, "MQ-C") as lamp:
+        await channel.wait_connected(5)
+        for number, (action, params) in enumerate(examples.items(), 1):
+            job = DeliveryJob(number, mqtt_lamp("MQ-C"), profile, action, validate_params(action, params), 1, 5.0,
+                              expires)
+            await channel.deliver(job)  # DeliveryRejected if the device's parser refused it
+    assert lamp.contract_errors == []
+    assert [c["action"] for c in lamp.received] == [a.value for a in examples]
+    assert {c["expires_at"] for c in lamp.received} == {expires.isoformat().replace("+00:00", "Z")}

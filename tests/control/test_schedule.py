@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from control.errors import ScheduleError, UnknownSchedule
-from control.library import ScheduleLibrary
+from control.library import SHIPPED_SCHEDULES_DIR, ScheduleLibrary
 from control.schedule import check_schedule, load_schedule, parse_date_rule, parse_time_spec
 from streetwatch.sun import SunEvent
 
@@ -112,7 +112,7 @@ def test_library_keeps_good_schedules_beside_bad_ones(tmp_path: Path) -> None:
     (tmp_path / "twin.yaml").write_text("name: good\nsteps: [{at: sunset, dim: 50}]\n")
     (tmp_path / "notes.txt").write_text("not a schedule")
     library = ScheduleLibrary.load(tmp_path)
-    assert library.names() == ["good"]
+    assert library.names() == ["full-night", "good", "night"]  # the shipped ones as well
     assert library.problems[str(tmp_path / "broken.yaml")][0].startswith("not valid YAML")
     assert library.problems[str(tmp_path / "twin.yaml")] == [
         f"name: 'good' is already defined in {tmp_path / 'good.yaml'}"]
@@ -120,6 +120,46 @@ def test_library_keeps_good_schedules_beside_bad_ones(tmp_path: Path) -> None:
         library.get("broken")
     with pytest.raises(ScheduleError, match="does not exist"):
         ScheduleLibrary.load(tmp_path / "missing")
+
+
+def test_schedules_dir_adds_to_the_shipped_schedules_and_a_same_named_file_replaces_one(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "market.yaml").write_text("steps: [{at: '18:00', dim: 100}, {at: '02:00', dim: 0}]\n")
+    (tmp_path / "night.yaml").write_text("name: night\nsteps: [{at: sunset, dim: 80}, {at: sunrise, dim: 0}]\n")
+    caplog.set_level("INFO")
+    library = ScheduleLibrary.load(tmp_path)
+    assert library.names() == ["full-night", "market", "night"]
+    assert library.files["night"] == tmp_path / "night.yaml" and library.get("night").steps[0].dim == 80
+    assert library.files["full-night"].parent == SHIPPED_SCHEDULES_DIR
+    assert f"{tmp_path / 'night.yaml'} replaces the shipped {SHIPPED_SCHEDULES_DIR / 'night.yaml'}" in caplog.messages
+
+
+def test_profiles_dir_and_rules_dir_add_to_the_shipped_ones_too(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from device_registry.library import ProfileLibrary
+    from device_registry.profile import SHIPPED_PROFILES_DIR
+    from rules.loader import SHIPPED_RULES_DIR
+    from rules.runner import configured_rule_files
+    from streetwatch.config import Settings
+
+    caplog.set_level("INFO")
+    shipped_lamp = SHIPPED_PROFILES_DIR / "sw-lamp-controller.toml"
+    (tmp_path / "sw-lamp-controller.toml").write_text(shipped_lamp.read_text().replace(
+        'description = "', 'description = "local copy: '))
+    library = ProfileLibrary.shipped(tmp_path)
+    assert "sw-culvert-gauge-mqtt" in library.names()
+    entry = library.entry("sw-lamp-controller")
+    assert entry is not None and entry.origin == str(tmp_path / "sw-lamp-controller.toml")
+    assert any("replaces the shipped" in m and "sw-lamp-controller.toml" in m for m in caplog.messages)
+
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "lamps.yaml").write_text("rules: []\n")
+    (rules_dir / "mine.yaml").write_text("rules: []\n")
+    files = configured_rule_files(Settings(rules_dir=rules_dir))
+    shipped = sorted(p.name for p in SHIPPED_RULES_DIR.iterdir() if p.suffix == ".yaml")
+    assert sorted(p.name for p in files) == sorted({*shipped, "mine.yaml"})
+    assert rules_dir / "lamps.yaml" in files and SHIPPED_RULES_DIR / "lamps.yaml" not in files
 
 
 def test_shipped_schedules_are_valid() -> None:

@@ -115,23 +115,22 @@ def test_civil_twilight_still_happens_in_polar_night() -> None:
     assert [(s.at, s.dim_pct, s.note) for s in steps] == [(dusk + timedelta(minutes=5), 80, ""), (dawn, 0, "")]
 
 
-def test_first_night_of_the_midnight_sun() -> None:
-    # The sun sets on the evening, but does not rise the next morning: it never went down far enough.
+def test_last_short_night_before_the_midnight_sun() -> None:
+    # The sun dips below the horizon for minutes only: a sun that sets that evening rises that night (astral
+    # alone misses such grazing crossings on some dates), and the day after has neither.
     schedule = ScheduleLibrary.load().get("full-night")
     days = [date(2026, 5, 10) + timedelta(days=i) for i in range(15)]
-    def rises(d: date) -> bool:
-        try:
-            _astral("sunrise", TROMSO, d, OSLO)
-        except ValueError:
-            return False
-        return True
-    day = next(d for d in days if not rises(d + timedelta(days=1)) and rises(d))
-    steps = timeline(schedule, day, *TROMSO, OSLO)
-    assert steps[0].note == ""  # the sunset of that day happens
-    assert "taken with it" in steps[1].note or "start" in steps[1].note
-    assert steps[1].at == steps[0].at and steps[1].dim_pct == 0
-    # So the lamps stay off: the two steps fall together and the later one wins.
-    assert setpoint_at(schedule, steps[0].at + timedelta(minutes=1), *TROMSO, OSLO) == 0
+    nights = {d: timeline(schedule, d, *TROMSO, OSLO) for d in days}
+    last = max(d for d, steps in nights.items() if steps[0].note == "")
+    on, off = nights[last]
+    assert (on.dim_pct, off.dim_pct, off.note) == (100, 0, "")
+    assert timedelta(0) < off.at - on.at < timedelta(hours=2)
+    assert setpoint_at(schedule, on.at + (off.at - on.at) / 2, *TROMSO, OSLO) == 100
+    after = nights[last + timedelta(days=1)]
+    assert "polar day" in after[0].note and [s.dim_pct for s in after] == [100, 0]
+    assert after[0].at == after[1].at  # both at the day's end: the lamps stay off
+    assert all("polar day" in steps[0].note for d, steps in nights.items() if d > last)
+    assert all(steps[0].note == "" and steps[1].note == "" for d, steps in nights.items() if d <= last)
 
 
 def test_spring_forward_night_in_berlin() -> None:

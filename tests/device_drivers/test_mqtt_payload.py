@@ -181,6 +181,19 @@ def test_command_and_ack_messages() -> None:
         parse_ack(b'{"id": "c-1", "ok": "yes"}')
 
 
+def test_a_command_carries_its_expiry() -> None:
+    expiring = parse_command(b'{"id": "7", "action": "switch", "params": {"on": false},'
+                             b' "expires_at": "2026-12-21T10:15:00Z"}')
+    assert expiring.expires_at == datetime(2026, 12, 21, 10, 15, tzinfo=UTC)
+    assert b'"expires_at":"2026-12-21T10:15:00Z"' in encode_message(expiring)
+    assert parse_command(encode_message(expiring)) == expiring
+    for bad, match in [(b'{"id": "7", "action": "x", "expires_at": "soon"}', "not an ISO 8601 time"),
+                       (b'{"id": "7", "action": "x", "expires_at": "2026-12-21T10:15:00"}', "timezone"),
+                       (b'{"id": "7", "action": "x", "expires_at": 5}', "expires_at")]:
+        with pytest.raises(PayloadError, match=match):
+            parse_command(bad)
+
+
 def test_encode_telemetry_round_trips(probe: Profile) -> None:
     ts = NOW - timedelta(seconds=5)
     text = encode_telemetry({"ph": 7.5, "temperature_c": 12.25}, ts)

@@ -266,3 +266,21 @@ def test_a_real_process_gets_one_line_and_exit_2(tmp_path: Path) -> None:
     again = subprocess.run(add, env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert (again.returncode, again.stdout) == (2, "")
     assert again.stderr.splitlines() == ["streetwatch: error: id: device 'LP-BY-000123' is already registered"]
+
+
+def test_profile_validate_and_add_refuse_an_unbounded_derived_metric(cli: Cli, tmp_path: Path) -> None:
+    hostile = tmp_path / "hostile.toml"
+    hostile.write_text('name = "hostile"\nkind = "culvert_gauge"\ntransport = "modbus"\n'
+                       '[[modbus.metrics]]\nname = "d"\naddress = 0\n'
+                       '[[derived]]\nname = "boom"\nexpression = "d + 10**10**10"\n')
+    code, out, err = cli("profile", "validate", str(hostile))
+    assert code == 2 and "Traceback" not in err
+    assert out.splitlines() == [f"{hostile}: derived[0] (boom).expression: the exponent of ** must be a written "
+                                "number of at most 8 (e.g. x ** 2, x ** 0.5): '10 ** 10 ** 10'"]
+    code, _, err = cli("profile", "add", str(hostile))
+    assert code == 2
+    assert err.strip().splitlines()[-1] == f"streetwatch: error: {hostile}: 1 problem(s); nothing added"
+    hostile.write_text(hostile.read_text().replace("d + 10**10**10", "not " * 3000 + "d"))
+    code, out, err = cli("profile", "validate", str(hostile))
+    assert code == 2 and "Traceback" not in err
+    assert out.startswith(f"{hostile}: derived[0] (boom).expression: longer than 500 characters")

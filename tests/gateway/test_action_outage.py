@@ -61,7 +61,8 @@ async def test_a_rule_action_raised_during_an_outage_is_carried_out_once_after_i
         tmp_path: Path, postgres_server: PostgresServer, fresh_pg_url: str, mqtt_url: str) -> None:
     rules_dir = tmp_path / "rules"
     rules_dir.mkdir()
-    (rules_dir / "flood.yaml").write_text(FLOOD_RULE)
+    # Named as the shipped culvert rules, so it replaces them: only this rule acts on the gauge.
+    (rules_dir / "culverts.yaml").write_text(FLOOD_RULE)
     lamp = ModbusSimServer({1: shipped_profiles()["sw-lamp-controller"]})
     lamp.set_value(1, "supply_voltage_v", 230.0)
     dims: list[float] = []

@@ -114,3 +114,28 @@ def test_run_with_a_data_dir_it_cannot_use_is_one_line_and_exit_1(tmp_path: Path
     assert result.stderr.splitlines()[-1] == (
         f"streetwatch: error: the gateway cannot start: cannot open the journal in {tmp_path}/not-a-dir/journal: "
         "Not a directory")
+
+
+@pytest.mark.parametrize(("command", "code", "prefix"), [
+    (["db", "status"], 2, ""), (["db", "migrate"], 2, ""),
+    (["device", "list"], 1, None),  # said in one line already; its exit code is the registry's to keep
+])
+def test_a_database_that_is_down_is_one_line(tmp_path: Path, command: list[str], code: int,
+                                             prefix: str | None) -> None:
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", *command],
+        env={"PATH": "/usr/bin:/bin", "STREETWATCH_DATABASE_URL": f"postgresql://sw@127.0.0.1:{port}/sw"},
+        cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    (line,) = result.stderr.splitlines()
+    reason = (f"cannot connect to PostgreSQL at 127.0.0.1:{port}/sw within 10 s: Connection refused "
+              "(is the server running, and is the address right?)")
+    if prefix is None:
+        assert line.startswith("streetwatch: error: ") and line.endswith(reason)
+    else:
+        assert line == f"streetwatch: error: {prefix}{reason}"
+    assert result.returncode == code

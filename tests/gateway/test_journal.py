@@ -10,7 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from gateway.intake.journal import Journal, Source, inspect
+from gateway.intake.journal import Journal, Source
+from gateway.intake.journal_status import inspect
 
 
 async def test_append_read_back_in_order(tmp_path: Path) -> None:

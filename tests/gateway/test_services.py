@@ -10,7 +10,8 @@ from pathlib import Path
 
 from gateway.composition.runtime import Gateway, GatewayContext, RunOptions, ServiceSpec, running
 from streetwatch.readings import Reading
-from tests.gateway.conftest import eventually, gateway_settings, modbus_device, register
+from tests.fixtures.services import free_port
+from tests.gateway.conftest import eventually, gateway_settings, http_get, modbus_device, register
 from tests.gateway.test_poller import lamp_servers
 
 
@@ -60,3 +61,34 @@ async def test_a_service_is_composed_in_a_few_lines(tmp_path: Path) -> None:
             assert {r.metric for r in rules.readings} >= {"power_w", "supply_voltage_v"}
             assert rules.ctx.directory.devices["LP-0"].poll_interval_s == 0.1  # whole devices, as asked
     assert rules.closed
+
+
+async def test_a_rule_file_with_mistakes_is_left_out_and_shown_in_health_and_metrics(
+        tmp_path: Path, mqtt_url: str) -> None:
+    # The gateway starts (no crash loop) with the shipped rules and the good extra file; the bad one is named.
+    import json
+
+    from gateway.composition.services import open_rules
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "extra.yaml").write_text("rules:\n  - {name: extra, kind: threshold, metric: m, levels: {red: 1}}\n")
+    (rules_dir / "broken.yaml").write_text("rules:\n  - {name: deep, kind: condition, severity: red, when: \""
+                                           + "not " * 3000 + "x\"}\n")
+    url = f"sqlite:///{tmp_path / 'sw.db'}"
+    api, metrics = free_port(), free_port()
+    settings = gateway_settings(tmp_path, url, mqtt_url, api_port=api, metrics_port=metrics)
+    settings = settings.model_copy(update={"rules_dir": rules_dir})
+    spec = ServiceSpec("rules", lambda ctx: open_rules(ctx, None), needs_devices=True)
+    gateway = Gateway(settings, services=[spec], options=RunOptions(modbus=False))
+    async with running(gateway):
+        async def served() -> bool:
+            return (await http_get(f"http://127.0.0.1:{api}/health"))[0] == 200
+        await eventually(served, what="the gateway serving")
+        code, body = await http_get(f"http://127.0.0.1:{api}/health")
+        health = json.loads(body)
+        assert code == 200 and health["status"] == "degraded"
+        (problem,) = health["problems"]["rules"]
+        assert problem.startswith(f"rule file {rules_dir / 'broken.yaml'} not loaded: 1 problem(s), first: "
+                                  f"{rules_dir / 'broken.yaml'}:2: rules[0].when: longer than 500 characters")
+        _, text = await http_get(f"http://127.0.0.1:{metrics}/metrics")
+        assert 'streetwatch_service_problems{service="rules"} 1.0' in text

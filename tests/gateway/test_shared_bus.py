@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from gateway.runtime import Gateway, GatewayContext, RunOptions, ServiceSpec, running
-from gateway.services import ControlService, open_control
-from rules.control.model import CommandTarget
 
+from control import CommandTarget
 from device_registry.profile import shipped_profiles
+from gateway.composition.runtime import Gateway, GatewayContext, RunOptions, ServiceSpec, running
+from gateway.composition.services import ControlService, open_control
 from simulators.modbus_server import ModbusSimServer
 from streetwatch.config import ControlSettings
 from tests.fixtures.converter import SingleConnectionConverter

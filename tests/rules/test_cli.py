@@ -144,3 +144,29 @@ def test_ack_show_clear_history(seeded: list[int], capsys: pytest.CaptureFixture
     assert capsys.readouterr().err.strip() == "streetwatch: error: no alert with id 999999"
     assert main(["alerts", "history", "--since", "a while"]) == 2
     assert "--since: cannot read duration" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("rules:\n  - {name: p, kind: condition, severity: red,\n     when: \"water_level_mm > 10**10**10\"}\n",
+         ":3: rules[0].when: the exponent of ** must be a written number of at most 8"),
+        ("rules:\n  - {name: n, kind: condition, severity: red, when: \"" + "not " * 3000 + "x\"}\n",
+         ":2: rules[0].when: longer than 500 characters"),
+        ("rules:\n  - {name: s, kind: condition, severity: red, when: \"" + "+".join(["x"] * 20000) + " > 1\"}\n",
+         ":2: rules[0].when: longer than 500 characters"),
+        ("rules:\n  - {name: d, kind: condition, severity: red, when: \"" + "-" * 200 + "x > 1\"}\n",
+         ":2: rules[0].when: nested more than 32 levels deep"),
+        ("rules: " + "[" * 3000 + "]" * 3000 + "\n", ":1: nested more than 32 levels deep"),
+        ("rules:\n" + "".join("  " * i + "-\n" for i in range(1, 300)), ":33: nested more than 32 levels deep"),
+    ],
+)
+def test_validate_names_the_line_of_a_hostile_rule_never_a_traceback(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str) -> None:
+    bad = tmp_path / "hostile.yaml"
+    bad.write_text(text)
+    assert main(["rules", "validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[0].startswith(f"{bad}{expected}"), err[:300]
+    assert err.splitlines()[-1] == f"1 problem(s) in {bad}"

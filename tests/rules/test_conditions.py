@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rules.loader import SHIPPED_RULES_DIR, load_ruleset
+from rules.loader import SHIPPED_RULES_DIR, load_ruleset, parse_ruleset
 from streetwatch.sun import sun_elevation_deg
 from tests.rules.support import Harness, device
 
@@ -106,3 +106,34 @@ async def test_condition_waits_for_every_metric_it_names() -> None:
             await h.feed("LP-1", "power_w", 0.0)  # relay_on never reported
             await h.advance(60)
         assert h.events() == []
+
+
+async def test_a_condition_over_its_budget_disables_the_rule_with_a_fault_alert() -> None:
+    # Each ** is allowed (exponent 8), but a large reading makes the result exceed the evaluation budget:
+    # the rule is taken out and the operator sees an alert; the other rules and the engine go on.
+    rules = """
+rules:
+  - {name: runaway, kind: condition, when: "((level ** 8) ** 8) ** 8 > 1", severity: red}
+  - {name: high, kind: threshold, metric: level, levels: {red: 100}}
+"""
+    async with Harness(rules, [device("CG-1"), device("CG-2")]) as h:
+        await h.feed("CG-1", "level", 1e15)
+        assert [t.rule for t in h.sink.transitions if t.device_id == "CG-1"] == ["high"]  # same reading, next rule
+        await h.feed("CG-2", "level", 500)
+        await h.engine.flush()
+        faults = [t for t in h.sink.transitions if t.rule == "runaway"]
+        assert [(t.event.value, t.device_id, t.severity) for t in faults] == [("raised", "rule:runaway", "red")]
+        assert "rule disabled" in faults[0].message and "budget" in faults[0].message
+        assert h.engine.disabled.reasons() == {"runaway": faults[0].message}
+        assert h.engine.rules_for("CG-2", "level") == ["high"]
+        assert h.engine.stats.rules_disabled == 1
+        assert [t.rule for t in h.sink.transitions if t.device_id == "CG-2"] == ["high"]
+
+        h.engine.load_rules(parse_ruleset(rules))  # the same file again: the rule stays out
+        assert h.engine.rules_for("CG-2", "level") == ["high"]
+        h.engine.load_rules(parse_ruleset(rules.replace("** 8) ** 8) ** 8", "** 2)) ")))
+        await h.engine.flush()
+        assert h.engine.disabled.reasons() == {}
+        assert [(t.event.value, t.device_id) for t in h.sink.transitions if t.rule == "runaway"][-1] == \
+            ("cleared", "rule:runaway")
+        assert h.engine.rules_for("CG-2", "level") == ["runaway", "high"]

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from rules.errors import RuleFileError
 from rules.runner import RulesService, rules_fingerprint
 from streetwatch.clock import FakeClock
 from streetwatch.config import DatabaseUrl, Settings
@@ -87,9 +86,86 @@ async def test_a_restarted_service_takes_up_its_open_alerts(tmp_path: Path, mqtt
         assert alert.severity == "red"
 
 
-async def test_rules_with_mistakes_stop_the_start(tmp_path: Path, mqtt_url: str) -> None:
-    (tmp_path / "bad.yaml").write_text("rules:\n  - {name: x, kind: wrong}\n")
+HOSTILE = {
+    "not.yaml": "rules:\n  - {name: n, kind: condition, severity: red, when: \"" + "not " * 3000 + "x\"}\n",
+    "sum.yaml": "rules:\n  - {name: s, kind: condition, severity: red, when: \"" + "+".join(["x"] * 20000)
+                + " > 1\"}\n",
+    "power.yaml": "rules:\n  - {name: p, kind: condition, severity: red, when: \"water_level_mm > 10**10**10\"}\n",
+    "deep.yaml": "rules: " + "[" * 3000 + "]" * 3000 + "\n",
+    "indented.yaml": "rules:\n" + "".join("  " * i + "-\n" for i in range(1, 300)),
+    "deep.toml": "x = " + "[" * 3000 + "]" * 3000 + "\n",
+    "binary.yaml": "\udcff",
+}
+
+
+async def test_a_bad_rule_file_is_left_out_at_start_and_reported(tmp_path: Path, mqtt_url: str,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "culverts.yaml").write_text(RULES)
+    (rules_dir / "bad.yaml").write_text("rules:\n  - {name: x, kind: wrong}\n")
+    (rules_dir / "not.yaml").write_text(HOSTILE["not.yaml"])
+    async with open_database(DatabaseUrl.parse(f"sqlite:///{tmp_path / 'sw.db'}")) as db, \
+            service_for(db, rules_dir, mqtt_url, FakeClock(START)) as service:
+        assert service.engine.rules_for("CG-1", "water_level_mm") == ["slow", "other"]
+        problems = service.problems()
+    assert problems == [
+        f"rule file {rules_dir / 'bad.yaml'} not loaded: 1 problem(s), first: "
+        f"{rules_dir / 'bad.yaml'}:2: rules[0]: unknown kind 'wrong'; one of threshold, rate_of_change, "
+        "projected, quality, absence, condition, group",
+        f"rule file {rules_dir / 'not.yaml'} not loaded: 1 problem(s), first: {rules_dir / 'not.yaml'}:2: "
+        "rules[0].when: longer than 500 characters (12001): 'not not not not not not not not not not not not not not "
+        "n...'",
+    ]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert f"rules: {rules_dir / 'bad.yaml'} left out: it has 1 problem(s); the other rule files run" in errors
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+async def test_a_hostile_file_on_hot_reload_keeps_the_rules_in_force(
+        tmp_path: Path, mqtt_url: str, caplog: pytest.LogCaptureFixture, name: str) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "culverts.yaml").write_text(RULES)
+    clock = FakeClock(START)
     async with open_database(DatabaseUrl.parse(f"sqlite:///{tmp_path / 'sw.db'}")) as db:
-        with pytest.raises(RuleFileError, match=r"bad.yaml:2: rules\[0\]: unknown kind 'wrong'"):
-            async with service_for(db, tmp_path, mqtt_url, FakeClock(START)):
-                pass
+        # The service's own ticker finds the change and reloads, as in the gateway.
+        service = RulesService(db, Settings(mqtt_url=mqtt_url), clock=clock, devices={"CG-1": device("CG-1")},
+                               rules_dir=rules_dir, tick_interval_s=0.05, reload_check_s=0.05)
+        async with service:
+            path = rules_dir / name
+            path.write_text(HOSTILE[name], errors="surrogateescape")
+            for _ in range(200):
+                if any(name in r.getMessage() and r.levelname == "ERROR" for r in caplog.records):
+                    break
+                await asyncio.sleep(0.02)
+            errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+            assert any(m.startswith(f"rules not reloaded: {path}") for m in errors), errors
+            assert service.engine.rules_for("CG-1", "water_level_mm") == ["slow", "other"]
+            await service.on_reading(Reading("CG-1", "water_level_mm", clock.now(), 400))  # still evaluating
+            await service.engine.flush()
+            assert service.engine.severity("other", "CG-1") == "yellow"
+            path.unlink()  # the bad file gone: the next reload works again
+            service.reloaded.clear()
+            await asyncio.wait_for(service.reloaded.wait(), 5)
+
+
+async def test_a_rule_over_its_budget_is_stored_as_an_alert_and_listed_as_a_problem(tmp_path: Path,
+                                                                                       mqtt_url: str) -> None:
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "culverts.yaml").write_text(
+        RULES + "  - {name: runaway, kind: condition, severity: red,\n"
+                "     when: \"((water_level_mm ** 8) ** 8) ** 8 > 1\"}\n")
+    clock = FakeClock(START)
+    async with open_database(DatabaseUrl.parse(f"sqlite:///{tmp_path / 'sw.db'}")) as db, \
+            service_for(db, rules_dir, mqtt_url, clock) as service:
+        await service.on_reading(Reading("CG-1", "water_level_mm", clock.now(), 4e9))
+        await service.engine.flush()
+        assert service.store is not None
+        stored = {(a.rule, a.device_id, a.severity) for a in await service.store.active_alerts()}
+        problems = service.problems()
+    assert ("runaway", "rule:runaway", "red") in stored
+    assert ("other", "CG-1", "yellow") in stored  # the other rules went on
+    (problem,) = problems
+    assert problem.startswith("rule runaway: rule disabled: ") and "evaluation budget" in problem

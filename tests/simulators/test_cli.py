@@ -76,3 +76,30 @@ def test_register_puts_the_devices_in_the_registry(database_url: str, monkeypatc
 
     assert asyncio.run(registered()) == [("LP-00001", "modbus-tcp"), ("LP-00002", "modbus-tcp"),
                                          ("LP-00003", "modbus-tcp")]
+
+
+async def test_sigterm_stops_simulate_cleanly_with_a_summary() -> None:
+    # As systemd or `kill` stop it: exit 0, a summary, no traceback (docs/simulators.md).
+    import asyncio
+    import signal
+    import sys
+
+    from tests.fixtures.services import free_port as port_for
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "simulate", "--lamps", "2", "--base-port", str(port_for()),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    try:
+        async with asyncio.timeout(20):
+            while b"running" not in await process.stdout.readline():
+                pass
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), 15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert b"Traceback" not in err and b"CancelledError" not in err, err.decode()
+    assert process.returncode == 0
+    assert out.decode().strip().splitlines()[-1].startswith("stopped: t=")

@@ -13,7 +13,7 @@ T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)  # 20:00 in Guangzhou
 
 
 def lamp(faults: dict[LampFault, FaultWindow] | None = None, **spec: float) -> LampController:
-    spec = {"rated_w": 100.0, "standby_w": 1.0, "power_noise": 0.0, **spec}
+    spec = {"rated_power_w": 100.0, "standby_w": 1.0, "power_noise": 0.0, **spec}
     return LampController(LampSpec(**spec), seed=1, device_id="LP-1", now=T0, faults=faults)  # type: ignore[arg-type]
 
 

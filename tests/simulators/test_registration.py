@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime
 from pathlib import Path
 
 from device_registry import device_from_fields, read_csv
@@ -28,7 +29,7 @@ def test_csv_has_the_import_columns_and_real_addresses(tmp_path: Path) -> None:
     assert (lamp["transport"], lamp["host"], lamp["port"], lamp["unit"]) == ("modbus-tcp", "127.0.0.1", "15020", "1")
     assert (float(lamp["lat"]), float(lamp["lon"])) == (devices[0].location.latitude, devices[0].location.longitude)
     assert lamp["groups"].split(";")[:2] == ["street-jichang-rd", "cab-jichang-rd-01"]
-    assert "rated_w=150" in lamp["tags"].split(";")
+    assert "rated_power_w=150" in lamp["tags"].split(";")
     assert (gauge["transport"], gauge["host"], gauge["port"]) == ("mqtt", "", "")
     assert gauge["tags"].split(";")[1] == "hazard_group=hazard-jichang-rd"
     assert (probe["serial_port"], probe["baudrate"], probe["parity"], probe["stopbits"], probe["unit"]) == \
@@ -37,3 +38,16 @@ def test_csv_has_the_import_columns_and_real_addresses(tmp_path: Path) -> None:
     # The registry's own importer reads the file back into the same devices.
     back = [device_from_fields(row.fields) for row in read_csv(path.read_text())]
     assert back == devices
+
+
+def test_the_energy_report_reads_the_rated_power_the_simulator_tags() -> None:
+    # One name everywhere: the simulator's tag is the one the energy report reads (not its default).
+    from control.energy_report import rated_power_w
+    from simulators.devices import SimLamp
+
+    plan = plan_fleet(Scenario(lamps=40))
+    devices = registered_devices(plan, {0: BoundEndpoint(host="127.0.0.1", port=15020)})
+    rated = {d.id: rated_power_w(d, default_w=1.0) for d in devices}
+    assert set(rated.values()) <= {150.0, 90.0} and 150.0 in rated.values()  # never the default
+    lamp = SimLamp(plan.devices[0], Scenario(lamps=40), datetime(2026, 7, 1, tzinfo=UTC))
+    assert lamp.controller.spec.rated_power_w == rated[plan.devices[0].id]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from streetwatch.expressions import Expression, ExpressionError
+from streetwatch.expressions import Expression, ExpressionBudgetError, ExpressionError
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,50 @@ def test_evaluate_more(text: str, values: dict[str, float], expected: object) ->
 def test_an_expression_is_reusable() -> None:
     expr = Expression.parse("x * 2 > y")
     assert [expr.evaluate({"x": x, "y": 3}) for x in (1, 2, 3)] == [False, True, True]
+
+
+# -- limits (issue #15): no expression text can block the event loop or exhaust the stack ------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("water_level_mm > 10**10**10", "exponent"),
+        ("x ** y", "exponent"),
+        ("x ** 9", "exponent"),
+        ("x > 10000000000000000", "magnitude"),
+        ("x > 1e300", "magnitude"),
+        ("not " * 3000 + "x", "longer than"),
+        ("+".join(["a"] * 20000), "longer than"),
+        ("-" * 300 + "a", "nested"),
+        ("not " * 60 + "x", "nested"),
+        ("a<" * 120 + "a", "operations"),
+        ("+".join(["a"] * 150), "nested"),
+    ],
+)
+def test_limits_are_checked_when_parsing(text: str, message: str) -> None:
+    with pytest.raises(ExpressionError, match=message):
+        Expression.parse(text)
+
+
+@pytest.mark.parametrize("text", ["x ** 2", "x ** 0.5", "x ** -1", "x > 1e12", "not not x", "(a + b) * 2"])
+def test_limits_leave_ordinary_expressions_alone(text: str) -> None:
+    Expression.parse(text)
+
+
+def test_evaluation_has_a_budget_for_magnitudes() -> None:
+    # Each step is allowed; together they grow past any reading: the evaluation stops, it never computes on.
+    expression = Expression.parse("((((x ** 8) ** 8) ** 8) ** 8) ** 8 > 0")
+    with pytest.raises(ExpressionBudgetError, match="exceeds"):
+        expression.evaluate({"x": 10**15})
+    huge = 10**4000  # a JSON payload may carry an integer this long
+    with pytest.raises(ExpressionBudgetError):
+        Expression.parse("x * x").evaluate({"x": huge})
+
+
+def test_a_tree_built_around_the_parser_is_still_bounded() -> None:
+    # An Expression from a stored tree (not through parse) must not compute 10**10**10 either.
+    import ast
+    tree = ast.parse("10 ** 10 ** 10", mode="eval")
+    with pytest.raises(ExpressionBudgetError):
+        Expression("10 ** 10 ** 10", tree, frozenset()).evaluate({})
