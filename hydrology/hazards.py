@@ -26,6 +26,7 @@ from device_registry import Device, DeviceFilter, Registry
 from hydrology.errors import HydrologyError
 from hydrology.sections import SECTION_ID_PATTERN, utc_text
 from streetwatch.database import Database, IntegrityError, Row
+from streetwatch.figures import show
 
 HAZARD_TAG = "hazard"
 LEVEL_METRIC = "water_level_mm"
@@ -67,7 +68,7 @@ class HazardPoint:
         ordered = [(name, self.levels[name]) for name in LEVEL_NAMES if name in self.levels]
         for (low_name, low), (high_name, high) in itertools.pairwise(ordered):
             if high <= low:
-                raise HazardError(f"level {high_name} {high:g} must be above {low_name} {low:g}")
+                raise HazardError(f"level {high_name} {show(high)} must be above {low_name} {show(low)}")
 
     def state(self, depths: Mapping[str, float]) -> HazardState:
         """The point now, from its gauges' latest depths (gauge id → mm)."""

@@ -19,6 +19,7 @@ from rules.levels import Levels, effective_levels
 from rules.projection import FitWindow, Projection
 from rules.severity import SeverityScale
 from rules.spec import ProjectedRule
+from streetwatch.figures import show
 from streetwatch.readings import Reading
 
 GATE_FACTOR = 3.0
@@ -31,8 +32,9 @@ def _minutes(seconds: float) -> str:
 
 def describe(metric: str, p: Projection, level_name: str) -> str:
     """One line for the alert: where the series is, how fast it rises, when it reaches the level."""
-    return (f"{metric} {p.level_now:.4g} rising {p.slope_per_s * 60:.3g} per min: {level_name} level "
-            f"{p.level:g} in about {_minutes(p.eta_s)} min ({_minutes(p.earliest_s)}–{_minutes(p.latest_s)} min)")
+    return (f"{metric} {show(round(p.level_now, 1))} rising {show(round(p.slope_per_s * 60, 2))} per min: "
+            f"{level_name} level {show(p.level)} in about {_minutes(p.eta_s)} min "
+            f"({_minutes(p.earliest_s)}–{_minutes(p.latest_s)} min)")
 
 
 class ProjectedRuntime:

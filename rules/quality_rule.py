@@ -16,6 +16,7 @@ from rules.evidence import Evidence
 from rules.quality import QualityChecker
 from rules.severity import SeverityScale
 from rules.spec import QualityRule
+from streetwatch.figures import show
 from streetwatch.readings import Reading
 
 
@@ -70,7 +71,7 @@ class QualityRuntime:
             self.flagged += 1
             faults.last_flag_t = t
             faults.counts.update(flags)
-            faults.last = f"{reading.metric} {reading.value:g} flagged {', '.join(flags)}"
+            faults.last = f"{reading.metric} {show(reading.value)} flagged {', '.join(flags)}"
         active = bool(flags) or t - faults.last_flag_t <= spec.hold_s
         if not active:
             faults.counts.clear()
