@@ -37,7 +37,7 @@ from control.model import (
     Delivery,
     DeliveryStatus,
 )
-from control.mqtt_channel import MqttChannel
+from control.mqtt_channel import AckRefusal, MqttChannel, RefusedAck
 from control.orders import Order, bulk_refusal, place_order
 from control.schedule import Schedule, load_schedule
 from control.scheduler import Scheduler
@@ -46,6 +46,7 @@ from control.timeline import Step, next_change, setpoint_at, table, timeline
 
 __all__ = [
     "MIGRATIONS",
+    "AckRefusal",
     "Action",
     "Assignment",
     "AssignmentStore",
@@ -67,6 +68,7 @@ __all__ = [
     "ModbusChannel",
     "MqttChannel",
     "Order",
+    "RefusedAck",
     "RegistryLookup",
     "Schedule",
     "ScheduleError",

@@ -68,13 +68,22 @@ class ModbusChannel:
             if exc.code in _TRANSIENT_EXCEPTION_CODES:
                 raise DeliveryError(str(exc)) from None
             raise DeliveryRejected(f"the device refused: {exc}") from None
-        except (EncodeError, DecodeError) as exc:
+        except EncodeError as exc:  # refused by the profile before anything reached the bus
+            raise DeliveryRejected(f"{exc}; nothing was sent") from None
+        except DecodeError as exc:
             raise DeliveryRejected(str(exc)) from None
         except DriverError as exc:
             raise DeliveryError(str(exc)) from None
 
     async def _write(self, job: DeliveryJob, bus: ModbusBus, unit: int, metric: str) -> None:
         value = _value(job, self.clock)
+        spec = job.profile.commands[job.action.value]
+        # The command's own range (a lamp that cannot dim below 10 %) is checked before the register's.
+        if (spec.min is not None and value < spec.min) or (spec.max is not None and value > spec.max):
+            low = "-∞" if spec.min is None else f"{spec.min:g}"
+            high = "∞" if spec.max is None else f"{spec.max:g}"
+            raise DeliveryRejected(f"{job.action.value} {value:g} is outside the profile's {low}..{high}; "
+                                   "nothing was sent")
         try:
             await write_metric(bus, unit, job.profile, metric, value)
         except VerificationError as exc:

@@ -11,13 +11,20 @@ The id is the delivery's id and stays the same on every attempt, so an acknowled
 late, after a retry went out, still confirms the delivery. A device should carry out a command id
 once and ack repeats again. The channel keeps its own connection and reconnects with backoff; while
 it is down, attempts fail and the dispatcher retries them.
+
+The gateway trusts no acknowledgement it did not ask for: one counts only if its id was sent (the
+publish began) to the device of the ack's topic, and arrives before the command's ``expires_at``.
+Anything else is refused, counted by reason (:class:`AckCounters`) and handed to ``on_refused``
+(the gateway keeps it as a dead letter).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -30,6 +37,7 @@ from control.channel import DeliveryJob
 from control.errors import DeliveryError, DeliveryRejected
 from device_drivers.mqtt import Command, encode_message
 from streetwatch import topics
+from streetwatch.clock import Clock, SystemClock
 from streetwatch.figures import show
 
 log = logging.getLogger(__name__)
@@ -48,17 +56,52 @@ class AckMessage(BaseModel):
 @dataclass
 class _Waiter:
     device_id: str
+    expires_at: datetime
     ack: asyncio.Future[AckMessage]
+    sent: bool = False
+
+
+class AckRefusal:
+    """Why an acknowledgement did not count (stable codes: counted and stored as dead letters)."""
+
+    UNREADABLE = "ack_unreadable"
+    UNKNOWN_COMMAND = "ack_unknown_command"
+    WRONG_DEVICE = "ack_wrong_device"
+    NOT_SENT = "ack_not_sent"
+    EXPIRED = "ack_expired"
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedAck:
+    """An acknowledgement that was refused: when, from which topic, why, and what it said."""
+
+    at: datetime
+    device_id: str
+    topic: str
+    reason: str
+    detail: str
+    payload: bytes
 
 
 @dataclass
 class AckCounters:
-    """What an operator watches: acks that were unreadable, for nobody, or for another device."""
+    """What an operator watches: acks received, those that confirmed a command, those refused by reason."""
 
     received: int = 0
-    unreadable: int = 0
-    unmatched: int = 0
-    wrong_device: int = 0
+    confirmed: int = 0
+    refused: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def unreadable(self) -> int:
+        return self.refused.get(AckRefusal.UNREADABLE, 0)
+
+    @property
+    def unmatched(self) -> int:
+        return self.refused.get(AckRefusal.UNKNOWN_COMMAND, 0)
+
+    @property
+    def wrong_device(self) -> int:
+        return self.refused.get(AckRefusal.WRONG_DEVICE, 0)
 
 
 class MqttChannel:
@@ -69,7 +112,8 @@ class MqttChannel:
     """
 
     def __init__(self, mqtt_url: str, *, client_id: str = "streetwatch-control", connect_timeout_s: float = 5.0,
-                 reconnect_backoff: Backoff | None = None) -> None:
+                 reconnect_backoff: Backoff | None = None, clock: Clock | None = None,
+                 on_refused: Callable[[RefusedAck], None] | None = None) -> None:
         parts = urlsplit(mqtt_url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 1883
@@ -83,6 +127,8 @@ class MqttChannel:
         self._waiters: dict[str, _Waiter] = {}
         self._task: asyncio.Task[None] | None = None
         self.acks = AckCounters()
+        self.clock: Clock = clock or SystemClock()
+        self._on_refused = on_refused
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._run(), name=f"mqtt-channel-{self.client_id}")
@@ -135,27 +181,43 @@ class MqttChannel:
                 self._connected.clear()
             await asyncio.sleep(self._backoff.failed(loop.time()) - loop.time())
 
+    def _refuse(self, device_id: str, topic: str, reason: str, detail: str, payload: bytes) -> None:
+        self.acks.refused[reason] = self.acks.refused.get(reason, 0) + 1
+        if self._on_refused is not None:
+            self._on_refused(RefusedAck(self.clock.now(), device_id, topic, reason, detail, payload))
+
     def _on_message(self, topic: str, payload: Any) -> None:
         parsed = topics.parse_device_topic(topic)
         if parsed is None or parsed.kind != "cmd/ack":
             return
         self.acks.received += 1
+        raw = bytes(payload) if isinstance(payload, bytes | bytearray) else str(payload or "").encode()
         try:
-            ack = AckMessage.model_validate_json(payload if isinstance(payload, bytes | bytearray | str) else b"")
+            ack = AckMessage.model_validate_json(raw)
         except ValidationError as exc:
-            self.acks.unreadable += 1
-            log.warning("unreadable ack from %s: %s", parsed.device_id, exc.errors()[0]["msg"])
+            self._refuse(parsed.device_id, topic, AckRefusal.UNREADABLE, str(exc.errors()[0]["msg"]), raw)
             return
         waiter = self._waiters.get(ack.id)
-        if waiter is None:
-            self.acks.unmatched += 1  # an ack after the delivery was finished, or for another gateway
+        if waiter is None:  # never sent, finished already, or another gateway's
+            self._refuse(parsed.device_id, topic, AckRefusal.UNKNOWN_COMMAND, f"no open command {ack.id[:40]!r}",
+                         raw)
             return
         if waiter.device_id != parsed.device_id:
-            self.acks.wrong_device += 1
             log.warning("ack for command %s came from %s, but it was sent to %s", ack.id, parsed.device_id,
                         waiter.device_id)
+            self._refuse(parsed.device_id, topic, AckRefusal.WRONG_DEVICE,
+                         f"command {ack.id} was sent to {waiter.device_id}", raw)
+            return
+        if not waiter.sent:
+            self._refuse(parsed.device_id, topic, AckRefusal.NOT_SENT, f"command {ack.id} was not sent yet", raw)
+            return
+        now = self.clock.now()
+        if now >= waiter.expires_at:
+            self._refuse(parsed.device_id, topic, AckRefusal.EXPIRED,
+                         f"command {ack.id} expired at {waiter.expires_at.isoformat()}", raw)
             return
         if not waiter.ack.done():
+            self.acks.confirmed += 1
             waiter.ack.set_result(ack)
 
     async def deliver(self, job: DeliveryJob) -> None:
@@ -165,10 +227,12 @@ class MqttChannel:
         key = str(job.delivery_id)
         waiter = self._waiters.get(key)
         if waiter is None:
-            waiter = self._waiters[key] = _Waiter(job.device.id, asyncio.get_running_loop().create_future())
+            waiter = self._waiters[key] = _Waiter(job.device.id, job.expires_at,
+                                                  asyncio.get_running_loop().create_future())
         message = encode_message(Command(id=key, action=job.action.value, params=job.params,
                                          expires_at=job.expires_at))
         if not waiter.ack.done():  # a late ack of an earlier attempt may have confirmed it already
+            waiter.sent = True  # before the publish: a quick device may answer before our PUBACK arrives
             try:
                 await client.publish(topics.command(job.device.id), message, qos=1,
                                      timeout=job.timeout_s)

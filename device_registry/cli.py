@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from device_registry import cli_bulk, cli_device, cli_group, cli_profile
+from device_registry.cli_credentials import credentials_app
 
 device_app = typer.Typer(help="Register, list, change and retire devices.", no_args_is_help=True)
 device_app.command("add")(cli_device.add)
@@ -15,6 +16,7 @@ device_app.command("show")(cli_device.show)
 device_app.command("update")(cli_device.update)
 device_app.command("retire")(cli_device.retire)
 device_app.command("history")(cli_device.history)
+device_app.add_typer(credentials_app, name="credentials")
 
 profile_app = typer.Typer(help="Device profiles: what each device model exposes, as data.", no_args_is_help=True)
 profile_app.command("list")(cli_profile.list_command)

@@ -11,6 +11,8 @@ from typing import Any
 import typer
 
 from device_registry.cli_common import BY_HELP, parse_pairs, with_registry
+from device_registry.cli_credentials import SECRETS_WARNING, write_secrets_csv
+from device_registry.credentials import CredentialStore, IssuedPassword
 from device_registry.device import Device, DeviceStatus
 from device_registry.errors import ImportRejected
 from device_registry.flat import COLUMNS, SECRET_COLUMNS, describe_address, device_to_fields
@@ -35,6 +37,9 @@ def import_command(
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="import the good rows even if some are bad"),
     dry_run: bool = typer.Option(False, "--dry-run", help="check every row, write nothing"),
     by: str | None = typer.Option(None, "--by", help=BY_HELP),
+    issue_credentials: Path | None = typer.Option(
+        None, "--issue-credentials", metavar="SECRETS.csv", dir_okay=False,
+        help="make a broker password for every MQTT device of the file that has none; write them here (0600)"),
 ) -> None:
     """Register devices from a CSV file (columns: docs/installers.md).
 
@@ -43,22 +48,35 @@ def import_command(
 
     Example: streetwatch device import baiyun-lamps.csv --dry-run
     """
+    if issue_credentials is not None and issue_credentials.exists():
+        raise UserError(f"--issue-credentials: {issue_credentials} exists already; choose a new file for the secrets")
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{file}: cannot read it: {exc}") from None
 
+    issued: list[IssuedPassword] = []
+
     async def go(registry: Registry) -> ImportReport:
         try:
             rows = read_csv(text)
-            return await registry.import_devices(rows, update=update, skip_invalid=skip_invalid, dry_run=dry_run,
-                                                  by=actor(by))
+            report = await registry.import_devices(rows, update=update, skip_invalid=skip_invalid, dry_run=dry_run,
+                                                   by=actor(by))
         except ImportRejected as exc:
             for problem in exc.problems:
                 typer.echo(f"{file}: {problem}", err=True)
             raise
+        if issue_credentials is not None and not dry_run:
+            store = CredentialStore(registry)
+            await store.migrate()
+            issued.extend(await store.issue_missing((str(r.fields.get("id", "")).strip() for r in rows),
+                                                    by=actor(by)))
+        return report
 
     report = with_registry(ctx, go)
+    if issue_credentials is not None and not dry_run:
+        write_secrets_csv(issue_credentials, issued)
+        typer.echo(SECRETS_WARNING.format(path=issue_credentials, count=len(issued)), err=True)
     for problem in report.skipped:
         typer.echo(f"{file}: {problem} (skipped)", err=True)
     verb = "would import" if dry_run else "imported"

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from streetwatch import topics
+from streetwatch.passwords import hash_password, is_hash
 
 DEVICE_ID_PATTERN = topics.DEVICE_ID_PATTERN
 KNOWN_KINDS = ("lamp_controller", "culvert_gauge", "water_quality_probe")
@@ -125,12 +126,23 @@ class ModbusRtuAddress(_Frozen):
 
 
 class MqttAddress(_Frozen):
-    """MQTT devices need no address: the device id names their topics (docs/mqtt.md)."""
+    """MQTT devices need no address: the device id names their topics (docs/mqtt.md).
+
+    ``password`` is kept only as its ``$7$`` hash (a clear one given at the edge is hashed there), the
+    form the broker's password file takes (``streetwatch broker config``).
+    """
 
     transport: Literal[Transport.mqtt] = Transport.mqtt
     client_id: str | None = None
     username: str | None = None
     password: str | None = None
+
+    @field_validator("password")
+    @classmethod
+    def _hash_password(cls, value: str | None) -> str | None:
+        if not value or is_hash(value):
+            return value or None
+        return hash_password(value)
 
     @property
     def bus_key(self) -> str:

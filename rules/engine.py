@@ -26,6 +26,7 @@ from types import TracebackType
 from device_registry.device import Device, DeviceStatus
 from rules.actions import CommandSink
 from rules.alerts import Alert, AlertSink
+from rules.block_faults import FAULT_RULE, BlockFaults, fault_policy
 from rules.delivery import EngineStats, Outboxes
 from rules.disabled import DisabledRules
 from rules.durations import format_duration_s
@@ -53,16 +54,9 @@ UNWATCHED = (DeviceStatus.maintenance, DeviceStatus.retired)
 class RulesEngine:
     """See the module docstring. ``restore`` the open alerts after loading rules and devices."""
 
-    def __init__(
-        self,
-        sink: AlertSink,
-        *,
-        clock: Clock,
-        commands: CommandSink | None = None,
-        rules: RuleSet | None = None,
-        devices: Mapping[str, Device] | None = None,
-        max_reading_age_s: float = 900.0,
-    ) -> None:
+    def __init__(self, sink: AlertSink, *, clock: Clock, commands: CommandSink | None = None,
+                 rules: RuleSet | None = None, devices: Mapping[str, Device] | None = None,
+                 max_reading_age_s: float = 900.0, fault_after_s: float | None = None) -> None:
         self._clock = clock
         self.max_reading_age_s = max_reading_age_s
         self.stats = EngineStats()
@@ -77,6 +71,9 @@ class RulesEngine:
         """Rules taken out at run time: they went over the evaluation budget (see :mod:`rules.disabled`)."""
         self._counter = itertools.count(1)
         self._out = Outboxes(sink, commands, clock, self.stats)
+        self.faults = BlockFaults(lambda device_id: fault_policy(self._watched(device_id), self._index, self._scale,
+                                                                 fault_after_s), self._out.transition, self._counter)
+        """Device fault alerts of refused Modbus blocks (:mod:`rules.block_faults`): ``faults.observe`` each."""
         self.load_rules(rules or RuleSet())
         self.update_devices(devices or {})
 
@@ -127,8 +124,9 @@ class RulesEngine:
                 self._observe(rt, track or self._track(rt, device_id, t), evidence, t, at)
 
     async def tick(self, now: datetime) -> None:
-        """Fire due ``for``/``clear_for`` timers and absence deadlines; call it every second or so."""
+        """Fire due ``for``/``clear_for`` timers, absence deadlines and fault windows; call it every second or so."""
         t = now.timestamp()
+        self.faults.tick(now)
         for track in self._tracks.due(t):
             rt = self._runtimes.get(track.rule)
             if rt is not None:
@@ -177,9 +175,7 @@ class RulesEngine:
                     self._emit(old[name], track, now, levels=(track.debouncer.level, 0), scale=old_scale,
                                message="rule removed", actions=False)
         self._index.rebuild(self._runtimes)
-        for group_rules in self._index.group_sources.values():
-            for grt in group_rules:
-                self._regroup(grt, t, now)
+        self._regroup_all(t, now)
 
     def update_devices(self, devices: Mapping[str, Device]) -> None:
         """The registry changed: new, edited and removed devices (removed ones clear their alerts)."""
@@ -215,16 +211,16 @@ class RulesEngine:
                 for rt in self._index.absence_for(device):
                     self._follow(rt, device_id, t)
         if changed:
-            for group_rules in self._index.group_sources.values():
-                for grt in group_rules:
-                    self._regroup(grt, t, now)
+            self._regroup_all(t, now)
 
     def restore(self, alerts: Iterable[Alert]) -> None:
         """Take up the active alerts the store holds, so a restart does not raise them again."""
         now = self._clock.now()
         t = now.timestamp()
+        alerts = [alert for alert in alerts if alert.active]
+        self.faults.adopt([alert for alert in alerts if alert.rule == FAULT_RULE], now)
         for alert in alerts:
-            if not alert.active:
+            if alert.rule == FAULT_RULE:
                 continue
             rt = self._runtimes.get(alert.rule)
             device_gone = ":" not in alert.device_id and alert.device_id not in self._devices
@@ -233,14 +229,12 @@ class RulesEngine:
                 why = ("rule removed" if rt is None else "device removed from the registry" if device_gone
                        else f"severity {alert.severity!r} is no longer on the scale"
                        if not self._scale.knows(alert.severity) else "the rule no longer applies to this device")
-                self._enqueue_clear(alert, now, why)
+                self._out.transition(clear_transition(next(self._counter), alert, now, why))
                 continue
             track = self._track(rt, alert.device_id, t)
             track.debouncer.force(self._scale.rank(alert.severity), t)
             track.evidence = Evidence(track.debouncer.level, alert.metric, alert.value, alert.threshold, alert.message)
-        for group_rules in self._index.group_sources.values():
-            for grt in group_rules:
-                self._regroup(grt, t, now)
+        self._regroup_all(t, now)
 
     # -- introspection -----------------------------------------------------------------------
 
@@ -330,14 +324,18 @@ class RulesEngine:
 
     def _check_absence(self, rt: AbsenceRuntime, t: float, now: datetime) -> None:
         def watched(device_id: str) -> bool:
-            device = self._devices.get(device_id)
-            return device is not None and device.status not in UNWATCHED and rt.spec.applies_to.matches(device)
+            device = self._watched(device_id)
+            return device is not None and rt.spec.applies_to.matches(device)
 
         after = rt.spec.after_s
         for device_id, age in rt.expired(t, watched):
             evidence = Evidence(rt.rank, None, age, after,
                                 f"no data for {format_duration_s(age)} (limit {format_duration_s(after)})")
             self._observe(rt, self._track(rt, device_id, t), evidence, t, now)
+
+    def _regroup_all(self, t: float, now: datetime) -> None:
+        for grt in itertools.chain.from_iterable(self._index.group_sources.values()):
+            self._regroup(grt, t, now)
 
     def _regroup(self, grt: GroupRuntime, t: float, now: datetime) -> None:
         keys = set(grt.members) | {s.split(":", 1)[1] for s in self._tracks.of_rule(grt.spec.name)}
@@ -384,8 +382,10 @@ class RulesEngine:
         self._out.transition(self.disabled.disable(rt.spec, why, device_id, self._scale, next(self._counter), now))
         self.load_rules(self._ruleset)  # the same rules, less this one
 
-    def _enqueue_clear(self, alert: Alert, now: datetime, why: str) -> None:
-        self._out.transition(clear_transition(next(self._counter), alert, now, why))
+    def _watched(self, device_id: str) -> Device | None:
+        """The device, if the rules watch it (registered, neither in maintenance nor retired)."""
+        device = self._devices.get(device_id)
+        return device if device is not None and device.status not in UNWATCHED else None
 
     def _applies(self, rt: Runtime, subject: str) -> bool:
         """Whether ``rt`` still watches ``subject`` (a group rule watches its groups)."""

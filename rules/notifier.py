@@ -29,7 +29,7 @@ class Notifier:
         self.settings = settings
         self.mqtt = MqttAlertPublisher(mqtt_url, client_id=client_id, clock=clock) \
             if settings.mqtt and mqtt_url else None
-        self.webhooks = [WebhookSender(w) for w in settings.webhooks]
+        self.webhooks = [WebhookSender(w, clock=clock) for w in settings.webhooks]
         # Webhooks are queued once per notification even if MQTT fails and the sweep tries again.
         self._queued: OrderedDict[tuple[Any, ...], None] = OrderedDict()
         self._stack: AsyncExitStack | None = None

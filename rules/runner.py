@@ -5,6 +5,7 @@ store, the notifier and the engine, restore the open alerts, and keep the timers
 ...                         commands=dispatcher, handle_sighup=True) as rules:    # doctest: +SKIP
 ...     await rules.on_readings(batch)
 ...     await rules.on_status("CG-0007", online=False, at=now)
+...     await rules.on_block_fault(fault)   # a refused Modbus block: rules.block_faults
 
 The rule files are the shipped ones plus those in ``rules_dir`` (a file of the same name replaces
 the shipped one), or exactly the files of the directory given as ``rules_dir=``.
@@ -35,6 +36,7 @@ from rules.loader import SHIPPED_RULES_DIR, RuleSet, check_rule_paths, load_rule
 from rules.notifier import Notifier
 from rules.service import AlertService, Announced
 from rules.sources import RULE_FILE_SUFFIXES
+from streetwatch.block_faults import BlockFault
 from streetwatch.clock import Clock
 from streetwatch.config import Settings
 from streetwatch.database import Database, DatabaseError
@@ -124,7 +126,7 @@ class RulesService:
                                        reminder_severities=notifications.reminder_severities,
                                        on_announced=self._on_announced)
             engine = RulesEngine(self.alerts, clock=self._clock, commands=self._commands, rules=ruleset,
-                                 devices=self._devices)
+                                 devices=self._devices, fault_after_s=self._settings.gateway.modbus_block_fault_after_s)
             await stack.enter_async_context(engine)
             engine.restore(await self.store.active_alerts())
             self._engine = engine
@@ -158,6 +160,10 @@ class RulesService:
 
     async def on_status(self, device_id: str, online: bool, at: datetime) -> None:
         await self.engine.on_status(device_id, online, at)
+
+    async def on_block_fault(self, fault: BlockFault) -> None:
+        """A Modbus device refuses a register block at every poll, or answers it again (a device fault alert)."""
+        self.engine.faults.observe(fault, self._clock.now())
 
     def update_devices(self, devices: Mapping[str, Device]) -> None:
         self._devices = devices

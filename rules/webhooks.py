@@ -1,9 +1,12 @@
 """Alert notifications POSTed to webhooks, signed, retried with backoff, one worker per webhook.
 
-Each request carries ``X-Streetwatch-Signature: sha256=<hex HMAC-SHA256 of the body>`` and an
-``X-Streetwatch-Delivery`` id that stays the same across retries, so a receiver can verify the
-sender and drop repeats. 2xx is delivered; 408, 429, 5xx and network errors are retried;
-other 4xx answers are final.
+Each request carries ``X-Streetwatch-Timestamp`` (Unix seconds, when this attempt was signed),
+``X-Streetwatch-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>." + body>`` and an
+``X-Streetwatch-Delivery`` id that stays the same across retries. The timestamp is inside the
+signed material, so a receiver that refuses requests older than a few minutes and remembers the
+delivery ids of that window cannot be fooled by a captured request played again. 2xx is
+delivered; 408, 429, 5xx and network errors are retried (each attempt signed anew); other 4xx
+answers are final.
 """
 
 from __future__ import annotations
@@ -21,24 +24,27 @@ import httpx
 
 from rules.backoff import Backoff
 from streetwatch import __version__
+from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import WebhookSettings
 from streetwatch.figures import show
 from streetwatch.redact import redact_url
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Streetwatch-Signature"
+TIMESTAMP_HEADER = "X-Streetwatch-Timestamp"
 DELIVERY_HEADER = "X-Streetwatch-Delivery"
 EVENT_HEADER = "X-Streetwatch-Event"
 _RETRY_STATUS = frozenset({408, 425, 429})
 
 
-def signature(secret: str, body: bytes) -> str:
-    """The signature header value: ``sha256=`` and the hex HMAC-SHA256 of ``body`` under ``secret``.
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header value: ``sha256=`` and the hex HMAC-SHA256, under ``secret``, of the
+    timestamp in decimal, a dot, and the exact body.
 
-    >>> signature("s3cret", b'{"a":1}')
-    'sha256=5910e62016ef5034272c926c27071992a465c2335cecf41851bda071577f4f6d'
+    >>> signature("s3cret", 1796554649, b'{"a":1}')
+    'sha256=4e632210d66bdd8e9ecb04c4ec5542f7f4b8e19cf9280cac22d4335a394bd2ed'
     """
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return "sha256=" + hmac.new(secret.encode(), b"%d." % timestamp + body, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +57,10 @@ class _Delivery:
 class WebhookSender:
     """``async with WebhookSender(settings) as hook: hook.send(body, event)``; delivered in the background."""
 
-    def __init__(self, settings: WebhookSettings, *, queue_size: int = 10_000, drain_timeout_s: float = 5.0) -> None:
+    def __init__(self, settings: WebhookSettings, *, queue_size: int = 10_000, drain_timeout_s: float = 5.0,
+                 clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
         self._queue: asyncio.Queue[_Delivery | None] = asyncio.Queue(queue_size)
         self._drain_timeout_s = drain_timeout_s
         self._client: httpx.AsyncClient | None = None
@@ -117,12 +125,14 @@ class WebhookSender:
         headers = {"Content-Type": "application/json", EVENT_HEADER: delivery.event,
                    DELIVERY_HEADER: delivery.delivery_id}
         secret = settings.secret.get_secret_value()
-        if secret:
-            headers[SIGNATURE_HEADER] = signature(secret, delivery.body)
         backoff = Backoff(initial_s=settings.backoff_initial_s, maximum_s=max(settings.backoff_max_s,
                                                                               settings.backoff_initial_s))
         loop = asyncio.get_running_loop()
         for attempt in range(1, settings.max_attempts + 1):
+            timestamp = int(self.clock.now().timestamp())
+            headers[TIMESTAMP_HEADER] = str(timestamp)
+            if secret:
+                headers[SIGNATURE_HEADER] = signature(secret, timestamp, delivery.body)
             try:
                 response = await self._client.post(settings.url, content=delivery.body, headers=headers)
                 problem = None if response.is_success else f"HTTP {response.status_code}"

@@ -10,6 +10,7 @@ A bad value raises :class:`ConfigError` whose message names the key and where it
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 import zoneinfo
@@ -88,6 +89,18 @@ class StoreSettings(BaseModel):
     hour_retention_days: int | None = Field(None, gt=0, description="unset keeps hourly rollups forever")
 
 
+class BrokerSettings(BaseModel):
+    """The Mosquitto configuration that ``streetwatch broker config`` writes (docs/security.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tls_port: int = Field(8883, ge=1, le=65535, description="the broker's TLS listener")
+    listen_host: str = Field("127.0.0.1", description="address the broker listens on; set the field network's")
+    pki_dir: Path | None = Field(None, description="the installation's CA (streetwatch pki); default data_dir/pki")
+    require_certificate: bool = Field(False, description="clients must show a certificate of the CA; its CN "
+                                      "(the device id) is their user name")
+
+
 class GatewaySettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -96,15 +109,29 @@ class GatewaySettings(BaseModel):
     offline_after_failures: int = Field(3, gt=0)
     metrics_port: int | None = Field(9108, ge=0, le=65535, description="Prometheus metrics; unset disables")
     api_port: int | None = Field(8080, ge=0, le=65535, description="HTTP API; unset disables")
+    listen_host: str = Field("127.0.0.1", description="address the metrics and API servers listen on; "
+                             "another (e.g. 0.0.0.0) exposes them beyond this machine")
     journal_max_bytes: int | None = Field(4 * 1024**3, gt=0, description="the journal's cap: once it holds this "
                                           "much, messages are refused (not acknowledged) until the store takes "
                                           "the backlog; unset: only the disk limits it")
     journal_min_free_bytes: int = Field(256 * 1024**2, ge=0, description="free-space alarm when the journal's "
                                         "disk has less free (also at 90 % of journal_max_bytes)")
+    modbus_block_fault_after_s: float | None = Field(None, gt=0, description="a register block refused at every "
+                                                      "poll this long raises the device fault alert "
+                                                      "modbus-block-refused; unset: the window of the absence "
+                                                      "rule that watches the device (15 min if none)")
     gc_tuning: bool = Field(True, description="freeze the objects loaded at start and raise the collector's "
                             "thresholds once running: no 100+ ms full collections under load")
     gc_thresholds: tuple[int, int, int] = Field((50_000, 20, 100), description="gc.set_threshold() while "
                                                 "running, with gc_tuning")
+
+    @field_validator("listen_host")
+    @classmethod
+    def _check_listen_host(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value.strip().strip("[]")))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0 or ::1)") from None
 
     @field_validator("gc_thresholds")
     @classmethod
@@ -180,6 +207,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     control: ControlSettings = Field(default_factory=ControlSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION = ["streetwatch", "device_registry", "telemetry_store", "device_drivers", "simulators", "rules", "control",
-              "hydrology", "gateway"]
+              "broker", "hydrology", "gateway"]
 PACKAGES = [*PRODUCTION, "benchmarks"]
 MAX_LINES = 400
 

@@ -23,7 +23,7 @@ from device_drivers.errors import (
 from device_drivers.modbus.bus import ModbusBus
 from device_drivers.modbus.codec import BlockDecoder, decode_metric, encode_metric
 from device_drivers.modbus.plan import ReadBlock, plan_reads
-from device_registry.profile import ModbusMetric, ModbusSpec, Profile, RegisterTable
+from device_registry.profile import DataType, ModbusMetric, ModbusSpec, Profile, RegisterTable
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.expressions import Expression, ExpressionError
 from streetwatch.figures import show
@@ -152,6 +152,23 @@ def _derive(profile: Profile, values: dict[str, float], errors: dict[str, str]) 
         values[derived.name] = result
 
 
+def check_write_value(profile: Profile, metric: ModbusMetric, value: float) -> None:
+    """:class:`EncodeError` unless ``value`` lies in the range the profile declares for ``metric``.
+
+    Only the profile decides what reaches a device: a writable register without a declared range
+    (other than a bool) is not written at all, so a typo or a hostile value cannot reach the bus.
+    """
+    if not math.isfinite(value):
+        raise EncodeError(f"{metric.name}: {show(value)} is not a value a device can hold")
+    if metric.type is not DataType.bool and (metric.min is None or metric.max is None):
+        raise EncodeError(f"{profile.name}: {metric.name} declares no min and max, so it is never written "
+                          "(add its range to the profile)")
+    if (metric.min is not None and value < metric.min) or (metric.max is not None and value > metric.max):
+        low = show(metric.min) if metric.min is not None else "-∞"
+        high = show(metric.max) if metric.max is not None else "∞"
+        raise EncodeError(f"{metric.name}: {show(value)} is outside {low}..{high}")
+
+
 def _writable_metric(profile: Profile, name: str) -> ModbusMetric:
     spec = _spec(profile)
     for metric in spec.metrics:
@@ -174,10 +191,7 @@ async def write_metric(bus: ModbusBus, unit: int, profile: Profile, metric_name:
     """
     spec = _spec(profile)
     metric = _writable_metric(profile, metric_name)
-    if (metric.min is not None and value < metric.min) or (metric.max is not None and value > metric.max):
-        low = f"{show(metric.min)}" if metric.min is not None else "-∞"
-        high = f"{show(metric.max)}" if metric.max is not None else "∞"
-        raise EncodeError(f"{metric_name}: {show(value)} is outside {low}..{high}")
+    check_write_value(profile, metric, value)
     encoded = encode_metric(metric, value, spec)
     block = ReadBlock(metric.table, metric.address, metric.register_count, (metric,))
     if metric.table is RegisterTable.coil:

@@ -71,6 +71,10 @@ class RejectReason(StrEnum):
     wrong_type = "wrong_type"
     not_finite = "not_finite"
     derived_failed = "derived_failed"
+    device_mismatch = "device_mismatch"
+
+# A payload may name its device; it must be the device of its topic (the broker's ACL vouches for that).
+DEVICE_ID_KEY = "device_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +126,7 @@ def _mapping(profile: Profile) -> _Mapping:
         raise ValueError(f"profile {profile.name} has no [mqtt] section")
     metrics = tuple(_Mapped(m.name, tuple(m.json_path.split(".")), m.scale, m.offset) for m in profile.mqtt.metrics)
     ts_path = tuple(profile.mqtt.timestamp_path.split("."))
-    known = frozenset([".".join(m.path) for m in metrics] + [profile.mqtt.timestamp_path])
+    known = frozenset([".".join(m.path) for m in metrics] + [profile.mqtt.timestamp_path, DEVICE_ID_KEY])
     flat = all(len(m.path) == 1 for m in metrics) and len(ts_path) == 1
     derived = tuple((d.name, Expression.parse(d.expression)) for d in profile.derived)
     mapping = _Mapping(metrics, ts_path, known, flat, derived)
@@ -196,6 +200,10 @@ def parse_telemetry(device_id: str, payload: bytes, profile: Profile, received_a
     if not isinstance(document, dict):
         problem = f"{json_kind(document)}, not a JSON object"
         return TelemetryParse([], [Rejection(RejectReason.not_object, None, problem)])
+    named = document.get(DEVICE_ID_KEY, _MISSING)
+    if named is not _MISSING and named != device_id:
+        return TelemetryParse([], [Rejection(RejectReason.device_mismatch, None,
+                                             f"names device {str(named)[:64]!r} on the topic of {device_id}")])
 
     rejections: list[Rejection] = []
     raw_ts = document.get(mapping.timestamp_path[0], _MISSING) if mapping.flat else _lookup(
@@ -232,7 +240,8 @@ def parse_telemetry(device_id: str, payload: bytes, profile: Profile, received_a
             continue
         values[metric.name] = value
 
-    if not mapping.flat or len(document) > len(values) + len(rejections) + (raw_ts is not _MISSING):
+    if not mapping.flat or len(document) > (len(values) + len(rejections) + (raw_ts is not _MISSING)
+                                            + (named is not _MISSING)):
         _reject_unknown(document, mapping, rejections)
     for name, expression in mapping.derived:
         if expression.names <= values.keys():

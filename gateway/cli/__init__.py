@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from broker.cli import broker_app
+from broker.cli_pki import pki_app
 from control.cli import command_app, energy_app, lamp_app, schedule_app
 from device_registry.cli import device_app, group_app, profile_app
 from gateway.cli import compose as cli_compose
@@ -102,6 +104,8 @@ app.command("simulate")(simulate)
 app.command("run")(cli_run.run_command)
 app.add_typer(cli_ingest.app, name="ingest")
 device_app.command("pending")(cli_ingest.pending_command)
+app.add_typer(broker_app, name="broker")
+app.add_typer(pki_app, name="pki")
 # Groups found by entry point (pyproject.toml): `bench` comes from the benchmarks package, which no
 # production module imports.
 for _group in entry_points(group="streetwatch.cli"):

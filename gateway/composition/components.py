@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from control import MIGRATIONS as CONTROL_MIGRATIONS
 from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
+from device_registry.credentials import MIGRATIONS as CREDENTIAL_MIGRATIONS
 from gateway.intake.schema import MIGRATIONS as GATEWAY_MIGRATIONS
 from hydrology import MIGRATIONS as HYDROLOGY_MIGRATIONS
 from rules.schema import MIGRATIONS as RULES_MIGRATIONS
@@ -15,6 +16,7 @@ def all_migrations() -> list[Migration]:
     """The migrations of every component the gateway runs."""
     migrations: list[Migration] = []
     migrations += REGISTRY_MIGRATIONS
+    migrations += CREDENTIAL_MIGRATIONS
     migrations += TELEMETRY_STORE_MIGRATIONS
     migrations += RULES_MIGRATIONS
     migrations += CONTROL_MIGRATIONS

@@ -6,25 +6,29 @@
   daily GB 3838-2002 report, as ``streetwatch water report --format json``) on ``gateway.api_port``.
 
 A port of 0 or unset disables that server. The sockets are bound before the gateway starts, so a
-port in use is a one-line error at start, not a failure later.
+port in use is a one-line error at start, not a failure later. Both listen on ``gateway.listen_host``
+(127.0.0.1 unless configured); ``/devices/{id}/state`` answers only clients on this machine even
+then, since it tells where each device is and whether it answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 from collections.abc import Iterator
 from datetime import date
 from typing import Any, Protocol
 
 import uvicorn
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, make_asgi_app
 from starlette.types import ASGIApp
 
 from gateway.errors import GatewayError
+from hydrology import DailyReports
 
 
 class HttpError(GatewayError):
@@ -36,7 +40,8 @@ class GatewayView(Protocol):
 
     def device_state(self, device_id: str) -> dict[str, Any] | None: ...
 
-    async def water_report(self, day: date, area: str | None) -> list[dict[str, Any]] | None: ...
+    @property
+    def water(self) -> DailyReports | None: ...
 
 
 def create_api(view: GatewayView) -> FastAPI:
@@ -48,7 +53,9 @@ def create_api(view: GatewayView) -> FastAPI:
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/devices/{device_id}/state")
-    def device_state(device_id: str) -> dict[str, Any]:
+    def device_state(device_id: str, request: Request) -> dict[str, Any]:
+        if not _local(request):
+            raise HTTPException(status_code=403, detail="device state is served to this machine only")
         state = view.device_state(device_id)
         if state is None:
             raise HTTPException(status_code=404, detail=f"device {device_id} is not served by this gateway")
@@ -60,10 +67,10 @@ def create_api(view: GatewayView) -> FastAPI:
             day = date.fromisoformat(text)
         except ValueError:
             raise HTTPException(status_code=400, detail=f"date: {text!r} is not a date (YYYY-MM-DD)") from None
-        rows = await view.water_report(day, area)
-        if rows is None:
+        reports = view.water
+        if reports is None:
             raise HTTPException(status_code=503, detail="the gateway is starting")
-        return rows
+        return await reports.rows(day, area)
 
     return app
 
@@ -72,14 +79,23 @@ def metrics_app(registry: CollectorRegistry) -> ASGIApp:
     return make_asgi_app(registry)
 
 
-def bind(port: int, what: str, host: str = "0.0.0.0") -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+def _local(request: Request) -> bool:
+    host = request.client.host if request.client is not None else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(port: int, what: str, host: str = "127.0.0.1") -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise HttpError(f"{what} {port}: cannot listen there: {exc.strerror}") from None
+        raise HttpError(f"{what} {port}: cannot listen on {host}: {exc.strerror}") from None
     sock.listen(128)
     sock.setblocking(False)
     return sock

@@ -8,7 +8,7 @@ observed where the time is measured.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -49,6 +49,10 @@ class MeteredParts(Protocol):
     def directory(self) -> DeviceDirectory | None: ...
     @property
     def recorder(self) -> Recorder | None: ...
+    @property
+    def opened_services(self) -> list[Any]:
+        """Composed services; one with ``collect_metrics()`` adds its own metrics."""
+        ...
     def service_problems(self) -> dict[str, list[str]]: ...
 
 
@@ -156,6 +160,10 @@ class GatewayCollector(Collector):
             yield devices
         if g.directory is not None:
             yield _gauge("streetwatch_devices_served", "Registered devices the gateway serves", len(g.directory))
+        for service in g.opened_services:
+            collect = getattr(service, "collect_metrics", None)
+            if callable(collect):
+                yield from collect()
         problems = GaugeMetricFamily("streetwatch_service_problems",
                                      "Problems a service reports (rule files left out, rules disabled)",
                                      labels=["service"])

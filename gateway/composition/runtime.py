@@ -33,7 +33,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from device_drivers.modbus import BusPool, BusSettings
@@ -76,6 +76,7 @@ class GatewayContext:
     states: DeviceStates
     buses: BusPool
     """The one owner of every Modbus bus: the poller, the dispatcher and the probe take theirs from it."""
+    recorder: Recorder | None = None  # dead letters of a service (e.g. refused command acks)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,11 @@ class Gateway:
         self._stopping = asyncio.Event()
         self._main: asyncio.Task[Any] | None = None
         self._opened: dict[str, Any] = {}
+
+    @property
+    def opened_services(self) -> list[Any]:
+        """Composed services, as opened; one with ``collect_metrics()`` adds its own metrics."""
+        return list(self._opened.values())
 
     def stop(self) -> None:
         """Begin a clean stop; a second call cancels at once."""
@@ -197,9 +203,6 @@ class Gateway:
                                for block, r in (state.refused_blocks.items() if state is not None else ())},
         }
 
-    async def water_report(self, day: date, area: str | None) -> list[dict[str, Any]] | None:
-        return None if self.water is None else await self.water.rows(day, area)
-
     # -- running -------------------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -257,6 +260,7 @@ class Gateway:
         self.fanout = fanout = Fanout()
         states.listen(recorder.status_change)
         states.listen(fanout.publish_status)
+        states.listen_faults(fanout.publish_fault)  # the rules raise a device fault alert when one lasts
         directory.on_change(lambda change: states.forget(change.removed))
         directory.on_change(lambda change: recorder.registered({e.id for e in change.added}))
         self.journal = journal = await stack.enter_async_context(
@@ -285,16 +289,16 @@ class Gateway:
             poller.reconcile()
             directory.on_change(poller.reconcile)
         self.metrics.attach(self)
-        return GatewayContext(settings, self.clock, db, registry, directory, store, states, buses)
+        return GatewayContext(settings, self.clock, db, registry, directory, store, states, buses, self.recorder)
 
     def _bind_http(self) -> dict[str, Any]:
         sockets = {}
         gw = self.settings.gateway
         if gw.metrics_port:
-            sockets["metrics"] = bind(gw.metrics_port, "gateway.metrics_port")
+            sockets["metrics"] = bind(gw.metrics_port, "gateway.metrics_port", gw.listen_host)
         if gw.api_port:
             try:
-                sockets["api"] = bind(gw.api_port, "gateway.api_port")
+                sockets["api"] = bind(gw.api_port, "gateway.api_port", gw.listen_host)
             except Exception:
                 for sock in sockets.values():
                     sock.close()

@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, Metric
 
 from control import (
     AssignmentStore,
@@ -27,15 +29,19 @@ from control import (
     Dispatcher,
     ModbusChannel,
     MqttChannel,
+    RefusedAck,
     RegistryLookup,
     ScheduleLibrary,
     Scheduler,
 )
 from gateway.composition.runtime import GatewayContext, ServiceSpec
 from gateway.intake.directory import DirectoryChange
+from gateway.intake.recorder import Recorder
+from gateway.intake.records import DeadLetter
 from rules.actions import CommandTarget as RuleTarget
 from rules.errors import CommandSinkUnavailable
 from rules.runner import RulesService
+from streetwatch.clock import Clock
 from streetwatch.config import Settings
 from streetwatch.database import DatabaseUnavailable
 from streetwatch.readings import Reading
@@ -43,12 +49,53 @@ from streetwatch.readings import Reading
 log = logging.getLogger(__name__)
 
 
+REFUSED_ACK_LOG_EVERY_S = 60.0
+
+
+class RefusedAcks:
+    """Keeps refused command acks as dead letters (the recorder makes one row per device, reason and
+    minute, with its count) and logs each device and reason once a minute at most."""
+
+    def __init__(self, recorder: Recorder | None, clock: Clock) -> None:
+        self.recorder = recorder
+        self.clock = clock
+        self._logged: dict[tuple[str, str], float] = {}
+
+    def __call__(self, refused: RefusedAck) -> None:
+        if self.recorder is not None:
+            self.recorder.dead_letter(DeadLetter(refused.at, refused.device_id, refused.topic, refused.reason, None,
+                                                 refused.detail, DeadLetter.excerpt(refused.payload)))
+        key, now = (refused.device_id, refused.reason), self.clock.monotonic()
+        last = self._logged.get(key)
+        if last is not None and now - last < REFUSED_ACK_LOG_EVERY_S:
+            return
+        if len(self._logged) > 100_000:
+            self._logged.clear()
+        self._logged[key] = now
+        log.warning("refused a command ack from %s: %s (%s)", refused.device_id, refused.reason, refused.detail,
+                    extra={"device_id": refused.device_id})
+
+
 class ControlService:
     """The dispatcher and the scheduler as one gateway service."""
 
-    def __init__(self, dispatcher: Dispatcher, scheduler: Scheduler | None) -> None:
+    def __init__(self, dispatcher: Dispatcher, scheduler: Scheduler | None, mqtt: MqttChannel | None = None) -> None:
         self.dispatcher = dispatcher
         self.scheduler = scheduler
+        self.mqtt = mqtt
+
+    def collect_metrics(self) -> Iterator[Metric]:
+        """Command acknowledgements over MQTT: received, confirmed, refused by reason."""
+        if self.mqtt is None:
+            return
+        acks = self.mqtt.acks
+        family = CounterMetricFamily("streetwatch_command_acks", "MQTT command acks by outcome (received, "
+                                     "confirmed, or the reason it was refused)", labels=["outcome"])
+        family.add_metric(["received"], acks.received)
+        family.add_metric(["confirmed"], acks.confirmed)
+        for reason, count in sorted(acks.refused.items()):
+            family.add_metric([reason], count)
+        yield family
 
     async def on_readings(self, batch: Sequence[Reading]) -> None:
         """Control needs no readings; it listens for online/offline changes."""
@@ -85,7 +132,8 @@ async def open_control(ctx: GatewayContext, *, schedules: bool = True) -> AsyncI
     library = ScheduleLibrary.load(settings.schedules_dir)
     async with contextlib.AsyncExitStack() as stack:
         mqtt = await stack.enter_async_context(
-            MqttChannel(settings.mqtt_url, client_id=f"{settings.mqtt.client_id}-control"))
+            MqttChannel(settings.mqtt_url, client_id=f"{settings.mqtt.client_id}-control", clock=ctx.clock,
+                        on_refused=RefusedAcks(ctx.recorder, ctx.clock)))
         channels: dict[str, DeliveryChannel] = {"modbus": ModbusChannel(ctx.buses, ctx.clock), "mqtt": mqtt}
         dispatcher = await stack.enter_async_context(Dispatcher(
             store, RegistryLookup(ctx.registry), channels, settings=settings.control, clock=ctx.clock,
@@ -98,7 +146,7 @@ async def open_control(ctx: GatewayContext, *, schedules: bool = True) -> AsyncI
         if schedules:
             scheduler = Scheduler(dispatcher, await AssignmentStore.open(ctx.db, ctx.clock), library,
                                   zone=settings.zone, clock=ctx.clock)
-        yield ControlService(dispatcher, scheduler)
+        yield ControlService(dispatcher, scheduler, mqtt)
 
 
 @contextlib.asynccontextmanager

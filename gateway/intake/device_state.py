@@ -3,7 +3,8 @@
 A Modbus device goes offline after ``offline_after_failures`` failed polls in a row and comes back
 on the first success. A poll that is answered but has a block refused (a Modbus exception on some
 registers) keeps the device online and is counted as a partial poll; each refused block is
-logged once when it starts failing and once when it answers again. An MQTT device is what its
+logged once when it starts failing and once when it answers again, and handed to the fault listeners
+(the fan-out tells the rules, which raise a device fault alert when it lasts). An MQTT device is what its
 (retained) status message or last will says,
 and online again as soon as its telemetry arrives. Each change is handed to the listeners (the
 recorder stores it, the fan-out tells the rules), and each outage is logged once, when it begins,
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from gateway.intake.records import StatusChange
+from streetwatch.block_faults import BlockFault
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,7 @@ MQTT_STATUS = "mqtt-status"
 MQTT_TELEMETRY = "mqtt-telemetry"
 
 Listener = Callable[[StatusChange], None]
+FaultListener = Callable[[BlockFault], None]
 
 
 @dataclass(slots=True)
@@ -57,11 +60,16 @@ class DeviceStates:
         self.offline_after_failures = offline_after_failures
         self._states: dict[str, DeviceState] = {}
         self._listeners: list[Listener] = []
+        self._fault_listeners: list[FaultListener] = []
         self.online = 0
         self.offline = 0
 
     def listen(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def listen_faults(self, listener: FaultListener) -> None:
+        """Hear each register block that starts being refused, and each that answers again."""
+        self._fault_listeners.append(listener)
 
     def get(self, device_id: str) -> DeviceState | None:
         return self._states.get(device_id)
@@ -93,12 +101,14 @@ class DeviceStates:
             state.partial_polls += 1
         for block in [b for b in state.refused_blocks if b not in refused]:
             log.info("device %s answers %s again", device_id, block, extra={"device_id": device_id})
-            del state.refused_blocks[block]
+            was = state.refused_blocks.pop(block)
+            self._fault(BlockFault(device_id, block, was.reason, was.metrics, was.since, at, answered=True))
         for block, (reason, metrics) in refused.items():
             if block not in state.refused_blocks:
                 log.warning("device %s refuses %s (no %s): %s", device_id, block, ", ".join(metrics), reason,
                             extra={"device_id": device_id})
                 state.refused_blocks[block] = RefusedSince(at, reason, metrics)
+                self._fault(BlockFault(device_id, block, reason, metrics, at, at))
         if state.online is not True:
             detail = "poll answered" + (f", {len(refused)} block(s) refused" if refused else "")
             self._change(device_id, state, True, at=at, source=MODBUS, detail=detail)
@@ -133,6 +143,10 @@ class DeviceStates:
         if state is None:
             state = self._states[device_id] = DeviceState(None, None)
         return state
+
+    def _fault(self, fault: BlockFault) -> None:
+        for listener in self._fault_listeners:
+            listener(fault)
 
     def _count(self, state: DeviceState | None, step: int) -> None:
         if state is None or state.online is None:

@@ -1,4 +1,4 @@
-"""Readings and online/offline changes, handed to the services that want them (the rules engine, …).
+"""Readings, online/offline changes and refused register blocks, handed to the services that want them.
 
 Each subscriber has its own bounded queue and its own task, so a slow one never slows another,
 and the intake never waits for one while it keeps up. A full queue is backpressure: the intake
@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from gateway.intake.records import StatusChange
+from streetwatch.block_faults import BlockFault
 from streetwatch.figures import show
 from streetwatch.readings import Reading
 
@@ -43,12 +44,24 @@ class ReadingSubscriber(Protocol):
         ...
 
 
+@runtime_checkable
+class FaultSubscriber(Protocol):
+    """A subscriber that also wants to hear of register blocks a device refuses (the rules engine)."""
+
+    async def on_block_fault(self, fault: BlockFault) -> None:
+        """A block started being refused at every poll, or answers again (``fault.answered``)."""
+        ...
+
+
+Event = Sequence[Reading] | StatusChange | BlockFault
+
+
 @dataclass(eq=False)
 class Subscription:
     name: str
     subscriber: ReadingSubscriber
     capacity_readings: int
-    queue: deque[Sequence[Reading] | StatusChange] = field(default_factory=deque)
+    queue: deque[Event] = field(default_factory=deque)
     queued_readings: int = 0
     delivered_readings: int = 0
     dropped_readings: int = 0
@@ -104,6 +117,13 @@ class Fanout:
                 sub.queue.append(change)
                 sub.has_items.set()
 
+    def publish_fault(self, fault: BlockFault) -> None:
+        """A register block refused or answering again, to the subscribers that want it (:class:`FaultSubscriber`)."""
+        for sub in self.subscriptions:
+            if isinstance(sub.subscriber, FaultSubscriber) and len(sub.queue) < self.max_status_changes:
+                sub.queue.append(fault)
+                sub.has_items.set()
+
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
             for sub in self.subscriptions:
@@ -118,6 +138,9 @@ class Fanout:
             item = sub.queue[0]
             if isinstance(item, StatusChange):
                 await sub.subscriber.on_status(item.device_id, item.online, item.at)
+            elif isinstance(item, BlockFault):
+                if isinstance(sub.subscriber, FaultSubscriber):
+                    await sub.subscriber.on_block_fault(item)
             else:
                 await sub.subscriber.on_readings(item)
                 sub.queued_readings -= len(item)

@@ -35,6 +35,7 @@ class MqttTestLamp:
         self._task: asyncio.Task[None] | None = None
         self._client: aiomqtt.Client | None = None
         self._ready = asyncio.Event()
+        self.got_command = asyncio.Event()
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._serve(), name=f"test-lamp-{self.device_id}")
@@ -56,6 +57,7 @@ class MqttTestLamp:
                 async for message in client.messages:
                     command = json.loads(bytes(message.payload))  # type: ignore[arg-type]
                     self.received.append(command)
+                    self.got_command.set()
                     group.create_task(self._answer(client, command))
 
     async def _answer(self, client: aiomqtt.Client, command: dict[str, Any]) -> None:

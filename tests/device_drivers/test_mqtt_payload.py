@@ -202,6 +202,19 @@ def test_encode_telemetry_round_trips(probe: Profile) -> None:
     assert [(r.metric, r.value, r.ts) for r in result.readings] == [("ph", 7.5, ts), ("temperature_c", 12.25, ts)]
 
 
+@pytest.mark.parametrize("profile_name", ["probe", "third_party"])
+def test_a_payload_may_name_its_own_device_only(profile_name: str, request: pytest.FixtureRequest) -> None:
+    profile: Profile = request.getfixturevalue(profile_name)
+    own = parse(profile, {"device_id": "DEV-1", "ph": 7.1} if profile_name == "probe"
+                else {"device_id": "DEV-1", "data": {"dist_m": 1.5}})
+    assert own[1] == [] and len(own[0]) == 1
+    for named in ("WQ-2", 7, None, ["WQ-1"]):
+        parsed = parse_telemetry("WQ-1", json.dumps({"device_id": named, "ph": 7.1}).encode(), profile, NOW)
+        assert parsed.readings == []
+        assert [(r.reason, r.metric) for r in parsed.rejections] == [(RejectReason.device_mismatch, None)]
+        assert "on the topic of WQ-1" in parsed.rejections[0].detail
+
+
 @pytest.mark.parametrize(("ahead", "accepted"), [
     (timedelta(hours=23), False), (timedelta(minutes=5, seconds=1), False), (timedelta(minutes=5), True),
     (timedelta(minutes=4), True), (timedelta(hours=-23), True)])

@@ -17,8 +17,10 @@ from device_registry.cli import device_app, group_app, profile_app
 from device_registry.observed import Observed, latest_readings, set_latest_readings
 from device_registry.profile import SHIPPED_PROFILES_DIR
 from streetwatch.database import Database
+from streetwatch.passwords import verify_password
 from streetwatch.readings import Reading
 from tests.device_registry.conftest import Cli
+from tests.fixtures.cli import one_error as _one_error
 
 pytestmark = pytest.mark.services
 
@@ -30,14 +32,6 @@ ADD_GAUGE = ["device", "add", "CG-TH-0007", "--kind", "culvert_gauge", "--profil
              "--unit", "7", "--lat", "23.14", "--lon", "113.33", "--site", "Tianhe",
              "--threshold", "water_level_mm.red=800", "--threshold", "water_level_mm.orange=500"]
 HEADER = "id,kind,profile,transport,host,port,unit,lat,lon,site,groups,tags,thresholds\n"
-
-
-def _one_error(result: tuple[int, str, str]) -> str:
-    code, out, err = result
-    assert code == 2, (out, err)
-    assert "Traceback" not in err
-    (line,) = err.strip().splitlines()
-    return line.removeprefix("streetwatch: error: ")
 
 
 def test_register_list_show_update_retire(cli: Cli) -> None:
@@ -158,7 +152,8 @@ def test_export_then_import_elsewhere_reproduces_the_registry(cli: Cli, tmp_path
     again = json.loads(cli("device", "export", "--format", "json", "--include-secrets")[1])
     by_id = {d["id"]: d for d in again}
     assert by_id["LP-BY-000123"]["status"] == "retired"
-    assert by_id["CG-M-1"]["address"]["password"] == "s3cret"
+    assert verify_password("s3cret", by_id["CG-M-1"]["address"]["password"])
+    assert b"s3cret" not in (tmp_path / "elsewhere.db").read_bytes()  # stored as its hash only
     assert [d for d in again if d["id"] != "CG-M-1"] == \
         [d for d in exported_json if d["id"] != "CG-M-1"]
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from device_registry.device import DeviceStatus, Transport
 from device_registry.errors import InvalidDevice
 from device_registry.flat import COLUMNS, device_from_fields, device_to_fields, split_host_port
+from streetwatch.passwords import verify_password
 from tests.device_registry.conftest import GAUGE, LAMP
 
 
@@ -103,7 +104,10 @@ def test_host_forms() -> None:
 
 def test_secrets_are_masked_only_when_asked() -> None:
     device = device_from_fields({**GAUGE, "client_id": "cg7", "username": "cg7", "password": "s3cret"})
-    assert device_to_fields(device)["password"] == "s3cret"
+    stored = device_to_fields(device)["password"]
+    assert stored.startswith("$7$") and verify_password("s3cret", stored)  # only its hash is kept
+    assert device_from_fields({**GAUGE, "password": stored}).address == device.address.model_copy(
+        update={"client_id": None, "username": None})  # a hash read back stays that hash
     assert device_to_fields(device, secrets=False)["password"] == "***"
 
 

@@ -77,6 +77,16 @@ def test_config_show_reports_effective_values(
     assert "sqlite: sqlite:///x.db" in out
 
 
+def test_config_show_never_shows_a_password(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("STREETWATCH_DATABASE_URL", "postgresql://sw:db-s3cret@127.0.0.1/sw")
+    monkeypatch.setenv("STREETWATCH_MQTT_URL", "mqtts://~gateway:mq%2Fs3cret@broker.example:8883")
+    assert main(["config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "s3cret" not in out
+    assert "mqtts://~gateway:***@broker.example:8883" in out and "postgresql://sw:***@127.0.0.1/sw" in out
+
+
 @pytest.mark.parametrize("command", [["run"], ["ingest", "status"], ["ingest", "rejected"], ["ingest", "events"],
                                      ["device", "pending"]])
 def test_gateway_commands_show_an_example(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -87,7 +97,7 @@ def test_gateway_commands_show_an_example(command: list[str], capsys: pytest.Cap
 
 def test_run_with_its_api_port_taken_is_one_line_and_exit_2(tmp_path: Path) -> None:
     with socket.socket() as taken:
-        taken.bind(("0.0.0.0", 0))
+        taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         result = subprocess.run(
@@ -97,8 +107,8 @@ def test_run_with_its_api_port_taken_is_one_line_and_exit_2(tmp_path: Path) -> N
             cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60,
         )
     assert result.returncode == 2
-    assert result.stderr.splitlines()[-1] == (f"streetwatch: error: gateway.api_port {port}: cannot listen there: "
-                                              "Address already in use")
+    assert result.stderr.splitlines()[-1] == (
+        f"streetwatch: error: gateway.api_port {port}: cannot listen on 127.0.0.1: Address already in use")
 
 
 def test_run_with_a_data_dir_it_cannot_use_is_one_line_and_exit_1(tmp_path: Path) -> None:

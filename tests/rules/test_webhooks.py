@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from rules.backoff import Backoff
 from rules.notifier import Notifier
 from rules.payload import encode, transition_payload
 from rules.webhooks import WebhookSender
+from streetwatch.clock import FakeClock
 from streetwatch.config import ConfigError, NotificationSettings, WebhookSettings, load_settings
 from tests.rules.http_receiver import HttpReceiver
 from tests.rules.support import transition
@@ -25,16 +28,31 @@ def hook(url: str, **overrides: object) -> WebhookSettings:
                                            "backoff_max_s": 0.05, **overrides})
 
 
+def receiver_accepts(headers: dict[str, str], body: bytes, now: float, *, max_age_s: float = 300) -> bool:
+    """What docs/rules.md tells a receiver to do, written from the docs, not from the sender's code."""
+    timestamp = headers["x-streetwatch-timestamp"]
+    expected = "sha256=" + hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    fresh = abs(now - int(timestamp)) <= max_age_s
+    return fresh and hmac.compare_digest(expected, headers["x-streetwatch-signature"])
+
+
 async def test_the_receiver_gets_the_exact_body_and_a_valid_signature() -> None:
     body = encode(transition_payload(transition("raised", "red")))
+    clock = FakeClock(datetime(2026, 12, 6, 11, 30, tzinfo=UTC))
     async with HttpReceiver() as receiver:
-        async with WebhookSender(hook(receiver.url)) as sender:
+        async with WebhookSender(hook(receiver.url), clock=clock) as sender:
             sender.send(body, "raised")
             (request,) = await receiver.wait_for(1)
         assert (request.method, request.path) == ("POST", "/hook")
         assert request.body == body
-        expected = hmac.new(SECRET.encode(), request.body, hashlib.sha256).hexdigest()
-        assert request.headers["x-streetwatch-signature"] == f"sha256={expected}"
+        assert request.headers["x-streetwatch-timestamp"] == str(int(clock.now().timestamp()))
+        now = clock.now().timestamp()
+        assert receiver_accepts(request.headers, request.body, now)
+        # Replayed ten minutes later, or with the body or the timestamp changed, it is refused.
+        assert not receiver_accepts(request.headers, request.body, now + 600)
+        assert not receiver_accepts(request.headers, request.body.replace(b"red", b"yellow"), now)
+        moved = {**request.headers, "x-streetwatch-timestamp": str(int(now) + 600)}
+        assert not receiver_accepts(moved, request.body, now + 600)
         assert request.headers["content-type"] == "application/json"
         assert request.headers["x-streetwatch-event"] == "raised"
         document = json.loads(request.body)
@@ -52,6 +70,8 @@ async def test_server_errors_are_retried_with_the_same_delivery_id() -> None:
             await sender.join()
         assert [r.body for r in requests] == [b'{"n":1}'] * 3
         assert len({r.headers["x-streetwatch-delivery"] for r in requests}) == 1
+        # each attempt is signed when it is made, so a retry an hour later is not stale
+        assert all(receiver_accepts(r.headers, r.body, time.time()) for r in requests)
         assert (sender.delivered, sender.retries, sender.failed) == (1, 2, 0)
 
 

@@ -1,0 +1,70 @@
+"""One connection attempt to the broker, with every way it can fail said in one line (never the password)."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+
+from broker.pki import PkiError, load_certificate, load_private_key
+
+# CONNACK codes of MQTT 3.1.1 (4, 5) and 5 (134, 135) that mean "who you are was not accepted".
+_REFUSED_LOGIN = {4, 5, 134, 135}
+
+
+class CheckFailed(Exception):
+    """The connection failed; the message says why, naming the file or the broker."""
+
+
+def _files(ca: Path | None, cert: Path | None, key: Path | None) -> None:
+    try:
+        if ca is not None:
+            load_certificate(ca, "CA certificate")
+        if (cert is None) != (key is None):
+            raise CheckFailed("--cert and --key go together")
+        if cert is not None and key is not None:
+            load_certificate(cert, "client certificate")
+            load_private_key(key, "client key")
+    except PkiError as exc:
+        raise CheckFailed(str(exc).replace(" (run `streetwatch pki init` first)", "")) from None
+
+
+async def check_connection(url: str, *, ca: Path | None = None, cert: Path | None = None, key: Path | None = None,
+                           timeout_s: float = 5.0) -> str:
+    """Connect and disconnect; returns what was reached, raises :class:`CheckFailed` with the reason."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise CheckFailed(f"{parts.scheme}://{parts.hostname or ''}: use mqtts://USER:PASSWORD@HOST:PORT")
+    tls = parts.scheme == "mqtts"
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError as exc:
+        raise CheckFailed(f"bad port in the URL: {exc}") from None
+    _files(ca, cert, key)
+    user = unquote(parts.username) if parts.username else None
+    where = f"{parts.hostname}:{port}"
+    params = aiomqtt.TLSParameters(ca_certs=str(ca) if ca else None, certfile=str(cert) if cert else None,
+                                   keyfile=str(key) if key else None) if tls else None
+    try:
+        async with aiomqtt.Client(parts.hostname, port, username=user,
+                                  password=unquote(parts.password) if parts.password else None,
+                                  tls_params=params, timeout=timeout_s, identifier=f"streetwatch-check-{user or ''}"):
+            pass
+    except aiomqtt.MqttCodeError as exc:
+        code = getattr(exc.rc, "value", exc.rc)  # an int in MQTT 3.1.1, a ReasonCode in 5
+        if code in _REFUSED_LOGIN:
+            raise CheckFailed(f"{where} refused {user or 'an anonymous client'}: bad user name, password or "
+                              "certificate (or the account was revoked)") from None
+        raise CheckFailed(f"{where} refused the connection: {exc}") from None
+    except ssl.SSLError as exc:
+        raise CheckFailed(f"TLS with {where} failed: {exc.reason or exc}") from None
+    except aiomqtt.MqttError as exc:
+        text = str(exc)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "SSL" in text:
+            raise CheckFailed(f"TLS with {where} failed: {text}") from None
+        raise CheckFailed(f"{where}: {text}") from None
+    except OSError as exc:
+        raise CheckFailed(f"{where}: {exc.strerror or exc}") from None
+    return f"connected to {where} as {user or 'anonymous'}{' over TLS' if tls else ''}"
