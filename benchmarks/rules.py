@@ -4,6 +4,7 @@
     streetwatch bench rules --no-gc-tuned          # the garbage collector as Python sets it (the gateway tunes it)
     streetwatch bench rules --postgres             # a throwaway PostgreSQL+TimescaleDB instead
     streetwatch bench rules --database-url postgresql://… --mqtt-url mqtt://…
+    streetwatch bench rules --hydrology            # plus a quality and a projected rule on the background gauges
 
 The rules service (shipped rules; the flood rule's ``for``/``clear_for`` set to 0 so the time
 measured is the pipeline's, not the policy's) runs on the real store and a real broker. Readings
@@ -34,7 +35,7 @@ from device_registry.device import Device, DeviceStatus, Location, MqttAddress
 from rules.actions import CommandTarget
 from rules.alerts import Alert, AlertTransition
 from rules.engine import RulesEngine
-from rules.loader import SHIPPED_RULES_DIR, RuleSet, load_ruleset
+from rules.loader import SHIPPED_RULES_DIR, RuleSet, load_ruleset, parse_ruleset
 from rules.runner import RulesService
 from rules.spec import ThresholdRule
 from streetwatch.clock import SystemClock
@@ -74,10 +75,37 @@ def fleet(lamps: int, gauges: int, probes: int, probe_gauges: int) -> dict[str, 
     return {d.id: d for d in devices}
 
 
-def bench_rules() -> RuleSet:
+# The quality screen and the time-to-level projection of docs/rules.md, on the background gauges only: the
+# probe gauges' jump from 100 to 900 mm is exactly what the quality screen holds back as a spike.
+HYDROLOGY_RULES = """
+rules:
+  - name: bench-gauge-quality
+    kind: quality
+    applies_to: {kinds: [culvert_gauge], devices: ["CG-*"]}
+    metric: water_level_mm
+    severity: yellow
+    spike: 150
+    max_rise_per_min: 300
+    stuck_for: 30m
+    floor: -30
+    ceiling: 2350
+    battery_min: 3.4
+    signal_min: 15
+  - name: bench-underpass-projected
+    kind: projected
+    applies_to: {kinds: [culvert_gauge], devices: ["CG-*"]}
+    metric: water_level_mm
+    levels: {yellow: 300, orange: 500, red: 800}
+    within: 15m
+"""
+
+
+def bench_rules(*, hydrology: bool = False) -> RuleSet:
     shipped = load_ruleset(SHIPPED_RULES_DIR)
     rules = tuple(r.model_copy(update={"for_s": 0.0, "clear_for_s": 0.0})
                   if isinstance(r, ThresholdRule) and r.name == "culvert-water-level" else r for r in shipped.rules)
+    if hydrology:
+        rules += parse_ruleset(HYDROLOGY_RULES).rules
     return RuleSet(shipped.scale, rules, shipped.origins)
 
 
@@ -191,13 +219,14 @@ class _DiscardSink:
         return None
 
 
-async def engine_capacity(devices: dict[str, Device], readings: int = 100_000) -> float:
+async def engine_capacity(devices: dict[str, Device], readings: int = 100_000, *, hydrology: bool = False) -> float:
     """Readings per second the engine evaluates on its own (shipped rules, no store, no broker)."""
     source = background(devices)
     now = SystemClock().now()
     batches = [[Reading(d, m, now, v) for d, m, v in (next(source) for _ in range(1000))]
                for _ in range(readings // 1000)]
-    async with RulesEngine(_DiscardSink(), clock=SystemClock(), rules=bench_rules(), devices=devices) as engine:
+    rules = bench_rules(hydrology=hydrology)
+    async with RulesEngine(_DiscardSink(), clock=SystemClock(), rules=rules, devices=devices) as engine:
         await engine.on_readings(batches[0])  # routes cached, windows started
         started = time.perf_counter()
         for batch in batches[1:]:
@@ -250,6 +279,7 @@ async def _services(args: argparse.Namespace, workdir: Path) -> AsyncIterator[tu
 async def main_async(args: argparse.Namespace) -> None:
     devices = fleet(args.lamps, args.gauges, args.probes, 200)
     capacity = await engine_capacity(devices)
+    with_hydrology = await engine_capacity(devices, hydrology=True)
     with tempfile.TemporaryDirectory(prefix="rules-bench-") as tmp:
         async with _services(args, Path(tmp)) as (mqtt_url, database_url):
             url = DatabaseUrl.parse(database_url)
@@ -261,7 +291,7 @@ async def main_async(args: argparse.Namespace) -> None:
                                                               mqtt=MqttTransport.from_settings(settings),
                                                               devices=devices, commands=commands,
                                                               on_announced=probes.on_announced) as service:
-                service.apply_rules(bench_rules())
+                service.apply_rules(bench_rules(hydrology=args.hydrology))
                 ready = asyncio.Event()
                 subscriber = asyncio.create_task(_subscriber(mqtt_url, probes, ready), name="bench-subscriber")
                 await ready.wait()
@@ -288,7 +318,9 @@ async def main_async(args: argparse.Namespace) -> None:
                 await asyncio.wait([subscriber])
                 gc.callbacks.remove(pauses)
                 stats = service.engine.stats
-    print(f"engine alone (no store, no broker): {capacity:,.0f} readings/s")
+    print(f"engine alone (no store, no broker): {capacity:,.0f} readings/s; with the quality and projected rules "
+          f"on the background gauges: {with_hydrology:,.0f} readings/s")
+    print(f"rules in the run: shipped{' + quality + projected (--hydrology)' if args.hydrology else ''}")
     worst = max(pauses.pauses_ms, default=0.0)
     tuning = (f"gc tuned as streetwatch run: freeze, thresholds {'/'.join(map(str, thresholds))}" if args.gc_tuned
               else "gc not tuned")
@@ -314,6 +346,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", help="default: SQLite in a temp dir (or --postgres)")
     parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL+TimescaleDB")
     parser.add_argument("--mqtt-url", help="default: start a throwaway Mosquitto")
+    parser.add_argument("--hydrology", action="store_true",
+                        help="add a quality and a projected rule on the background gauges (docs/rules.md)")
     parser.add_argument("--gc-tuned", action=argparse.BooleanOptionalAction, default=True,
                         help="gc.freeze() once started and gc.set_threshold(50000, 20, 100), as `streetwatch run` "
                              "does by default ([gateway] gc_tuning); --no-gc-tuned leaves the collector alone")

@@ -18,6 +18,7 @@ from device_registry.errors import FieldProblem, ImportRejected, InvalidDevice, 
 from device_registry.flat import COLUMNS, REQUIRED, device_from_fields, device_to_fields, fields_for_transport
 from device_registry.library import ProfileLibrary, check_device
 from device_registry.lifecycle import check_status_change
+from streetwatch.csv_rows import CsvLineError, numbered_rows
 from streetwatch.safe_text import csv_uncell
 
 MAX_FIELD_CHARS = 10_000  # notes included; a longer cell is a mistake or an attack, not a device
@@ -89,12 +90,8 @@ def read_csv(text: str) -> list[ImportRow]:
                  if name in COLUMNS and name in header[:i]]
     problems += [RowProblem(1, name, "required column is missing") for name in REQUIRED if name not in header]
     rows: list[ImportRow] = []
-    end = 1
     try:
-        for cells in reader:
-            start, end = end + 1, reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue
+        for start, cells in numbered_rows(reader):
             if len(cells) > len(header):
                 problems.append(RowProblem(start, "row", f"{len(cells)} cells but the header has {len(header)}"))
                 continue
@@ -105,8 +102,8 @@ def read_csv(text: str) -> list[ImportRow]:
             fields = {name: ("" if len(cell) > MAX_FIELD_CHARS else cell)
                       for name, cell in zip(header, padded, strict=True)}
             rows.append(ImportRow(start, fields, long))
-    except csv.Error as exc:
-        problems.append(RowProblem(end + 1, "row", f"not valid CSV: {exc}"))
+    except CsvLineError as exc:
+        problems.append(RowProblem(exc.line, "row", f"not valid CSV: {exc}"))
     if problems:
         raise ImportRejected(problems)
     return rows

@@ -24,8 +24,8 @@ from datetime import datetime
 from device_registry.device import Device
 from rules.alerts import Alert, AlertEvent, AlertTransition
 from rules.durations import format_duration_s
+from rules.evidence import Evidence
 from rules.index import RuleIndex
-from rules.runtime import Evidence
 from rules.severity import SeverityScale
 from rules.transitions import RankChange, clear_transition, make_transition
 from streetwatch.block_faults import BlockFault

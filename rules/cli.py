@@ -22,7 +22,16 @@ from rules.errors import AlertNotFound, AlertStateError
 from rules.loader import SHIPPED_RULES_DIR, RuleSet, check_rule_paths, rule_paths
 from rules.metric_check import unknown_metric_warnings
 from rules.runner import configured_rule_files
-from rules.spec import AbsenceRule, ConditionRule, GroupRule, RateOfChangeRule, RuleSpec, ThresholdRule
+from rules.spec import (
+    AbsenceRule,
+    ConditionRule,
+    GroupRule,
+    ProjectedRule,
+    QualityRule,
+    RateOfChangeRule,
+    RuleSpec,
+    ThresholdRule,
+)
 from streetwatch.cli_support import OutputFormat, UserError, render, run, settings
 from streetwatch.clock import SystemClock
 from streetwatch.config import Settings
@@ -89,6 +98,11 @@ def _summary(rule: RuleSpec) -> str:
     if isinstance(rule, RateOfChangeRule):
         word, limit = ("rise", rule.rise) if rule.rise is not None else ("fall", rule.fall)
         return f"{rule.metric} {word} > {show_number(limit)} per {format_duration_s(rule.window_s)}"
+    if isinstance(rule, ProjectedRule):
+        levels = ", ".join(f"{name} {show_number(value)}" for name, value in rule.levels.items())
+        return f"{rule.metric} projected to {levels or '(device levels)'} within {format_duration_s(rule.within_s)}"
+    if isinstance(rule, QualityRule):
+        return f"{rule.metric} trustworthy (spike, gradient, stuck, floor, battery, signal checks)"
     if isinstance(rule, AbsenceRule):
         return f"no data for {format_duration_s(rule.after_s)}"
     if isinstance(rule, ConditionRule):

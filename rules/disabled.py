@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rules.alerts import AlertTransition
+from rules.evidence import Evidence
 from rules.loader import RuleSet
-from rules.runtime import Evidence
 from rules.severity import SeverityScale
 from rules.spec import RuleSpec
 from rules.transitions import RankChange, make_transition

@@ -30,17 +30,12 @@ from rules.block_faults import FAULT_RULE, BlockFaults, fault_policy
 from rules.delivery import EngineStats, Outboxes
 from rules.disabled import DisabledRules
 from rules.durations import format_duration_s
+from rules.evidence import Evidence
 from rules.index import RuleIndex
 from rules.loader import RuleSet
-from rules.runtime import (
-    AbsenceRuntime,
-    ConditionRuntime,
-    Evidence,
-    GroupRuntime,
-    Runtime,
-    ThresholdRuntime,
-    make_runtime,
-)
+from rules.projected import ProjectedRuntime
+from rules.quality_rule import QualityRuntime
+from rules.runtime import AbsenceRuntime, ConditionRuntime, GroupRuntime, Runtime, ThresholdRuntime, make_runtime
 from rules.severity import SeverityScale
 from rules.tracks import Track, Tracks
 from rules.transitions import RankChange, action_requests, clear_transition, make_transition
@@ -195,7 +190,7 @@ class RulesEngine:
             for rt in self._runtimes.values():
                 if device is None:
                     rt.forget(device_id)
-                elif isinstance(rt, ThresholdRuntime):
+                elif isinstance(rt, ThresholdRuntime | ProjectedRuntime | QualityRuntime):
                     rt.device_changed(device_id)
             if device is None or device.status is DeviceStatus.retired:
                 self._latest.pop(device_id, None)
@@ -278,7 +273,10 @@ class RulesEngine:
             if latest is None:
                 latest = self._latest[device.id] = {}
             latest[metric] = reading.value
+        held = False  # quality rules come first; a reading one of them holds back goes no further
         for rt in self._index.rules_for(device, metric):
+            if held:
+                break
             track = self._tracks.get(rt.spec.name, device.id)
             if isinstance(rt, ConditionRuntime):
                 try:
@@ -288,6 +286,7 @@ class RulesEngine:
                     continue  # the routes are a snapshot (a tuple): the reading's other rules still see it
             else:
                 evidence = rt.evaluate(device, reading, track.debouncer.raw if track is not None else 0)
+                held = isinstance(rt, QualityRuntime) and rt.holds_back
             if evidence is None or (track is None and not evidence.rank):
                 continue  # normal, and nothing pending: nothing to remember
             self._observe(rt, track or self._track(rt, device.id, t), evidence, t, now, arrived=arrived)

@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from device_registry.device import Device
+from rules.quality_rule import QualityRuntime
 from rules.runtime import (
     AbsenceRuntime,
     ConditionRuntime,
     GroupRuntime,
     MetricRuntime,
-    RateRuntime,
     Runtime,
-    ThresholdRuntime,
 )
 
 
@@ -42,7 +41,7 @@ class RuleIndex:
         for rt in runtimes.values():
             if isinstance(rt, GroupRuntime):
                 sources.setdefault(rt.spec.source, []).append(rt)
-            if not isinstance(rt, ThresholdRuntime | RateRuntime | ConditionRuntime):
+            if isinstance(rt, AbsenceRuntime | GroupRuntime):
                 continue
             if isinstance(rt, ConditionRuntime):
                 latest |= rt.value_names
@@ -81,6 +80,7 @@ class RuleIndex:
             candidates = (index.get(("kind", device.kind, metric), ())
                           + index.get(("profile", device.profile, metric), ())
                           + index.get(("any", "", metric), ()))
-            found = tuple(rt for rt in dict.fromkeys(candidates) if rt.spec.applies_to.matches(device))
+            found = tuple(sorted((rt for rt in dict.fromkeys(candidates) if rt.spec.applies_to.matches(device)),
+                                 key=lambda rt: not isinstance(rt, QualityRuntime)))  # the quality screen first
             routes.by_metric[metric] = found
         return found

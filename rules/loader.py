@@ -23,6 +23,8 @@ from rules.spec import (
     ActionSpec,
     ConditionRule,
     GroupRule,
+    ProjectedRule,
+    QualityRule,
     RateOfChangeRule,
     RuleFile,
     RuleSpec,
@@ -34,7 +36,7 @@ from streetwatch.figures import show
 SHIPPED_RULES_DIR = Path(__file__).parent / "examples"
 BUILTIN_NAMES = frozenset({"sun_elevation_deg", "sun_up"})
 """Names every condition may use besides the device's metrics and its windows."""
-KINDS = ("threshold", "rate_of_change", "absence", "condition", "group")
+KINDS = ("threshold", "rate_of_change", "projected", "quality", "absence", "condition", "group")
 _RULE: TypeAdapter[RuleSpec] = TypeAdapter(RuleSpec)
 
 
@@ -235,13 +237,23 @@ def _rule_problems(rule: RuleSpec, scale: SeverityScale) -> list[tuple[Loc, str]
             problems.append((_split(where), f"unknown severity {severity!r}; the scale is {' < '.join(scale.names)}"))
     for index, action in enumerate(rule.actions):
         problems += [(("actions", index, *loc), message) for loc, message in _action_problems(action)]
-    if isinstance(rule, ThresholdRule):
+    if isinstance(rule, ThresholdRule | ProjectedRule):
         problems += _threshold_problems(rule, scale)
+    if isinstance(rule, QualityRule) and not _quality_checks(rule):
+        problems.append(((), "give at least one check: spike, max_rise_per_min, stuck_for, floor, battery_min "
+                             "or signal_min"))
+    if isinstance(rule, ProjectedRule) and rule.min_span_s > rule.window_s:
+        problems.append((("min_span",), "must not be longer than the window"))
     elif isinstance(rule, RateOfChangeRule) and (rule.rise is None) == (rule.fall is None):
         problems.append(((), "give exactly one of 'rise' or 'fall'"))
     elif isinstance(rule, ConditionRule):
         problems += _condition_problems(rule)
     return problems
+
+
+def _quality_checks(rule: QualityRule) -> list[object]:
+    checks = (rule.spike, rule.max_rise_per_min, rule.stuck_for_s, rule.floor, rule.battery_min, rule.signal_min)
+    return [check for check in checks if check is not None]
 
 
 def _split(dotted: str) -> Loc:
@@ -254,17 +266,18 @@ def _split(dotted: str) -> Loc:
     return tuple(parts)
 
 
-def _threshold_problems(rule: ThresholdRule, scale: SeverityScale) -> list[tuple[Loc, str]]:
+def _threshold_problems(rule: ThresholdRule | ProjectedRule, scale: SeverityScale) -> list[tuple[Loc, str]]:
     if not rule.levels and not rule.device_thresholds:
         return [(("levels",), "give at least one level, or let devices supply them (device_thresholds: true)")]
+    direction = rule.direction if isinstance(rule, ThresholdRule) else "above"
     known = sorted(((scale.rank(n), v) for n, v in rule.levels.items() if scale.knows(n)))
     for (low_rank, low), (high_rank, high) in itertools.pairwise(known):
-        wrong = high <= low if rule.direction == "above" else high >= low
+        wrong = high <= low if direction == "above" else high >= low
         if wrong:
-            word = "above" if rule.direction == "above" else "below"
+            word = "above" if direction == "above" else "below"
             return [(("levels", scale.name(high_rank)),
                      f"{show(high)} must be {word} the {scale.name(low_rank)} level {show(low)} "
-                     f"(direction: {rule.direction})")]
+                     f"(direction: {direction})")]
     return []
 
 

@@ -16,7 +16,15 @@ from collections.abc import Iterator
 from device_registry.library import ProfileLibrary
 from device_registry.profile import Profile
 from rules.loader import RuleSet
-from rules.spec import AbsenceRule, ConditionRule, RateOfChangeRule, RuleSpec, ThresholdRule
+from rules.spec import (
+    AbsenceRule,
+    ConditionRule,
+    ProjectedRule,
+    QualityRule,
+    RateOfChangeRule,
+    RuleSpec,
+    ThresholdRule,
+)
 from streetwatch.expressions import Expression
 
 BUILT_IN_NAMES = frozenset({"sun_elevation_deg", "sun_up"})
@@ -25,8 +33,14 @@ BUILT_IN_NAMES = frozenset({"sun_elevation_deg", "sun_up"})
 
 def metrics_read(rule: RuleSpec) -> Iterator[tuple[str, str]]:
     """(field, metric) for each device metric ``rule`` reads."""
-    if isinstance(rule, ThresholdRule | RateOfChangeRule):
+    if isinstance(rule, ThresholdRule | RateOfChangeRule | ProjectedRule):
         yield "metric", rule.metric
+    elif isinstance(rule, QualityRule):
+        yield "metric", rule.metric
+        if rule.battery_min is not None:
+            yield "battery_metric", rule.battery_metric
+        if rule.signal_min is not None:
+            yield "signal_metric", rule.signal_metric
     elif isinstance(rule, AbsenceRule):
         for metric in rule.metrics:
             yield "metrics", metric

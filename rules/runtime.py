@@ -10,14 +10,25 @@ import fnmatch
 import heapq
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from device_registry.device import Device
 from rules.durations import format_duration_s
+from rules.evidence import Evidence
 from rules.levels import Levels, effective_levels
+from rules.projected import ProjectedRuntime
+from rules.quality_rule import QualityRuntime
 from rules.severity import SeverityScale
-from rules.spec import AbsenceRule, ConditionRule, GroupRule, RateOfChangeRule, RuleSpec, ThresholdRule
+from rules.spec import (
+    AbsenceRule,
+    ConditionRule,
+    GroupRule,
+    ProjectedRule,
+    QualityRule,
+    RateOfChangeRule,
+    RuleSpec,
+    ThresholdRule,
+)
 from rules.windows import SampleWindow, TransitionCounter
 from streetwatch.expressions import Expression, ExpressionBudgetError, ExpressionError
 from streetwatch.figures import show
@@ -25,26 +36,6 @@ from streetwatch.readings import Reading
 from streetwatch.sun import SUNRISE_ELEVATION_DEG, sun_elevation_deg
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Evidence:
-    """Why a rule sees a rank: the value and threshold behind it, for the alert and its message.
-
-    ``message`` may be a function: most evidence never becomes an alert, so the text is only
-    written when it does (formatting numbers for every reading would cost more than the rule).
-    """
-
-    rank: int
-    metric: str | None = None
-    value: float | None = None
-    threshold: float | None = None
-    message: str | Callable[[], str] = ""
-    context: Mapping[str, float] = field(default_factory=dict)
-
-    @property
-    def text(self) -> str:
-        return self.message() if callable(self.message) else self.message
 
 
 class ThresholdRuntime:
@@ -286,9 +277,9 @@ class GroupRuntime:
         return Evidence(self.rank if active else 0, None, float(count), float(self.spec.at_least), message)
 
 
-MetricRuntime = ThresholdRuntime | RateRuntime | ConditionRuntime
+MetricRuntime = QualityRuntime | ThresholdRuntime | RateRuntime | ProjectedRuntime | ConditionRuntime
 """Rules evaluated on readings of their metrics."""
-Runtime = ThresholdRuntime | RateRuntime | ConditionRuntime | AbsenceRuntime | GroupRuntime
+Runtime = MetricRuntime | AbsenceRuntime | GroupRuntime
 
 
 def make_runtime(spec: RuleSpec, scale: SeverityScale) -> Runtime:
@@ -296,6 +287,10 @@ def make_runtime(spec: RuleSpec, scale: SeverityScale) -> Runtime:
         return ThresholdRuntime(spec, scale)
     if isinstance(spec, RateOfChangeRule):
         return RateRuntime(spec, scale)
+    if isinstance(spec, ProjectedRule):
+        return ProjectedRuntime(spec, scale)
+    if isinstance(spec, QualityRule):
+        return QualityRuntime(spec, scale)
     if isinstance(spec, ConditionRule):
         return ConditionRuntime(spec, scale)
     if isinstance(spec, AbsenceRule):

@@ -6,6 +6,9 @@ a change back until it has lasted. The kinds:
 - ``threshold``: escalating levels on one metric, with a deadband (hysteresis) and per-device
   overrides from the registry;
 - ``rate_of_change``: a metric rising (or falling) faster than ``rise`` per ``window``;
+- ``projected``: a level projected to be reached within ``within`` at the robustly fitted rise;
+- ``quality``: a device fault when a gauge's readings are not trustworthy, and those readings kept
+  from the other rules;
 - ``absence``: no data for ``after``, or an explicit offline status;
 - ``condition``: a safe expression over several metrics of one device, with window functions;
 - ``group``: at least N devices of one site or group at a severity of another rule.
@@ -114,6 +117,44 @@ class RateOfChangeRule(_Rule):
         return [*super().severities_named(), ("severity", self.severity)]
 
 
+class ProjectedRule(_Rule):
+    kind: Literal["projected"]
+    metric: str
+    levels: dict[str, float] = Field(default_factory=dict, description="severity name → level (rising)")
+    device_thresholds: bool = Field(True, description="use the device's registry thresholds[metric] overrides")
+    within_s: DurationS = Field(alias="within", description="raise when a level is projected within this")
+    window_s: DurationS = Field(600.0, alias="window", description="fit the rise over this much recent data")
+    min_samples: int = Field(5, ge=3)
+    min_span_s: DurationS = Field(180.0, alias="min_span", description="the samples must span this long")
+
+    def severities_named(self) -> list[tuple[str, str]]:
+        return super().severities_named() + [(f"levels.{name}", name) for name in self.levels]
+
+
+QualityFlag = Literal["spike", "gradient", "stuck", "below_floor", "low_battery", "low_signal"]
+
+
+class QualityRule(_Rule):
+    kind: Literal["quality"]
+    metric: str
+    severity: str = Field(description="the device fault alert's severity")
+    spike: float | None = Field(None, gt=0, description="from the median of the last 5 readings")
+    max_rise_per_min: float | None = Field(None, gt=0, description="the fastest physical change, either way")
+    stuck_for_s: DurationS | None = Field(None, alias="stuck_for", description="the same value this long: stuck")
+    stuck_samples: int = Field(10, ge=2)
+    floor: float | None = Field(None, description="below this: a fault (the device's thresholds[metric].floor wins)")
+    ceiling: float | None = Field(None, description="the sensor's top of range: a flat line there is not stuck")
+    battery_metric: str = "battery_v"
+    battery_min: float | None = None
+    signal_metric: str = "signal_quality_pct"
+    signal_min: float | None = None
+    hold_s: DurationS = Field(1800.0, alias="hold", description="the fault stands this long after the last flag")
+    keep: tuple[QualityFlag, ...] = Field((), description="flags whose readings still reach the other rules")
+
+    def severities_named(self) -> list[tuple[str, str]]:
+        return [*super().severities_named(), ("severity", self.severity)]
+
+
 class AbsenceRule(_Rule):
     kind: Literal["absence"]
     after_s: DurationS = Field(alias="after", description="no data for this long: the device is stale")
@@ -157,7 +198,7 @@ class GroupRule(_Rule):
 
 
 RuleSpec = Annotated[
-    ThresholdRule | RateOfChangeRule | AbsenceRule | ConditionRule | GroupRule,
+    ThresholdRule | RateOfChangeRule | ProjectedRule | QualityRule | AbsenceRule | ConditionRule | GroupRule,
     Field(discriminator="kind"),
 ]
 

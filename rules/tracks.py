@@ -12,8 +12,9 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from rules.evidence import Evidence
 from rules.persistence import Debouncer
-from rules.runtime import Evidence, Runtime
+from rules.runtime import Runtime
 
 
 @dataclass(slots=True)

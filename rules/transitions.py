@@ -9,7 +9,7 @@ from datetime import datetime
 from device_registry.device import Device
 from rules.actions import ActionRequest, resolve_targets
 from rules.alerts import Alert, AlertEvent, AlertLocation, AlertTransition
-from rules.runtime import Evidence
+from rules.evidence import Evidence
 from rules.severity import SeverityScale
 from rules.spec import CLEARED, ActionSpec
 

@@ -44,6 +44,9 @@ class FaultKind(StrEnum):
     stuck_sensor = "stuck_sensor"
     low_battery = "low_battery"
     dropout = "dropout"
+    echo_spikes = "echo_spikes"
+    below_floor = "below_floor"
+    weak_signal = "weak_signal"
     # the river at a probe
     pollution = "pollution"
 
@@ -59,12 +62,16 @@ _TARGETS: dict[FaultKind, frozenset[Target]] = {
     FaultKind.cycling: frozenset({Target.lamp}),
     FaultKind.stuck_sensor: frozenset({Target.gauge}),
     FaultKind.low_battery: frozenset({Target.gauge}),
+    FaultKind.echo_spikes: frozenset({Target.gauge}),
+    FaultKind.below_floor: frozenset({Target.gauge}),
+    FaultKind.weak_signal: frozenset({Target.gauge}),
     FaultKind.dropout: frozenset({Target.gauge, Target.probe}),
     FaultKind.pollution: frozenset({Target.probe}),
     **{kind: frozenset(Target) for kind in COMMS_FAULTS},
 }
 _DEFAULT_TARGET: dict[FaultKind, Target] = {
     FaultKind.stuck_sensor: Target.gauge, FaultKind.low_battery: Target.gauge, FaultKind.dropout: Target.gauge,
+    FaultKind.echo_spikes: Target.gauge, FaultKind.below_floor: Target.gauge, FaultKind.weak_signal: Target.gauge,
     FaultKind.pollution: Target.probe,
 }
 

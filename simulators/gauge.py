@@ -8,7 +8,9 @@ the water; the level is the height minus that distance. The true level comes fro
 * a blanking distance: water closer than ``blanking_mm`` to the sensor reads as ``blanking_mm``;
 * a battery that drains slowly (fast with the ``low_battery`` fault) and browns out: silent;
 * a signal that fades in heavy rain;
-* faults: ``stuck_sensor`` (the same reading over and over), ``dropout`` (silent for a while).
+* faults: ``stuck_sensor`` (the same reading over and over), ``dropout`` (silent for a while),
+  ``echo_spikes`` (now and then a false echo reads far too high), ``below_floor`` (a sensor knocked
+  off its bracket reads under the culvert floor), ``weak_signal`` (a radio that barely gets through).
 
 >>> from simulators.rain import CulvertLevel, CulvertResponse, Rainfall
 >>> gauge = GaugeModel(CulvertLevel(Rainfall(), CulvertResponse()), GaugeSpec(), seed=1, device_id="CG-001")
@@ -34,6 +36,9 @@ class GaugeFault(StrEnum):
     stuck_sensor = "stuck_sensor"
     low_battery = "low_battery"
     dropout = "dropout"
+    echo_spikes = "echo_spikes"
+    below_floor = "below_floor"
+    weak_signal = "weak_signal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,10 @@ class GaugeSpec:
     brownout_v: float = 3.1  # below this the radio cannot transmit
     signal_base_pct: float = 80.0
     rain_fade_pct_per_mm_h: float = 0.15
+    echo_chance: float = 0.05  # echo_spikes: the share of readings that catch a false echo
+    echo_mm: tuple[float, float] = (300.0, 900.0)  # how much higher a false echo reads
+    knocked_off_mm: float = 250.0  # below_floor: the sensor hangs this much lower, reading past the floor
+    weak_signal_pct: tuple[float, float] = (2.0, 8.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +122,10 @@ class GaugeModel:
         level = self.true_level_mm(t_s)
         sigma = s.noise_mm + s.turbulence_noise_per_mm * level
         distance = s.mounting_height_mm - level + self._rng.gauss(0.0, sigma)
+        if self._fault(GaugeFault.echo_spikes, t_s) and self._rng.random() < s.echo_chance:
+            distance -= self._rng.uniform(*s.echo_mm)
+        if self._fault(GaugeFault.below_floor, t_s):
+            distance = s.mounting_height_mm + s.knocked_off_mm + self._rng.gauss(0.0, s.noise_mm)
         distance = float(round(max(distance, s.blanking_mm)))
         return GaugeSample(t_s, s.mounting_height_mm - distance, distance, self._battery_reading(t_s),
                            self._signal(t_s))
@@ -122,5 +135,7 @@ class GaugeModel:
 
     def _signal(self, t_s: float) -> float:
         s = self.spec
+        if self._fault(GaugeFault.weak_signal, t_s):
+            return float(round(self._rng.uniform(*s.weak_signal_pct)))
         fade = s.rain_fade_pct_per_mm_h * self.culvert.rainfall.intensity_mm_h(t_s)
         return float(round(min(max(s.signal_base_pct - fade + self._rng.gauss(0.0, 2.0), 0.0), 100.0)))

@@ -8,8 +8,12 @@ What a multi-parameter probe in a small urban river sees (profile ``sw-water-qua
 * **pH** follows photosynthesis too: plants take up CO₂ by day and the pH rises;
 * **rain** washes sediment in (turbidity up) and dilutes the river (conductivity down),
   routed slowly through the catchment like a culvert's level;
+* the same runoff carries organic matter and particle-bound phosphorus off streets and banks:
+  the **permanganate index** and **total phosphorus** rise with it (urban storm runoff holds
+  roughly 0.3–0.6 mg/L of phosphorus and 6–10 mg/L of permanganate index);
 * a **pollution event** (a sewage overflow) is a pulse that rises to its peak and tails off:
-  ammonia nitrogen, turbidity and conductivity rise, dissolved oxygen and pH fall.
+  ammonia nitrogen, permanganate index, total phosphorus, turbidity and conductivity rise,
+  dissolved oxygen and pH fall.
 
 The pulse shape is ``g(τ) = (τ / τp) · e^(1 − τ/τp)``: zero at the start, 1 at ``τp`` (a fifth of
 the event's duration), about 2 % of the peak when the duration has passed.
@@ -31,20 +35,11 @@ from datetime import datetime, timedelta
 from simulators.faults import FaultWindow
 from simulators.rain import CulvertLevel, CulvertResponse, Rainfall
 from simulators.seeding import rng_for
+from streetwatch.oxygen import oxygen_saturation_mg_l
 
 # A river catchment answers rain far more slowly than a culvert.
 RIVER_RESPONSE = CulvertResponse(base_level_mm=0.0, gain_mm_per_mm_h=1.0, lag_s=1800.0, drain_s=5400.0,
                                  max_level_mm=1e9)
-
-
-def oxygen_saturation_mg_l(temperature_c: float) -> float:
-    """Dissolved oxygen at saturation in fresh water at sea level (Benson & Krause 1984, as in APHA 4500-O).
-
-    >>> round(oxygen_saturation_mg_l(20.0), 2)
-    9.09
-    """
-    k = temperature_c + 273.15
-    return math.exp(-139.34411 + 1.575701e5 / k - 6.642308e7 / k**2 + 1.243800e10 / k**3 - 8.621949e11 / k**4)
 
 
 def pulse(t_s: float, window: FaultWindow) -> float:
@@ -63,6 +58,8 @@ class PollutionEvent:
 
     window: FaultWindow
     ammonia_mg_l: float = 6.0
+    permanganate_mg_l: float = 8.0
+    phosphorus_mg_l: float = 0.6
     turbidity_ntu: float = 150.0
     conductivity_us_cm: float = 450.0
     oxygen_drop_fraction: float = 0.6
@@ -82,6 +79,10 @@ class ProbeSite:
     conductivity_us_cm: float = 420.0
     turbidity_ntu: float = 12.0
     ammonia_mg_l: float = 0.35
+    permanganate_mg_l: float = 3.5
+    phosphorus_mg_l: float = 0.12
+    runoff_permanganate_per_mm_h: float = 0.15
+    runoff_phosphorus_per_mm_h: float = 0.012
     runoff_turbidity_ntu_per_mm_h: float = 4.0
     runoff_dilution_per_mm_h: float = 0.01  # conductivity falls by this share per mm/h routed
     timezone: str = "Asia/Shanghai"
@@ -96,6 +97,8 @@ class WaterQualitySample:
     conductivity_us_cm: float
     temperature_c: float
     ammonia_nitrogen_mg_l: float
+    permanganate_index_mg_l: float
+    total_phosphorus_mg_l: float
 
     def metrics(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in self.__slots__ if name != "t_s"}
@@ -137,8 +140,12 @@ class WaterQualityModel:
         turbidity = s.turbidity_ntu + s.runoff_turbidity_ntu_per_mm_h * runoff
         conductivity = s.conductivity_us_cm * max(1.0 - s.runoff_dilution_per_mm_h * runoff, 0.3)
         ammonia = s.ammonia_mg_l
+        permanganate = s.permanganate_mg_l + s.runoff_permanganate_per_mm_h * runoff
+        phosphorus = s.phosphorus_mg_l + s.runoff_phosphorus_per_mm_h * runoff
         for event, g in strength:
             ammonia += event.ammonia_mg_l * g
+            permanganate += event.permanganate_mg_l * g
+            phosphorus += event.phosphorus_mg_l * g
             turbidity += event.turbidity_ntu * g
             conductivity += event.conductivity_us_cm * g
             oxygen *= 1.0 - event.oxygen_drop_fraction * g
@@ -155,4 +162,6 @@ class WaterQualityModel:
             conductivity_us_cm=noisy(conductivity, 2.0, 0),
             temperature_c=noisy(temperature, 0.05, 2),
             ammonia_nitrogen_mg_l=noisy(ammonia, 0.02, 3),
+            permanganate_index_mg_l=noisy(permanganate, 0.1, 2),
+            total_phosphorus_mg_l=noisy(phosphorus, 0.005, 3),
         )

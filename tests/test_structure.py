@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTION = ["streetwatch", "device_registry", "telemetry_store", "device_drivers", "simulators", "rules", "control",
-              "broker", "gateway", "people", "web", "duty"]
+              "broker", "hydrology", "gateway", "people", "web", "duty"]
 PACKAGES = [*PRODUCTION, "benchmarks"]
 MAX_LINES = 400
 

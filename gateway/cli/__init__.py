@@ -20,6 +20,7 @@ from gateway.cli import db as cli_db
 from gateway.cli import demo as cli_demo
 from gateway.cli import ingest as cli_ingest
 from gateway.cli import run as cli_run
+from hydrology.cli import water_app
 from people.cli import area_app, audit_app, token_app, user_app
 from rules.cli import alerts_app, rules_app
 from simulators.cli import simulate
@@ -102,6 +103,7 @@ app.add_typer(lamp_app, name="lamp")
 app.add_typer(command_app, name="command")
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(energy_app, name="energy")
+app.add_typer(water_app, name="water")
 app.command("simulate")(simulate)
 app.command("run")(cli_run.run_command)
 app.add_typer(cli_ingest.app, name="ingest")

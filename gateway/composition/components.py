@@ -7,6 +7,7 @@ from device_registry import MIGRATIONS as REGISTRY_MIGRATIONS
 from device_registry.credentials import MIGRATIONS as CREDENTIAL_MIGRATIONS
 from duty import MIGRATIONS as DUTY_MIGRATIONS
 from gateway.intake.schema import MIGRATIONS as GATEWAY_MIGRATIONS
+from hydrology import MIGRATIONS as HYDROLOGY_MIGRATIONS
 from people import MIGRATIONS as PEOPLE_MIGRATIONS
 from rules.schema import MIGRATIONS as RULES_MIGRATIONS
 from streetwatch.migrations import Migration
@@ -22,6 +23,7 @@ def all_migrations() -> list[Migration]:
     migrations += TELEMETRY_STORE_MIGRATIONS
     migrations += RULES_MIGRATIONS
     migrations += CONTROL_MIGRATIONS
+    migrations += HYDROLOGY_MIGRATIONS
     migrations += GATEWAY_MIGRATIONS
     migrations += PEOPLE_MIGRATIONS
     migrations += WEB_MIGRATIONS

@@ -2,7 +2,8 @@
 
 - ``GET /metrics`` on ``gateway.metrics_port``;
 - ``GET /health`` (readiness: 200 when the store is reachable and the MQTT session is up, else 503;
-  both say why) and ``GET /devices/{id}/state`` on ``gateway.api_port``.
+  both say why), ``GET /devices/{id}/state`` and ``GET /water/report?date=YYYY-MM-DD[&area=A]`` (the
+  daily GB 3838-2002 report, as ``streetwatch water report --format json``) on ``gateway.api_port``.
 
 A port of 0 or unset disables that server. The sockets are bound before the gateway starts, so a
 port in use is a one-line error at start, not a failure later. Both listen on ``gateway.listen_host``
@@ -17,15 +18,17 @@ import contextlib
 import ipaddress
 import socket
 from collections.abc import Iterator
+from datetime import date
 from typing import Any, Protocol
 
 import uvicorn
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, make_asgi_app
 from starlette.types import ASGIApp
 
 from gateway.errors import GatewayError
+from hydrology import DailyReports
 
 
 class HttpError(GatewayError):
@@ -36,6 +39,9 @@ class GatewayView(Protocol):
     def health(self) -> tuple[bool, dict[str, Any]]: ...
 
     def device_state(self, device_id: str) -> dict[str, Any] | None: ...
+
+    @property
+    def water(self) -> DailyReports | None: ...
 
 
 def create_api(view: GatewayView) -> FastAPI:
@@ -54,6 +60,17 @@ def create_api(view: GatewayView) -> FastAPI:
         if state is None:
             raise HTTPException(status_code=404, detail=f"device {device_id} is not served by this gateway")
         return state
+
+    @app.get("/water/report")
+    async def water_report(text: str = Query(alias="date"), area: str | None = None) -> list[dict[str, Any]]:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise HTTPException(status_code=400, detail=f"date: {text!r} is not a date (YYYY-MM-DD)") from None
+        reports = view.water
+        if reports is None:
+            raise HTTPException(status_code=503, detail="the gateway is starting")
+        return await reports.rows(day, area)
 
     return app
 

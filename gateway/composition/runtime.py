@@ -52,6 +52,7 @@ from gateway.intake.pipeline import StorePipeline
 from gateway.intake.recorder import Recorder
 from gateway.intake.records import GatewayRecords
 from gateway.poller.poller import ModbusPoller
+from hydrology import DailyReports, SectionStore
 from streetwatch import migrations
 from streetwatch.backoff import Backoff
 from streetwatch.clock import Clock, SystemClock
@@ -128,6 +129,7 @@ class Gateway:
         self.recorder: Recorder | None = None
         self.store: TelemetryStore | None = None
         self.buses: BusPool | None = None
+        self.water: DailyReports | None = None
         self.gc_thresholds: Thresholds | None = None
         """The collector's thresholds the gateway set once running (None: left as they were)."""
         self._stopping = asyncio.Event()
@@ -254,6 +256,7 @@ class Gateway:
         settings, options = self.settings, self.options
         self.store = store
         registry = Registry(db, profiles_dir=settings.profiles_dir, clock=self.clock)
+        self.water = DailyReports(SectionStore(db), registry, store, settings.zone)
         keep_devices = options.keep_devices or any(spec.needs_devices for spec in self.services)
         self.directory = directory = DeviceDirectory(registry, check_interval_s=options.registry_check_s,
                                                      keep_devices=keep_devices)

@@ -14,9 +14,9 @@ from simulators.water_quality import (
     ProbeSite,
     WaterQualityModel,
     WaterQualitySample,
-    oxygen_saturation_mg_l,
     pulse,
 )
+from streetwatch.oxygen import oxygen_saturation_mg_l
 
 MIDNIGHT_LOCAL = datetime(2026, 6, 30, 16, tzinfo=UTC)  # 00:00 in Guangzhou
 HOUR = 3600.0
@@ -50,6 +50,7 @@ def test_values_stay_in_the_profiles_plausible_ranges() -> None:
         assert 0 <= s.ph <= 14 and 0 <= s.dissolved_oxygen_mg_l <= 20 and 0 <= s.turbidity_ntu <= 4000
         assert 0 <= s.conductivity_us_cm <= 100_000 and -5 <= s.temperature_c <= 45
         assert 0 <= s.ammonia_nitrogen_mg_l <= 100
+        assert 0 <= s.permanganate_index_mg_l <= 100 and 0 <= s.total_phosphorus_mg_l <= 20
 
 
 def test_pollution_raises_ammonia_and_turbidity_and_takes_oxygen_then_passes() -> None:
@@ -76,3 +77,24 @@ def test_rain_muddies_and_dilutes_the_river() -> None:
     dry, wet = model(), model(rainfall=Rainfall.parse("1h+1h@50mm/h"))
     assert mean_at(wet, 2.5, "turbidity_ntu") > mean_at(dry, 2.5, "turbidity_ntu") + 50
     assert mean_at(wet, 2.5, "conductivity_us_cm") < mean_at(dry, 2.5, "conductivity_us_cm") * 0.85
+
+
+def test_rain_runoff_carries_permanganate_and_phosphorus_with_the_sediment() -> None:
+    dry, wet = model(), model(rainfall=Rainfall.parse("1h+1h@50mm/h"))
+    # Dry weather: class II of GB 3838-2002 for both (permanganate ≤ 4, total phosphorus ≤ 0.1 … 0.2).
+    assert mean_at(dry, 2.5, "permanganate_index_mg_l") == pytest.approx(3.5, abs=0.1)
+    assert mean_at(dry, 2.5, "total_phosphorus_mg_l") == pytest.approx(0.12, abs=0.01)
+    assert mean_at(wet, 2.5, "permanganate_index_mg_l") > 6.0  # class IV in the storm
+    assert mean_at(wet, 2.5, "total_phosphorus_mg_l") > 0.3  # class V
+    samples = [wet.sample(t) for t in range(0, 8 * 3600, 300)]
+    turbidity = [x.turbidity_ntu for x in samples]
+    for metric in ("permanganate_index_mg_l", "total_phosphorus_mg_l"):
+        assert statistics.correlation(turbidity, [getattr(x, metric) for x in samples]) > 0.9, metric
+
+
+def test_a_sewage_overflow_raises_permanganate_and_phosphorus() -> None:
+    window = FaultWindow(2 * HOUR, 4 * HOUR)
+    clean, dirty = model(), model(pollution=[PollutionEvent(window)])
+    peak_h = 2 + 2 / 5
+    assert mean_at(dirty, peak_h, "permanganate_index_mg_l") > mean_at(clean, peak_h, "permanganate_index_mg_l") + 7
+    assert mean_at(dirty, peak_h, "total_phosphorus_mg_l") > mean_at(clean, peak_h, "total_phosphorus_mg_l") + 0.5

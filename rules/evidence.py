@@ -1,0 +1,26 @@
+"""What a rule saw: the raw severity rank, and the value and threshold behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why a rule sees a rank: the value and threshold behind it, for the alert and its message.
+
+    ``message`` may be a function: most evidence never becomes an alert, so the text is only
+    written when it does (formatting numbers for every reading would cost more than the rule).
+    """
+
+    rank: int
+    metric: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    message: str | Callable[[], str] = ""
+    context: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.message() if callable(self.message) else self.message
