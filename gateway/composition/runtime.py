@@ -43,6 +43,7 @@ from gateway.composition.gc_tuning import Thresholds, tuned_gc
 from gateway.composition.http import bind, create_api, metrics_app, serve
 from gateway.composition.metrics import GatewayMetrics
 from gateway.intake.decode import RecordDecoder
+from gateway.intake.describe import describe_device
 from gateway.intake.device_state import DeviceStates
 from gateway.intake.directory import DeviceDirectory
 from gateway.intake.fanout import Fanout, ReadingSubscriber
@@ -197,19 +198,7 @@ class Gateway:
         entry = self.directory.get(device_id) if self.directory is not None else None
         if entry is None:
             return None
-        state = self.states.get(device_id) if self.states is not None else None
-        return {
-            "device_id": entry.id, "kind": entry.kind, "profile": entry.profile, "transport": entry.transport.value,
-            "status": entry.status.value, "poll_interval_s": entry.poll_interval_s if entry.is_modbus else None,
-            "online": state.online if state is not None else None,
-            "since": state.since.isoformat() if state is not None and state.since is not None else None,
-            "source": state.source if state is not None else None,
-            "detail": state.detail if state is not None else None,
-            "failed_polls": state.failures if state is not None else 0,
-            "partial_polls": state.partial_polls if state is not None else 0,
-            "refused_blocks": {block: {"since": r.since.isoformat(), "reason": r.reason, "metrics": list(r.metrics)}
-                               for block, r in (state.refused_blocks.items() if state is not None else ())},
-        }
+        return describe_device(entry, self.states.get(device_id) if self.states is not None else None)
 
     # -- running -------------------------------------------------------------------------------------
 
