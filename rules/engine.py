@@ -17,12 +17,11 @@ Time comes from the clock (readings, timers) or is passed in (``tick(now)``, ``o
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from types import MappingProxyType, TracebackType
+from types import TracebackType
 
 from device_registry.device import Device, DeviceStatus
 from rules.actions import CommandSink
@@ -40,6 +39,7 @@ from rules.runtime import (
     Runtime,
     ThresholdRuntime,
     make_runtime,
+    offline_evidence,
 )
 from rules.severity import SeverityScale
 from rules.tracks import Track, Tracks
@@ -54,16 +54,6 @@ YIELD_EVERY = 100
 """Readings evaluated between two yields to the event loop (well under a millisecond of work)."""
 UNWATCHED = (DeviceStatus.maintenance, DeviceStatus.retired)
 """Devices in these states are not evaluated (their open alerts stay as they are)."""
-
-
-_OFFLINE_CONTEXT: Mapping[str, float] = MappingProxyType({"offline": 1.0})
-
-
-@functools.cache
-def _offline_evidence(rank: int) -> Evidence:
-    """One (immutable) evidence for every offline device of a rank: a track keeps its evidence while
-    the alert is open, and 80,000 offline devices kept 80,000 equal ones (20 MB) otherwise."""
-    return Evidence(rank, message="device reported offline", context=_OFFLINE_CONTEXT)
 
 
 class RulesEngine:
@@ -139,7 +129,7 @@ class RulesEngine:
                 elif track is not None and track.evidence.context.get("offline"):
                     self._observe(rt, track, Evidence(0, message="device online again"), t, at)
             elif rt.spec.offline_status:
-                self._observe(rt, track or self._track(rt, device_id, t), _offline_evidence(rt.rank), t, at)
+                self._observe(rt, track or self._track(rt, device_id, t), offline_evidence(rt.rank), t, at)
 
     async def tick(self, now: datetime) -> None:
         """Fire due ``for``/``clear_for`` timers and absence deadlines; call it every second or so."""

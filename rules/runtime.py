@@ -7,11 +7,13 @@ windows live here). The engine routes readings, applies ``for``/``clear_for`` an
 from __future__ import annotations
 
 import fnmatch
+import functools
 import heapq
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 
 from device_registry.device import Device
 from rules.durations import format_duration_s
@@ -45,6 +47,16 @@ class Evidence:
     @property
     def text(self) -> str:
         return self.message() if callable(self.message) else self.message
+
+
+_OFFLINE_CONTEXT: Mapping[str, float] = MappingProxyType({"offline": 1.0})
+
+
+@functools.cache
+def offline_evidence(rank: int) -> Evidence:
+    """One (immutable) evidence for every offline device of a rank: a track keeps its evidence while
+    the alert is open, and 80,000 offline devices kept 80,000 equal ones (20 MB) otherwise."""
+    return Evidence(rank, message="device reported offline", context=_OFFLINE_CONTEXT)
 
 
 class ThresholdRuntime:
