@@ -13,6 +13,7 @@ acknowledged or cleared it meanwhile), and the history rows that follow it in th
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,7 +51,8 @@ class OpenAlert:
         """The alert as the store remembers it; None once it is closed (no longer unfinished)."""
         if alert.state is AlertState.closed:
             return None
-        return cls(alert.id, alert.state, alert.severity, alert.peak_severity)
+        # Interned: a handful of severity names, not a copy per alert.
+        return cls(alert.id, alert.state, sys.intern(alert.severity), sys.intern(alert.peak_severity))
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from rules.block_faults import FAULT_RULE, BlockFaults, fault_policy
 from rules.delivery import EngineStats, Outboxes
 from rules.disabled import DisabledRules
 from rules.durations import format_duration_s
-from rules.evidence import Evidence
+from rules.evidence import Evidence, offline_evidence
 from rules.index import RuleIndex
 from rules.loader import RuleSet
 from rules.projected import ProjectedRuntime
@@ -120,8 +120,7 @@ class RulesEngine:
                 elif track is not None and track.evidence.context.get("offline"):
                     self._observe(rt, track, Evidence(0, message="device online again"), t, at)
             elif rt.spec.offline_status:
-                evidence = Evidence(rt.rank, message="device reported offline", context={"offline": 1.0})
-                self._observe(rt, track or self._track(rt, device_id, t), evidence, t, at)
+                self._observe(rt, track or self._track(rt, device_id, t), offline_evidence(rt.rank), t, at)
 
     async def tick(self, now: datetime) -> None:
         """Fire due ``for``/``clear_for`` timers, absence deadlines and fault windows; call it every second or so."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,3 +26,13 @@ class Evidence:
     @property
     def text(self) -> str:
         return self.message() if callable(self.message) else self.message
+
+
+_OFFLINE_CONTEXT: Mapping[str, float] = MappingProxyType({"offline": 1.0})
+
+
+@functools.cache
+def offline_evidence(rank: int) -> Evidence:
+    """One (immutable) evidence for every offline device of a rank: a track keeps its evidence while
+    the alert is open, and 80,000 offline devices kept 80,000 equal ones (20 MB) otherwise."""
+    return Evidence(rank, message="device reported offline", context=_OFFLINE_CONTEXT)

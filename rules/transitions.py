@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 from device_registry.device import Device
 from rules.actions import ActionRequest, resolve_targets
@@ -37,6 +38,9 @@ class RankChange:
         return self.before < self.scale.rank(at) <= self.after
 
 
+_NO_CONTEXT: Mapping[str, float] = MappingProxyType({})
+
+
 def make_transition(seq: int, rule: str, subject: str, *, device: Device | None, evidence: Evidence,
                     change: RankChange, now: datetime, message: str, arrived: float | None = None
                     ) -> AlertTransition:
@@ -45,13 +49,18 @@ def make_transition(seq: int, rule: str, subject: str, *, device: Device | None,
     prefix, _, key = subject.partition(":") if device is None else ("", "", "")
     location = (AlertLocation(device.location.latitude, device.location.longitude, device.location.landmark)
                 if device is not None else None)
+    # Transitions wait in the engine's outbox until the alert store takes them: in an outage of
+    # 80,000 devices tens of thousands wait at once, so equal (immutable) parts are shared.
+    context = evidence.context if type(evidence.context) is MappingProxyType \
+        else MappingProxyType({k: float(v) for k, v in sorted(evidence.context.items())}) if evidence.context \
+        else _NO_CONTEXT
     return AlertTransition(
         seq=seq, event=change.event, rule=rule, device_id=subject,
         severity=scale.name(after or before), previous_severity=scale.name(before) if before else None,
         at=now, device_kind=device.kind if device is not None else "",
         site=device.site if device is not None else (key if prefix == "site" else ""),
         location=location, metric=evidence.metric, value=evidence.value, threshold=evidence.threshold,
-        message=message, context={k: float(v) for k, v in sorted(evidence.context.items())},
+        message=message, context=context,
         arrived_monotonic=arrived,
     )
 

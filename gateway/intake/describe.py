@@ -20,5 +20,5 @@ def describe_device(entry: DeviceEntry, state: DeviceState | None) -> dict[str, 
         "failed_polls": state.failures if state is not None else 0,
         "partial_polls": state.partial_polls if state is not None else 0,
         "refused_blocks": {block: {"since": r.since.isoformat(), "reason": r.reason, "metrics": list(r.metrics)}
-                           for block, r in (state.refused_blocks.items() if state is not None else ())},
+                           for block, r in ((state.refused_blocks or {}).items() if state is not None else ())},
     }
