@@ -1,7 +1,7 @@
 """A small city for the console's browser tests, on a real database, served by a real ``streetwatch serve``.
 
 Areas ``baiyun`` ⊃ ``jingtai`` (lamps of group ``riverside``) and ``tianhe`` ⊃ ``jingxi`` (gauges).
-Users: ``li.wei`` (operator and duty officer of the city), ``zhang.min`` (operator, the second person),
+Users: ``li.wei`` (operator and duty officer of the city), ``zhang.min`` (operator and duty officer, the second person),
 ``wang.fang`` (viewer).
 """
 
@@ -31,7 +31,7 @@ from tests.fixtures.services import free_port
 
 T = TypeVar("T")
 PASSWORD = "a long enough password"
-USERS = {"li.wei": (("operator", "root"), ("duty_officer", "root")), "zhang.min": (("operator", "root"),),
+USERS = {"li.wei": (("operator", "root"), ("duty_officer", "root")), "zhang.min": (("operator", "root"), ("duty_officer", "root")),
          "wang.fang": (("viewer", "root"),)}
 HEADER = "id,kind,profile,transport,host,port,unit,client_id,lat,lon,area,groups,site"
 

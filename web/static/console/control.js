@@ -103,7 +103,7 @@ export class LampControl {
   async loadApprovals() {
     const { data } = await api("/approvals?open=true");
     const mayApprove = this.me.permissions.includes("commands.approve");
-    this.approvals.replaceChildren(...data.approvals.filter((a) => a.state === "awaiting").map((a) => {
+    this.approvals.replaceChildren(...data.approvals.filter((a) => a.state === "awaiting_approval").map((a) => {
       const li = document.createElement("li");
       li.textContent = `#${a.id} ${a.action} ${a.target} · ${a.device_count} · ${t("requested_by", { who: a.requested_by })} · ${a.why}`;
       if (mayApprove && a.requested_by !== this.me.user) {
