@@ -31,7 +31,8 @@ from tests.fixtures.services import free_port
 
 T = TypeVar("T")
 PASSWORD = "a long enough password"
-USERS = {"li.wei": (("operator", "root"), ("duty_officer", "root")), "zhang.min": (("operator", "root"), ("duty_officer", "root")),
+USERS = {"li.wei": (("operator", "root"), ("duty_officer", "root")),
+         "zhang.min": (("operator", "root"), ("duty_officer", "root")),
          "wang.fang": (("viewer", "root"),)}
 HEADER = "id,kind,profile,transport,host,port,unit,client_id,lat,lon,area,groups,site"
 
@@ -39,7 +40,8 @@ HEADER = "id,kind,profile,transport,host,port,unit,client_id,lat,lon,area,groups
 def lamp_rows(count: int, area: str, group: str, *, prefix: str = "LP", lat: float = 23.16, lon: float = 113.26,
               spread: float = 0.05) -> list[str]:
     side = max(1, int(count ** 0.5))
-    return [f"{prefix}-{i:06d},lamp_controller,sw-lamp-controller,modbus-tcp,127.0.0.1,1502,{1 + i % 240},,"
+    # One Modbus address per lamp: 240 units behind each port.
+    return [f"{prefix}-{i:06d},lamp_controller,sw-lamp-controller,modbus-tcp,127.0.0.1,{1502 + i // 240},{1 + i % 240},,"
             f"{lat + spread * (i // side) / side:.6f},{lon + spread * (i % side) / side:.6f},{area},{group},"
             f"{area}-street" for i in range(count)]
 
