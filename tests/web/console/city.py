@@ -41,7 +41,8 @@ def lamp_rows(count: int, area: str, group: str, *, prefix: str = "LP", lat: flo
               spread: float = 0.05) -> list[str]:
     side = max(1, int(count ** 0.5))
     # One Modbus address per lamp: 240 units behind each port.
-    return [f"{prefix}-{i:06d},lamp_controller,sw-lamp-controller,modbus-tcp,127.0.0.1,{1502 + i // 240},{1 + i % 240},,"
+    return [f"{prefix}-{i:06d},lamp_controller,sw-lamp-controller,modbus-tcp,127.0.0.1,{1502 + i // 240},"
+            f"{1 + i % 240},,"
             f"{lat + spread * (i // side) / side:.6f},{lon + spread * (i % side) / side:.6f},{area},{group},"
             f"{area}-street" for i in range(count)]
 

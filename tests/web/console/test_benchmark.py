@@ -32,7 +32,9 @@ _PAN_AND_ZOOM = """async () => {
   const tick = (now) => { frames.push(now - last); last = now; if (running) requestAnimationFrame(tick); };
   requestAnimationFrame(tick);
   const settle = () => new Promise((resolve) => map.once('moveend', () => setTimeout(resolve, 50)));
-  for (const [dx, dy] of [[300, 0], [0, 250], [-300, 0], [0, -250]]) { const done = settle(); map.panBy([dx, dy]); await done; }
+  for (const [dx, dy] of [[300, 0], [0, 250], [-300, 0], [0, -250]]) {
+    const done = settle(); map.panBy([dx, dy]); await done;
+  }
   for (const step of [1, 1, -1, 1, -2]) { const done = settle(); map.setZoom(map.getZoom() + step); await done; }
   running = false;
   frames.sort((a, b) => a - b);
