@@ -203,6 +203,18 @@ class ApiSettings(BaseModel):
     events_poll_s: float = Field(0.5, gt=0, description="how often the event stream looks for new events")
 
 
+class ConsoleSettings(BaseModel):
+    """The operator console served by ``streetwatch serve`` (docs/console.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tile_url: str = Field("", description="basemap tiles, e.g. https://tiles.example.city/{z}/{x}/{y}.png; "
+                                          "empty: a plain background with area outlines")
+    tile_attribution: str = Field("", description="the tile server's credit line, shown on the map")
+    tile_max_zoom: int = Field(19, ge=1, le=24, description="the deepest zoom the tile server has")
+    wall_refresh_s: float = Field(60.0, gt=0, description="how often the wall layout reloads the whole map")
+
+
 class Settings(BaseSettings):
     """Everything Streetwatch can be told. Field docs are the configuration reference."""
 
@@ -225,6 +237,7 @@ class Settings(BaseSettings):
     control: ControlSettings = Field(default_factory=ControlSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @field_validator("database_url")
     @classmethod
