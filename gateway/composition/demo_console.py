@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
 import uvicorn
 
+from gateway.composition.http import InProcessServer, bind
 from people import ROOT_AREA, People, Role
 from streetwatch.clock import Clock
 from streetwatch.config import Settings
@@ -35,14 +35,6 @@ class DemoConsole:
     password: str
 
 
-class _InProcessServer(uvicorn.Server):
-    """uvicorn without its own signal handlers: Ctrl-C belongs to the demo, which stops the console."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 async def add_demo_operator(db: Database, now: datetime) -> str:
     """The demo user, an operator of the root area, with a new password (returned: shown once)."""
     people = People(db)
@@ -56,31 +48,18 @@ async def add_demo_operator(db: Database, now: datetime) -> str:
     return password
 
 
-def _listen(settings: Settings) -> socket.socket:
-    port = settings.api.port if "port" in settings.api.model_fields_set else 0
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((DEMO_HOST, port))
-    except OSError as exc:
-        sock.close()
-        raise RuntimeError(f"the console cannot listen on {DEMO_HOST}:{port} (api.port): {exc.strerror}") from None
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
-
-
 @contextlib.asynccontextmanager
 async def demo_console(settings: Settings, db: Database, clock: Clock) -> AsyncIterator[DemoConsole]:
     """Serve the console while the block runs; its address and the demo login."""
     password = await add_demo_operator(db, clock.now())
     # Plain HTTP on loopback: the session cookie cannot be marked Secure there for every browser.
     served = settings.model_copy(update={"api": settings.api.model_copy(update={"cookie_secure": False})})
-    sock = _listen(served)
+    sock = bind(served.api.port if "port" in served.api.model_fields_set else 0, "the console's api.port",
+                DEMO_HOST)
     port = sock.getsockname()[1]
     config = uvicorn.Config(create_app(served, clock=clock), log_level="warning", access_log=False,
                             server_header=False, lifespan="on")
-    server = _InProcessServer(config)
+    server = InProcessServer(config)  # Ctrl-C belongs to the demo
     task = asyncio.create_task(server.serve(sockets=[sock]), name="demo-console")
     try:
         deadline = asyncio.get_running_loop().time() + _START_TIMEOUT_S
