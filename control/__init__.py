@@ -43,7 +43,7 @@ from control.mqtt_channel import AckRefusal, MqttChannel, RefusedAck
 from control.orders import Order, bulk_refusal, place_order, prepare
 from control.schedule import Schedule, load_schedule
 from control.scheduler import Scheduler
-from control.store import CommandStore
+from control.store import CommandStore, StatusUpdate
 from control.timeline import Step, next_change, setpoint_at, table, timeline
 
 __all__ = [
@@ -77,6 +77,7 @@ __all__ = [
     "ScheduleError",
     "ScheduleLibrary",
     "Scheduler",
+    "StatusUpdate",
     "Step",
     "UnknownCommand",
     "UnknownSchedule",

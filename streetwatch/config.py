@@ -244,6 +244,16 @@ class DutySettings(BaseModel):
     retry_initial_s: float = Field(2.0, gt=0, description="first wait before a channel retries")
     retry_max_s: float = Field(300.0, gt=0, description="longest wait between retries")
     max_attempts: int = Field(20, ge=1, description="tries per notification before it is given up")
+class ConsoleSettings(BaseModel):
+    """The operator console served by ``streetwatch serve`` (docs/console.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tile_url: str = Field("", description="basemap tiles, e.g. https://tiles.example.city/{z}/{x}/{y}.png; "
+                                          "empty: a plain background with area outlines")
+    tile_attribution: str = Field("", description="the tile server's credit line, shown on the map")
+    tile_max_zoom: int = Field(19, ge=1, le=24, description="the deepest zoom the tile server has")
+    wall_refresh_s: float = Field(60.0, gt=0, description="how often the wall layout reloads the whole map")
 
 
 class Settings(BaseSettings):
@@ -270,6 +280,7 @@ class Settings(BaseSettings):
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     duty: DutySettings = Field(default_factory=DutySettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -10,12 +10,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.routing import APIRoute
 
 from streetwatch import __version__
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import Settings
 from web import (
+    console,
     errors,
     events,
     routes_ack,
@@ -24,6 +26,8 @@ from web import (
     routes_commands,
     routes_devices,
     routes_lighting,
+    routes_map,
+    routes_preferences,
     routes_session,
     routes_tasks,
 )
@@ -37,7 +41,7 @@ PUBLIC_ROUTES = routes_session.PUBLIC_ROUTES | routes_ack.PUBLIC_ROUTES
 
 ROUTERS = (routes_session.router, routes_devices.router, routes_alerts.router, routes_commands.router,
            routes_lighting.router, routes_audit.router, events.router, routes_ack.router,
-           routes_tasks.router)
+           routes_tasks.router, routes_map.router, routes_preferences.router)
 
 
 def api_routes() -> list[APIRoute]:
@@ -84,4 +88,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     check_routes(app)
+    console.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     return app

@@ -22,6 +22,7 @@ from streetwatch.database import Database, open_database
 from streetwatch.migrations import migrate
 from telemetry_store import TelemetryStore, open_store
 from web.approvals import Approvals
+from web.preferences import MIGRATIONS as CONSOLE_MIGRATIONS
 from web.ratelimit import RateLimiter
 from web.schema import MIGRATIONS
 
@@ -59,6 +60,7 @@ async def open_services(settings: Settings, clock: Clock) -> AsyncIterator[Servi
         await people.migrate()
         await migrate(db, MIGRATIONS)
         await migrate(db, DUTY_MIGRATIONS)
+        await migrate(db, CONSOLE_MIGRATIONS)
         store = await stack.enter_async_context(open_store(settings.database, settings.store))
         yield Services(settings, clock, db, registry, alerts, commands, people, store, Approvals(db),
                        RateLimiter(settings.api.requests_per_minute, clock.monotonic),

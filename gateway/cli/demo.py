@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections import Counter
 
@@ -12,6 +13,7 @@ from rich.live import Live
 from rich.table import Table
 
 from gateway.composition.demo import DemoSummary, demo_scenario, run_demo
+from gateway.composition.demo_console import DemoConsole
 from gateway.composition.runtime import Gateway
 from simulators.fleet import Fleet
 from streetwatch.cli_support import UserError, settings
@@ -27,6 +29,17 @@ class LiveView:
         self.last_stored = 0
         self.last_elapsed = 0.0
         self.last_line = -10.0
+        self.console_url = ""
+
+    def announce(self, console: DemoConsole) -> None:
+        """The console's address and the demo login, once: the password is not shown again."""
+        self.console_url = console.url
+        text = (f"operator console: {console.url}  log in as {console.user!r} with password "
+                f"{console.password!r} (a new one each demo)")
+        if self.live is None:
+            print(text, flush=True)
+        else:
+            self.live.console.print(text, markup=False, soft_wrap=True)
 
     def __call__(self, elapsed: float, summary: DemoSummary, fleet: Fleet, gateway: Gateway) -> None:
         rate = (summary.readings_stored - self.last_stored) / max(elapsed - self.last_elapsed, 1e-6)
@@ -47,7 +60,8 @@ class LiveView:
         head = Table.grid(padding=(0, 3))
         head.add_row(f"[b]Streetwatch demo[/b] — Baiyun, Guangzhou — {elapsed:4.0f} s",
                      f"{rate:,.0f} readings/s", f"{summary.readings_stored:,} stored",
-                     f"devices online {summary.devices_online}/{summary.devices}")
+                     f"devices online {summary.devices_online}/{summary.devices}",
+                     f"console {self.console_url}" if self.console_url else "")
         alerts = Table(title="Flood alerts (culvert water level)", expand=True)
         for name in ("yellow", "orange", "red", "open", "cleared"):
             alerts.add_column(name, justify="right")
@@ -84,6 +98,9 @@ def demo(
     gauges: int = typer.Option(12, "--gauges", min=1, max=200),
     probes: int = typer.Option(3, "--probes", min=0, max=100),
     rain: str = typer.Option("30s+120s@80mm/h", "--rain", help="START+DURATION@INTENSITY of the storm"),
+    console_on: bool = typer.Option(True, "--console/--no-console",
+                                    help="serve the operator console on 127.0.0.1 (port: api.port if set, "
+                                         "else a free one) with a demo login"),
 ) -> None:
     """Run a district on the embedded default: simulated devices, the gateway, rules, a storm.
 
@@ -91,6 +108,8 @@ def demo(
     in-process MQTT broker on a free port. About 30 s in a rainstorm starts: culvert levels rise,
     yellow, orange and red flood alerts are raised, the red ones set the lamps at their hazard point
     to 100 %; then the water drains and the alerts clear. Exits 0 only if all of that happened.
+    Meanwhile the operator console shows it on the map: its address and a demo login (an operator
+    of every area, with a password made for this run) are printed once it answers.
 
     Example: streetwatch demo --duration 280
     """
@@ -104,14 +123,12 @@ def demo(
     typer.echo(f"Streetwatch demo: {lamps} lamps, {gauges} culvert gauges, {probes} water-quality probes around "
                f"Baiyun; storm {rain}; data in {current.data_dir / 'demo'}")
     live = Live(console=console, refresh_per_second=2) if interactive else None
+    view = LiveView(live)
+    announce = view.announce if console_on else None
     try:
-        if live is not None:
-            with live:
-                summary = asyncio.run(run_demo(current, duration_s=duration_s or None, scenario=scenario,
-                                               report=LiveView(live)))
-        else:
+        with live if live is not None else contextlib.nullcontext():
             summary = asyncio.run(run_demo(current, duration_s=duration_s or None, scenario=scenario,
-                                           report=LiveView(None)))
+                                           report=view, announce=announce))
     except KeyboardInterrupt:
         typer.echo("stopped")
         raise typer.Exit(130) from None

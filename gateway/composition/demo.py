@@ -23,12 +23,14 @@ from pathlib import Path
 
 from control import AssignmentStore
 from device_registry import Registry, read_csv
+from gateway.composition.demo_console import DemoConsole, demo_console
 from gateway.composition.embedded_broker import embedded_broker
 from gateway.composition.runtime import Gateway, RunOptions
 from gateway.composition.services import default_services
 from simulators.fleet import Fleet
 from simulators.rain import Rainfall
 from simulators.scenario import Scenario
+from streetwatch.clock import SystemClock
 from streetwatch.config import Settings
 from streetwatch.database import Database, open_database
 
@@ -148,11 +150,17 @@ def _fresh_demo_dir(settings: Settings) -> None:
 
 
 Reporter = Callable[[float, DemoSummary, Fleet, Gateway], None]
+Announcer = Callable[[DemoConsole], None]
 
 
 async def run_demo(base: Settings, *, duration_s: float | None, scenario: Scenario,
-                   report: Reporter, report_every_s: float = 1.0) -> DemoSummary:
-    """Run the demo for ``duration_s`` (None: until cancelled) and return what happened."""
+                   report: Reporter, report_every_s: float = 1.0,
+                   announce: Announcer | None = None) -> DemoSummary:
+    """Run the demo for ``duration_s`` (None: until cancelled) and return what happened.
+
+    With ``announce``, the operator console is served while the demo runs and ``announce`` is
+    told its address and the demo login once it answers.
+    """
     async with embedded_broker() as mqtt_url:
         settings = demo_settings(base, mqtt_url)
         _fresh_demo_dir(settings)
@@ -170,7 +178,9 @@ async def run_demo(base: Settings, *, duration_s: float | None, scenario: Scenar
                     if task.done():
                         task.result()  # a failure to start ends the demo with its reason
                         raise RuntimeError(f"{task.get_name()} ended early")
-                async with open_database(settings.database) as db:
+                async with open_database(settings.database) as db, contextlib.AsyncExitStack() as stack:
+                    if announce is not None:
+                        announce(await stack.enter_async_context(demo_console(settings, db, SystemClock())))
                     summary = DemoSummary()
                     while duration_s is None or time.monotonic() - started < duration_s:
                         await asyncio.sleep(report_every_s)

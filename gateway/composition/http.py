@@ -101,17 +101,19 @@ def bind(port: int, what: str, host: str = "127.0.0.1") -> socket.socket:
     return sock
 
 
-class _Server(uvicorn.Server):
+class InProcessServer(uvicorn.Server):
+    """uvicorn inside a process that handles SIGTERM and SIGINT itself (the gateway, the demo)."""
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        yield  # the gateway handles SIGTERM and SIGINT itself
+        yield
 
 
 async def serve(app: ASGIApp, sock: socket.socket) -> None:
     """Serve ``app`` on an already bound socket until cancelled; then stop accepting and close."""
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=1)
-    server = _Server(config)
+    server = InProcessServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"http :{sock.getsockname()[1]}")
     try:
         await asyncio.shield(task)

@@ -77,6 +77,13 @@ SCHEDULE = "night"
 MATRIX: dict[tuple[str, str], Case] = {
     ("DELETE", "/api/v1/session"): Case(lambda w, _: ("/api/v1/session", None), no_area="ends the caller's session"),
     ("GET", "/api/v1/me"): Case(lambda w, _: ("/api/v1/me", None), no_area="the caller themself"),
+    ("GET", "/api/v1/me/preferences"): Case(lambda w, _: ("/api/v1/me/preferences", None),
+                                            no_area="the caller's own preferences"),
+    ("PUT", "/api/v1/me/preferences"): Case(lambda w, _: ("/api/v1/me/preferences", {"language": "zh-CN"}),
+                                            no_area="the caller's own preferences"),
+    ("GET", "/api/v1/map"): Case(
+        lambda w, _: ("/api/v1/map", None),
+        hides_outside=lambda w, body: set(body["ids"]) == {"LP-IN-1", "LP-IN-2"} and body["count"] == 2),
     ("GET", "/api/v1/areas"): Case(
         lambda w, _: ("/api/v1/areas", None),
         hides_outside=lambda w, body: "jingxi" not in _ids(body["areas"]) and "jingtai" in _ids(body["areas"])),

@@ -1,0 +1,76 @@
+"""Budgets measured in the browser: page weight always; with ``STREETWATCH_CONSOLE_BENCH=1``, 100,000 devices.
+
+The 100,000-device run seeds its own database (about a minute), so it only runs when asked:
+``STREETWATCH_CONSOLE_BENCH=1 pytest tests/web/console/test_benchmark.py -s`` prints the figures
+recorded in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser
+
+from tests.conftest import _database_name
+from tests.fixtures.services import PostgresServer
+from tests.web.console.city import City, lamp_rows, seed, serve
+from tests.web.console.conftest import log_in
+
+pytestmark = pytest.mark.services
+PAGE_WEIGHT_BUDGET = 1_500_000
+FIRST_RENDER_BUDGET_MS = 3000
+FRAME_BUDGET_MS = 50
+BIG = 100_000
+
+# Pans and zooms the map through Leaflet's own animations while requestAnimationFrame records each frame.
+_PAN_AND_ZOOM = """async () => {
+  const map = window.streetwatch.map.map;
+  const frames = [];
+  let last = performance.now(), running = true;
+  const tick = (now) => { frames.push(now - last); last = now; if (running) requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+  const settle = () => new Promise((resolve) => map.once('moveend', () => setTimeout(resolve, 50)));
+  for (const [dx, dy] of [[300, 0], [0, 250], [-300, 0], [0, -250]]) {
+    const done = settle(); map.panBy([dx, dy]); await done;
+  }
+  for (const step of [1, 1, -1, 1, -2]) { const done = settle(); map.setZoom(map.getZoom() + step); await done; }
+  running = false;
+  frames.sort((a, b) => a - b);
+  return { count: frames.length, p95: frames[Math.floor(frames.length * 0.95)], max: frames[frames.length - 1] };
+}"""
+
+
+def test_the_desk_page_weighs_less_than_its_budget(browser: Browser, city: City) -> None:
+    page = log_in(browser, city, "li.wei")
+    weight = page.evaluate("""() => performance.getEntriesByType('navigation').concat(
+        performance.getEntriesByType('resource')).reduce((sum, e) => sum + e.transferSize, 0)""")
+    print(f"\ndesk page, {city.lamps + city.gauges} devices: {weight:,} bytes transferred (compressed)")
+    assert 60_000 < weight < PAGE_WEIGHT_BUDGET  # the libraries alone are about 70 kB compressed
+
+
+@pytest.fixture(scope="module")
+def big_city(request: pytest.FixtureRequest, postgres_server: PostgresServer,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
+    if os.environ.get("STREETWATCH_CONSOLE_BENCH") != "1":
+        pytest.skip("set STREETWATCH_CONSOLE_BENCH=1 to measure the map with 100,000 devices")
+    url = postgres_server.create_database(_database_name(request) + "_big")
+    made = City("", url, BIG, 0)
+    made.run(lambda db: seed(db, lamp_rows(BIG, "jingtai", "city-lamps", spread=0.3)))
+    with serve(url, str(tmp_path_factory.mktemp("serve") / "serve.log")) as base:
+        made.url = base
+        yield made
+
+
+def test_a_hundred_thousand_devices_render_and_pan_within_budget(browser: Browser, big_city: City) -> None:
+    page = log_in(browser, big_city, "li.wei", viewport={"width": 1600, "height": 1000})
+    assert page.locator("body").get_attribute("data-map-count") == str(BIG)
+    first_ms = page.evaluate("performance.getEntriesByName('map-first-render')[0].startTime")
+    fetch_ms = page.evaluate("window.streetwatch.map.fetchMs")
+    frames = page.evaluate(_PAN_AND_ZOOM)
+    print(f"\n{BIG:,} devices: first map render {first_ms:.0f} ms after navigation (of which /api/v1/map "
+          f"{fetch_ms:.0f} ms); pan/zoom {frames['count']} frames, p95 {frames['p95']:.1f} ms, "
+          f"max {frames['max']:.1f} ms")
+    assert first_ms < FIRST_RENDER_BUDGET_MS
+    assert frames["p95"] < FRAME_BUDGET_MS

@@ -1,0 +1,63 @@
+// The device card: latest values with units, a chart of one metric's history, the map state,
+// and the recent commands that reached it.
+import { api, query } from "./api.js";
+import { lineChart, seconds } from "./chart.js";
+import { formatTime, t } from "./i18n.js";
+
+const CHART_HOURS = 24;
+
+export async function showDevice(panel, deviceId, { zoneOf, stateOf, onControl }) {
+  const { data: device } = await api(`/devices/${encodeURIComponent(deviceId)}`);
+  const zone = zoneOf(device.id);
+  const state = stateOf(device.id);
+  panel.hidden = false;
+  panel.innerHTML = `<h2></h2><p class="meta"></p><h3>${t("latest")}</h3><table class="latest"><tbody></tbody></table>
+    <label class="metric-pick">${t("kind")} <select></select></label><div class="chart"></div>
+    <h3>${t("recent_commands")}</h3><ul class="commands"></ul><div class="buttons"></div>
+    <button type="button" class="quiet close">${t("close")}</button>`;
+  panel.querySelector("h2").textContent = `${device.id}${state ? ` · ${t(`state_${state}`)}` : ""}`;
+  panel.querySelector(".meta").textContent = [device.kind, device.area, device.location.landmark,
+    device.groups.length ? `${t("groups")}: ${device.groups.join(", ")}` : ""].filter(Boolean).join(" · ");
+  const rows = device.latest.map((v) => {
+    const tr = document.createElement("tr");
+    tr.innerHTML = "<th scope='row'></th><td class='value'></td><td class='time'></td>";
+    tr.children[0].textContent = v.metric;
+    tr.children[1].textContent = `${v.value}${v.unit ? ` ${v.unit}` : ""}`;
+    tr.children[2].textContent = formatTime(v.time, zone);
+    return tr;
+  });
+  panel.querySelector("tbody").replaceChildren(...rows);
+  const pick = panel.querySelector("select");
+  for (const v of device.latest) pick.add(new Option(v.metric, v.metric));
+  const chart = panel.querySelector(".chart");
+  const draw = async () => {
+    if (!pick.value) { chart.textContent = t("no_readings"); return; }
+    const from = new Date(Date.now() - CHART_HOURS * 3600 * 1000).toISOString();
+    const { data } = await api(`/devices/${encodeURIComponent(device.id)}/readings${query({ metric: pick.value, from, bucket: "5m" })}`);
+    lineChart(chart, { times: data.buckets.map((b) => seconds(b.start)), values: data.buckets.map((b) => b.avg),
+                       unit: data.unit, label: pick.value });
+  };
+  pick.addEventListener("change", draw);
+  panel.querySelector(".close").addEventListener("click", () => { panel.hidden = true; });
+  if (onControl && device.kind.startsWith("lamp")) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = t("control_this");
+    button.addEventListener("click", () => onControl(device.id));
+    panel.querySelector(".buttons").append(button);
+  }
+  await Promise.all([draw(), recentCommands(panel.querySelector(".commands"), device, zone)]);
+}
+
+async function recentCommands(list, device, zone) {
+  const { data } = await api("/commands?limit=100");
+  const targets = new Set([device.id, `site:${device.site}`, `area:${device.area}`,
+                           ...device.groups.map((g) => `group:${g}`)]);
+  const mine = data.commands.filter((c) => targets.has(c.target)).slice(0, 10);
+  list.replaceChildren(...mine.map((c) => {
+    const li = document.createElement("li");
+    const level = c.params && c.params.level_pct !== undefined ? ` ${c.params.level_pct} %` : "";
+    li.textContent = `${formatTime(c.created_at, zone)} ${c.action}${level} (${c.target}) · ${c.status} · ${c.requester}`;
+    return li;
+  }));
+}
