@@ -12,9 +12,11 @@ For example, ``GET /api/v1/map?kind=lamp_controller&state=fault`` answers::
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from people import ROOT_AREA, Permission
 from web.auth import Access, authorized, services_of
@@ -42,11 +44,27 @@ class _Index:
         return found
 
 
-@router.get("/map", summary="Every device of the caller's areas with its map state, as parallel arrays")
+class MapColumns(BaseModel):
+    """The answer's shape, for the OpenAPI document: the route writes the JSON itself (see below)."""
+
+    count: int
+    ids: list[str]
+    lon: list[float]
+    lat: list[float]
+    kind: list[int] = Field(description="index into kinds")
+    state: list[int] = Field(description="index into states")
+    area: list[int] = Field(description="index into areas")
+    kinds: list[str]
+    states: list[str]
+    areas: list[str]
+
+
+@router.get("/map", summary="Every device of the caller's areas with its map state, as parallel arrays",
+            response_model=None, responses={200: {"model": MapColumns}})
 async def device_map(request: Request, area: str | None = AREA, kind: str | None = None,
                      state: list[str] = Query([], description="only these states (on, dimmed, off, fault, "
                                                               "offline, unknown, normal, or a severity); repeatable"),
-                     access: Access = READ) -> dict[str, Any]:
+                     access: Access = READ) -> Response:
     services = services_of(request)
     where = await device_filter(request, access, area, kind, None, [])
     # Plain columns and one query per source, no model per device: 100,000 devices take well under a second.
@@ -67,4 +85,7 @@ async def device_map(request: Request, area: str | None = AREA, kind: str | None
         kind_of.append(kinds.of(device_kind))
         state_of.append(states.of(device_state))
         area_of.append(areas.of(device_area or ROOT_AREA))
-    return {"count": len(ids), **columns, "kinds": kinds.names, "states": states.names, "areas": areas.names}
+    body = {"count": len(ids), **columns, "kinds": kinds.names, "states": states.names, "areas": areas.names}
+    # Plain strings, numbers and lists: json.dumps writes 100,000 devices in 0.2 s, where FastAPI's generic
+    # encoder would first walk every one of the 600,000 values (0.9 s).
+    return Response(json.dumps(body, separators=(",", ":"), allow_nan=False), media_type="application/json")
