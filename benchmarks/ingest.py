@@ -42,6 +42,7 @@ from benchmarks.publisher import publish
 from benchmarks.system import ProcessCpu, children_of, durable_postgres, free_port, test_servers
 from device_registry import open_registry, read_csv
 from streetwatch import topics
+from streetwatch.mqtt import BrokerUrl
 from streetwatch.readings import Reading
 
 LAMP_METRICS = ("power_w", "supply_voltage_v", "lamp_current_a", "dim_level_pct", "power_factor", "energy_kwh",
@@ -143,7 +144,7 @@ def services(database_url: str | None, mqtt_url: str | None, inflight: int
                 pg.start()
                 stack.callback(pg.close)
                 database_url = pg.create_database("bench_ingest")
-                pids["database"] = [pg._process.pid]
+                pids["database"] = [pg.pid]
             if mqtt_url is None:
                 broker = mosquitto_server()
                 config = broker.config.read_text().replace("max_inflight_messages 100",
@@ -152,7 +153,7 @@ def services(database_url: str | None, mqtt_url: str | None, inflight: int
                 broker.start()
                 stack.callback(broker.close)
                 mqtt_url = broker.url
-                pids["broker"] = [broker._process.pid]
+                pids["broker"] = [broker.pid]
         yield database_url, mqtt_url, pids
 
 
@@ -173,7 +174,8 @@ def naive_bridge(database_url: str, mqtt_url: str, fleet: Fleet, sample_messages
 
     from benchmarks.store import BASELINE_DDL
 
-    host, port = mqtt_url.split("//", 1)[1].split(":")
+    broker = BrokerUrl.parse(mqtt_url)
+    host, port = broker.host, broker.port
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(BASELINE_DDL.format(table="bench_naive").encode())
         devices: dict[str, int] = dict(conn.execute("SELECT device_id, device_key FROM device_keys").fetchall())
@@ -262,7 +264,8 @@ def run(*, seconds: float, rate: float, lamp_share: float, devices: int, publish
                                    stderr=open(Path(data_dir) / "gateway.log", "wb"))  # noqa: SIM115
         try:
             _wait_healthy(api_port, gateway)
-            host, port = broker_url.split("//", 1)[1].split(":")
+            broker = BrokerUrl.parse(broker_url)
+            host, port = broker.host, broker.port
             ctx = multiprocessing.get_context("spawn")
             go, results = ctx.Event(), ctx.Queue()
             readies = [ctx.Event() for _ in range(publishers)]

@@ -32,6 +32,7 @@ from device_drivers.mqtt import encode_telemetry
 from device_registry import open_registry, read_csv
 from device_registry.flat import COLUMNS
 from streetwatch import topics
+from streetwatch.mqtt import BrokerUrl
 
 UNITS_PER_CONVERTER = 30
 FIRST_PORT = 61_000
@@ -125,7 +126,8 @@ def _measure(url: str, data_dir: str, mqtt_url: str, gauges: list[str], seconds:
             time.sleep(0.5)
         ready_s = time.perf_counter() - started
         print(f"serving after {ready_s:.1f} s: RSS {rss_mb(gateway.pid)[0]:.0f} MB", flush=True)
-        host, port = mqtt_url.split("//", 1)[1].split(":")
+        broker = BrokerUrl.parse(mqtt_url)
+        host, port = broker.host, broker.port
         now = time.time()
         messages = [(topics.telemetry(g), encode_telemetry({"water_level_mm": 400.0, "battery_v": 3.7}, None))
                     for g in gauges]

@@ -80,7 +80,8 @@ def run(*, devices: int, seconds: float, concurrency: int, interval_s: float, ba
     configure_logging("WARNING")
     parent, child = multiprocessing.Pipe()
     server = multiprocessing.get_context("spawn").Process(
-        target=drivers_bench._serve, args=("tcp", devices, 1, child), name="bench-modbus-devices")
+        # The drivers' benchmark's own device server and loop, reused as they are for a same-run baseline.
+        target=drivers_bench._serve, args=("tcp", devices, 1, child), name="bench-modbus-devices")  # noqa: SLF001
     server.start()
     try:
         ports: list[int] = parent.recv()
@@ -92,8 +93,8 @@ def run(*, devices: int, seconds: float, concurrency: int, interval_s: float, ba
         if baseline_s > 0:
             print("same devices, the drivers' closed-loop benchmark (streetwatch bench modbus-drivers):",
                   flush=True)
-            asyncio.run(drivers_bench._bench(ports, "tcp", 1, seconds=baseline_s, concurrency=concurrency,
-                                             rounds=2))
+            baseline = drivers_bench._bench  # noqa: SLF001 - see _serve above
+            asyncio.run(baseline(ports, "tcp", 1, seconds=baseline_s, concurrency=concurrency, rounds=2))
     finally:
         parent.send("stop")
         server.join(timeout=30)

@@ -40,6 +40,7 @@ from rules.spec import ThresholdRule
 from streetwatch.clock import SystemClock
 from streetwatch.config import DatabaseUrl, Settings
 from streetwatch.database import open_database
+from streetwatch.mqtt import MqttTransport
 from streetwatch.readings import Reading
 
 BATCH_INTERVAL_S = 0.05
@@ -121,12 +122,8 @@ class Probes:
 
 async def _subscriber(mqtt_url: str, probes: Probes, ready: asyncio.Event) -> None:
     import json
-    from urllib.parse import urlsplit
 
-    import aiomqtt
-
-    parts = urlsplit(mqtt_url)
-    async with aiomqtt.Client(parts.hostname or "127.0.0.1", parts.port or 1883) as client:
+    async with MqttTransport.from_url(mqtt_url).client() as client:
         await client.subscribe("streetwatch/alerts/#", qos=1)
         ready.set()
         async for message in client.messages:
@@ -260,8 +257,9 @@ async def main_async(args: argparse.Namespace) -> None:
             probes = Probes()
             settings = Settings(mqtt_url=mqtt_url, data_dir=Path(tmp))
             commands = CountingCommands()
-            async with open_database(url) as db, RulesService(db, settings, clock=SystemClock(), devices=devices,
-                                                              commands=commands,
+            async with open_database(url) as db, RulesService(db, settings, clock=SystemClock(),
+                                                              mqtt=MqttTransport.from_settings(settings),
+                                                              devices=devices, commands=commands,
                                                               on_announced=probes.on_announced) as service:
                 service.apply_rules(bench_rules())
                 ready = asyncio.Event()

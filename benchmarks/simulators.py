@@ -36,15 +36,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiomqtt
-
 from device_drivers.modbus import BusSettings, Endpoint, ModbusBus, read_device
 from device_registry.profile import shipped_profiles
 from simulators.devices import SimGauge, SimLamp, SimProbe
 from simulators.faults import Target
-from simulators.mqtt_fleet import Broker
 from simulators.plan import plan_fleet
 from simulators.scenario import Scenario
+from streetwatch.mqtt import MqttTransport
 
 LAMP = shipped_profiles()["sw-lamp-controller"]
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -180,14 +178,13 @@ def bench_modbus(lamps: int, seconds: float, tmp: Path) -> None:
 
 
 # --- 3. mqtt --------------------------------------------------------------------------------------------
-async def count_messages(broker: Broker, seconds: float, settle_s: float) -> tuple[int, int]:
+async def count_messages(broker: MqttTransport, seconds: float, settle_s: float) -> tuple[int, int]:
     """(telemetry messages, distinct devices) one QoS 0 subscriber receives in a window of ``seconds`` that opens
     ``settle_s`` after subscribing (what arrives before is read and dropped)."""
     seen: set[str] = set()
     count = 0
     loop = asyncio.get_running_loop()
-    async with aiomqtt.Client(broker.host, broker.port, username=broker.username, password=broker.password,
-                              max_queued_incoming_messages=0) as client:
+    async with broker.client(max_queued_incoming_messages=0) as client:
         await client.subscribe("streetwatch/devices/+/telemetry", qos=0)
         opens = loop.time() + settle_s
         closes = opens + seconds
@@ -207,7 +204,7 @@ async def count_messages(broker: Broker, seconds: float, settle_s: float) -> tup
     return count, len(seen)
 
 
-async def raw_publisher(broker: Broker, seconds: float, clients: int) -> float:
+async def raw_publisher(broker: MqttTransport, seconds: float, clients: int) -> float:
     """Ready-made gauge payloads, 250 in flight per client, as fast as the PUBACKs return."""
     payload = json.dumps({"ts": 1, "water_level_mm": 412.0, "battery_v": 3.91, "signal_quality_pct": 77.0}).encode()
     sent = 0
@@ -215,8 +212,7 @@ async def raw_publisher(broker: Broker, seconds: float, clients: int) -> float:
 
     async def one(k: int) -> None:
         nonlocal sent
-        async with aiomqtt.Client(broker.host, broker.port, username=broker.username, password=broker.password,
-                                  identifier=f"bench-raw-{k}", max_inflight_messages=100) as client:
+        async with broker.client(f"bench-raw-{k}", max_inflight_messages=100) as client:
             client.pending_calls_threshold = 10_000
             while time.monotonic() < deadline:
                 await asyncio.gather(*(client.publish(f"streetwatch/devices/RAW-{k}-{i}/telemetry", payload, qos=1)
@@ -251,7 +247,7 @@ async def run_gauges(url: str, n: int, interval: float, extra: list[str],
     try:
         await asyncio.wait_for(up.wait(), timeout=120)  # the first status line: the fleet is up
         cpu_before, started = cpu_s(process.pid), time.monotonic()
-        _, heard = await count_messages(Broker.from_url(url), seconds, settle_s)
+        _, heard = await count_messages(MqttTransport.from_url(url), seconds, settle_s)
         cpu = (cpu_s(process.pid) - cpu_before) / (time.monotonic() - started) * 100
     finally:
         process.terminate()
@@ -274,9 +270,9 @@ def bench_mqtt(gauges: int, seconds: float, url: str | None) -> None:
             server.start()
             stack.callback(server.close)
             url = server.url
-        broker = Broker.from_url(url)
+        broker = MqttTransport.from_url(url)
         clients = -(-gauges // 250)
-        print(f"mqtt (QoS 1 to {broker.host}:{broker.port}, counted for {seconds:g} s):")
+        print(f"mqtt (QoS 1 to {broker.where}, counted for {seconds:g} s):")
         rate = asyncio.run(raw_publisher(broker, seconds, clients))
         print(f"  {f'baseline: {clients} aiomqtt clients, ready payloads':<54} {rate:8,.0f} msg/s")
         for label, extra, n, interval in (

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
 from broker.pki import PkiError, load_certificate, load_private_key
+from streetwatch.mqtt import BrokerUrl, MqttSetupError, MqttTransport, TlsFiles
 
 # CONNACK codes of MQTT 3.1.1 (4, 5) and 5 (134, 135) that mean "who you are was not accepted".
 _REFUSED_LOGIN = {4, 5, 134, 135}
@@ -34,23 +34,19 @@ def _files(ca: Path | None, cert: Path | None, key: Path | None) -> None:
 async def check_connection(url: str, *, ca: Path | None = None, cert: Path | None = None, key: Path | None = None,
                            timeout_s: float = 5.0) -> str:
     """Connect and disconnect; returns what was reached, raises :class:`CheckFailed` with the reason."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise CheckFailed(f"{parts.scheme}://{parts.hostname or ''}: use mqtts://USER:PASSWORD@HOST:PORT")
-    tls = parts.scheme == "mqtts"
     try:
-        port = parts.port or (8883 if tls else 1883)
+        broker = BrokerUrl.parse(url)
     except ValueError as exc:
-        raise CheckFailed(f"bad port in the URL: {exc}") from None
+        raise CheckFailed(f"{exc} (use mqtts://USER:PASSWORD@HOST:PORT)") from None
     _files(ca, cert, key)
-    user = unquote(parts.username) if parts.username else None
-    where = f"{parts.hostname}:{port}"
-    params = aiomqtt.TLSParameters(ca_certs=str(ca) if ca else None, certfile=str(cert) if cert else None,
-                                   keyfile=str(key) if key else None) if tls else None
     try:
-        async with aiomqtt.Client(parts.hostname, port, username=user,
-                                  password=unquote(parts.password) if parts.password else None,
-                                  tls_params=params, timeout=timeout_s, identifier=f"streetwatch-check-{user or ''}"):
+        transport = MqttTransport(broker, TlsFiles(ca, cert, key) if broker.tls else None)
+    except MqttSetupError as exc:
+        raise CheckFailed(str(exc)) from None
+    user, tls = broker.username, broker.tls
+    where = f"{broker.host}:{broker.port}"
+    try:
+        async with transport.client(f"streetwatch-check-{user or ''}", timeout=timeout_s):
             pass
     except aiomqtt.MqttCodeError as exc:
         code = getattr(exc.rc, "value", exc.rc)  # an int in MQTT 3.1.1, a ReasonCode in 5

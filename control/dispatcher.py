@@ -30,7 +30,6 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from control.backoff import Backoff
 from control.channel import DeliveryChannel, DeliveryJob
 from control.errors import ControlError, DeliveryError, DeliveryRejected
 from control.library import ScheduleLibrary
@@ -41,6 +40,7 @@ from control.status_writer import StatusWriter
 from control.store import CommandStore, StatusUpdate
 from control.timeline import Place, lighting_day, table
 from device_registry import Device, Profile
+from streetwatch.backoff import Backoff
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import ControlSettings
 from streetwatch.database import DatabaseUnavailable
@@ -372,7 +372,7 @@ class Dispatcher:
         if state is not None:
             for pending in state.pending.values():
                 pending.next_at = 0.0
-                pending.backoff.reset()
+                pending.backoff.succeeded()
             state.wake.set()
         for i, listener in enumerate(self._listeners):
             self._spawn(listener(device_id), name=f"control-online-{i}-{device_id}")

@@ -9,7 +9,8 @@ documented parser ``parse_command`` checks)::
 
 The id is the delivery's id and stays the same on every attempt, so an acknowledgement that comes
 late, after a retry went out, still confirms the delivery. A device should carry out a command id
-once and ack repeats again. The channel keeps its own connection and reconnects with backoff; while
+once and ack repeats again. The channel keeps its own connection (made by the process's
+:class:`~streetwatch.mqtt.MqttTransport`, so with its TLS settings) and reconnects with backoff; while
 it is down, attempts fail and the dispatcher retries them.
 
 The gateway trusts no acknowledgement it did not ask for: one counts only if its id was sent (the
@@ -27,18 +28,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit
 
 import aiomqtt
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from control.backoff import Backoff
 from control.channel import DeliveryJob
 from control.errors import DeliveryError, DeliveryRejected
 from device_drivers.mqtt import Command, encode_message
 from streetwatch import topics
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.figures import show
+from streetwatch.mqtt import MqttLink, MqttTransport
 
 log = logging.getLogger(__name__)
 
@@ -105,81 +105,50 @@ class AckCounters:
 
 
 class MqttChannel:
-    """A :class:`~control.channel.DeliveryChannel` with its own broker connection.
+    """A :class:`~control.channel.DeliveryChannel` with its own broker connection (health record ``control``).
 
-    >>> async with MqttChannel("mqtt://127.0.0.1:1883", client_id="gw-1-cmd") as channel:  # doctest: +SKIP
+    >>> async with MqttChannel(transport, client_id="gw-1-cmd") as channel:  # doctest: +SKIP
     ...     await dispatcher_using(channel)
     """
 
-    def __init__(self, mqtt_url: str, *, client_id: str = "streetwatch-control", connect_timeout_s: float = 5.0,
-                 reconnect_backoff: Backoff | None = None, clock: Clock | None = None,
+    def __init__(self, transport: MqttTransport, *, client_id: str = "streetwatch-control",
+                 connect_timeout_s: float = 5.0, clock: Clock | None = None,
                  on_refused: Callable[[RefusedAck], None] | None = None) -> None:
-        parts = urlsplit(mqtt_url)
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 1883
-        self._username = parts.username
-        self._password = parts.password
         self.client_id = client_id
-        self.connect_timeout_s = connect_timeout_s
-        self._backoff = reconnect_backoff or Backoff(initial_s=0.5, max_s=30.0)
-        self._client: aiomqtt.Client | None = None
-        self._connected = asyncio.Event()
+        self._link = MqttLink(transport, "control", identifier=client_id, purpose="commands wait and retry",
+                              on_connect=self._subscribe, on_message=self._received,
+                              connect_timeout_s=connect_timeout_s, clean_session=True)
         self._waiters: dict[str, _Waiter] = {}
-        self._task: asyncio.Task[None] | None = None
         self.acks = AckCounters()
         self.clock: Clock = clock or SystemClock()
         self._on_refused = on_refused
 
+    @property
+    def where(self) -> str:
+        return self._link.where
+
     async def __aenter__(self) -> Self:
-        self._task = asyncio.create_task(self._run(), name=f"mqtt-channel-{self.client_id}")
-        try:
-            await asyncio.wait_for(self._connected.wait(), self.connect_timeout_s)
-        except TimeoutError:
-            log.error("MQTT broker %s:%s not reachable yet; commands wait and retry", self.host, self.port)
+        await self._link.__aenter__()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():  # we are being cancelled too: let it through
-                    raise
-        for waiter in self._waiters.values():
-            waiter.ack.cancel()
-        self._waiters.clear()
+        try:
+            await self._link.__aexit__(exc_type, exc, tb)
+        finally:
+            for waiter in self._waiters.values():
+                waiter.ack.cancel()
+            self._waiters.clear()
 
     async def wait_connected(self, timeout_s: float) -> None:
-        await asyncio.wait_for(self._connected.wait(), timeout_s)
+        await self._link.wait_connected(timeout_s)
 
-    async def _run(self) -> None:
-        outage_logged = False
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                async with aiomqtt.Client(self.host, self.port, username=self._username, password=self._password,
-                                          identifier=self.client_id, clean_session=True) as client:
-                    await client.subscribe(topics.ACK_SUBSCRIPTION, qos=1)
-                    self._client = client
-                    self._connected.set()
-                    self._backoff.reset()
-                    if outage_logged:
-                        log.warning("MQTT broker %s:%s is back; delivering commands again", self.host, self.port)
-                        outage_logged = False
-                    async for message in client.messages:
-                        self._on_message(message.topic.value, message.payload)
-            except aiomqtt.MqttError as exc:
-                if not outage_logged:
-                    log.error("lost the MQTT broker %s:%s (%s); commands wait and retry", self.host, self.port, exc)
-                    outage_logged = True
-            finally:
-                self._client = None
-                self._connected.clear()
-            await asyncio.sleep(self._backoff.failed(loop.time()) - loop.time())
+    @staticmethod
+    async def _subscribe(client: aiomqtt.Client) -> None:
+        await client.subscribe(topics.ACK_SUBSCRIPTION, qos=1)
+
+    def _received(self, message: aiomqtt.Message) -> None:
+        self._on_message(message.topic.value, message.payload)
 
     def _refuse(self, device_id: str, topic: str, reason: str, detail: str, payload: bytes) -> None:
         self.acks.refused[reason] = self.acks.refused.get(reason, 0) + 1
@@ -221,9 +190,9 @@ class MqttChannel:
             waiter.ack.set_result(ack)
 
     async def deliver(self, job: DeliveryJob) -> None:
-        client = self._client
+        client = self._link.client
         if client is None:
-            raise DeliveryError(f"not connected to the MQTT broker at {self.host}:{self.port}")
+            raise DeliveryError(f"not connected to the MQTT broker at {self.where}: {self._link.health.reason}")
         key = str(job.delivery_id)
         waiter = self._waiters.get(key)
         if waiter is None:

@@ -14,8 +14,8 @@ import logging
 from types import TracebackType
 from typing import Self
 
-from control.backoff import Backoff
 from control.store import CommandStore, StatusUpdate
+from streetwatch.backoff import Backoff
 from streetwatch.database import DatabaseUnavailable
 from streetwatch.figures import show
 
@@ -105,6 +105,6 @@ class StatusWriter:
                 continue
             if outage:
                 log.warning("recorded %d delivery status change(s) after the database came back", len(batch))
-            backoff.reset()
+            backoff.succeeded()
             self.written += len(batch)
             return

@@ -18,8 +18,8 @@ from types import TracebackType
 
 from rules.actions import ActionRequest, CommandSink
 from rules.alerts import AlertSink, AlertTransition
-from rules.backoff import Backoff
 from rules.errors import AlertSinkUnavailable, CommandSinkUnavailable
+from streetwatch.backoff import Backoff
 from streetwatch.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -45,22 +45,23 @@ class EngineStats:
 async def _until_taken(give: Callable[[], Awaitable[None]], unavailable: type[Exception], what: str,
                        waits_for: str, clock: Clock, on_retry: Callable[[], None]) -> bool:
     """``give()`` until it does not raise ``unavailable`` (with backoff); False if it failed otherwise."""
-    backoff = Backoff(initial_s=0.2, maximum_s=30.0)
+    backoff = Backoff(initial_s=0.2, max_s=30.0)
     while True:
         try:
             await give()
         except unavailable as exc:
             on_retry()
-            delay = backoff.failed(clock.monotonic())
-            level = logging.WARNING if backoff.attempts == 1 else logging.DEBUG
+            now = clock.monotonic()
+            delay = backoff.failed(now) - now
+            level = logging.WARNING if backoff.failures == 1 else logging.DEBUG
             log.log(level, "%s waits for %s (retry in %.1f s): %s", what, waits_for, delay, exc)
             await asyncio.sleep(delay)
         except Exception:
             log.exception("%s was not taken", what)
             return False
         else:
-            if backoff.attempts:
-                log.info("%s taken after %d retries", what, backoff.attempts)
+            if backoff.failures:
+                log.info("%s taken after %d retries", what, backoff.failures)
             return True
 
 

@@ -1,6 +1,6 @@
 """Routing alert notifications: MQTT always (when enabled), webhooks by severity and site.
 
->>> async with Notifier(settings.notifications, settings.mqtt_url) as notifier:   # doctest: +SKIP
+>>> async with Notifier(settings.notifications, MqttTransport.from_settings(settings)) as notifier:   # doctest: +SKIP
 ...     await notifier.notify(alert, AlertEvent.raised)
 """
 
@@ -18,17 +18,19 @@ from rules.payload import alert_payload, alert_topic, encode, transition_payload
 from rules.webhooks import WebhookSender
 from streetwatch.clock import Clock
 from streetwatch.config import NotificationSettings
+from streetwatch.mqtt import MqttTransport
 
 log = logging.getLogger(__name__)
 _REMEMBERED = 10_000
 
 
 class Notifier:
-    def __init__(self, settings: NotificationSettings, mqtt_url: str | None, *, client_id: str | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(self, settings: NotificationSettings, mqtt: MqttTransport | None, *,
+                 client_id: str | None = None, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.mqtt = MqttAlertPublisher(mqtt_url, client_id=client_id, clock=clock) \
-            if settings.mqtt and mqtt_url else None
+        # No transport: MQTT is off in this process (``--no-mqtt``), and nothing tries to reach a broker.
+        self.mqtt = MqttAlertPublisher(mqtt, client_id=client_id) \
+            if settings.mqtt and mqtt is not None else None
         self.webhooks = [WebhookSender(w, clock=clock) for w in settings.webhooks]
         # Webhooks are queued once per notification even if MQTT fails and the sweep tries again.
         self._queued: OrderedDict[tuple[Any, ...], None] = OrderedDict()

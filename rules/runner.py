@@ -1,7 +1,7 @@
 """Everything the gateway needs from the rules package, composed: load the rules, open the alert
 store, the notifier and the engine, restore the open alerts, and keep the timers running.
 
->>> async with RulesService(db, settings, devices=registry, clock=SystemClock(),
+>>> async with RulesService(db, settings, devices=registry, clock=SystemClock(), mqtt=transport,
 ...                         commands=dispatcher, handle_sighup=True) as rules:    # doctest: +SKIP
 ...     await rules.on_readings(batch)
 ...     await rules.on_status("CG-0007", online=False, at=now)
@@ -41,6 +41,7 @@ from streetwatch.clock import Clock
 from streetwatch.config import Settings
 from streetwatch.database import Database, DatabaseError
 from streetwatch.layered import layered_files
+from streetwatch.mqtt import MqttTransport
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class RulesService:
         settings: Settings,
         *,
         clock: Clock,
+        mqtt: MqttTransport | None,
         devices: Mapping[str, Device] | None = None,
         commands: CommandSink | None = None,
         rules_dir: Path | None = None,
@@ -85,6 +87,7 @@ class RulesService:
         self._db = db
         self._settings = settings
         self._clock = clock
+        self._mqtt = mqtt
         self._devices = devices or {}
         self._commands = commands
         self._tick_interval_s = tick_interval_s
@@ -119,8 +122,7 @@ class RulesService:
             self.store = AlertStore(self._db, scale=ruleset.scale)
             await self.store.migrate()
             notifier = await stack.enter_async_context(Notifier(
-                notifications, self._settings.mqtt_url, client_id=f"{self._settings.mqtt.client_id}-alerts",
-                clock=self._clock))
+                notifications, self._mqtt, client_id=f"{self._settings.mqtt.client_id}-alerts"))
             self.alerts = AlertService(self.store, notifier, clock=self._clock,
                                        reminder_interval_s=notifications.reminder_interval_s,
                                        reminder_severities=notifications.reminder_severities,

@@ -22,8 +22,8 @@ from types import TracebackType
 
 import httpx
 
-from rules.backoff import Backoff
 from streetwatch import __version__
+from streetwatch.backoff import Backoff
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import WebhookSettings
 from streetwatch.figures import show
@@ -125,8 +125,8 @@ class WebhookSender:
         headers = {"Content-Type": "application/json", EVENT_HEADER: delivery.event,
                    DELIVERY_HEADER: delivery.delivery_id}
         secret = settings.secret.get_secret_value()
-        backoff = Backoff(initial_s=settings.backoff_initial_s, maximum_s=max(settings.backoff_max_s,
-                                                                              settings.backoff_initial_s))
+        backoff = Backoff(initial_s=settings.backoff_initial_s,
+                          max_s=max(settings.backoff_max_s, settings.backoff_initial_s))
         loop = asyncio.get_running_loop()
         for attempt in range(1, settings.max_attempts + 1):
             timestamp = int(self.clock.now().timestamp())
@@ -149,7 +149,7 @@ class WebhookSender:
                           delivery.event, attempt, problem)
                 return
             self.retries += 1
-            delay = backoff.failed(loop.time())
+            delay = backoff.failed(loop.time()) - loop.time()
             log.warning("webhook %s: %s; retry %d in %.1f s", redact_url(settings.url), problem, attempt, delay)
             await asyncio.sleep(delay)
 

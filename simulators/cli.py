@@ -29,6 +29,7 @@ from simulators.scenario import DEMO_CULVERT, GaugeTransport, LampTransport, Pro
 from streetwatch.cli_support import UserError, run, settings
 from streetwatch.config import Settings
 from streetwatch.database import DatabaseError
+from streetwatch.mqtt import MqttTransport
 
 SIMULATOR = "streetwatch simulate"
 T = TypeVar("T")
@@ -99,7 +100,7 @@ def simulate(
             host=host, base_port=base_port, units_per_port=units_per_port,
             per_device_clients=per_device_clients, devices_per_client=devices_per_client, id_prefix=id_prefix,
         )
-        fleet = Fleet(scenario, mqtt_url=(mqtt_url or current.mqtt_url) if scenario.uses_mqtt else None,
+        fleet = Fleet(scenario, mqtt=MqttTransport.from_settings(current, mqtt_url) if scenario.uses_mqtt else None,
                       client_prefix=f"sim-{id_prefix}{seed}")
     except (ValueError, SimulatorError) as exc:
         raise UserError(str(exc)) from None

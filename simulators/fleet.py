@@ -33,12 +33,13 @@ from simulators.gauge import GaugeFault
 from simulators.lamp import LampFault
 from simulators.modbus_devices import DeviceServer, ModbusDevice
 from simulators.modbus_server import ServerKind
-from simulators.mqtt_fleet import Broker, MqttFleet, TelemetryDevice
+from simulators.mqtt_fleet import MqttFleet, TelemetryDevice
 from simulators.plan import Endpoint, FleetPlan, plan_fleet
 from simulators.registration import BoundEndpoint, registered_devices, write_csv
 from simulators.scenario import Scenario
 from simulators.serial_line import SerialLine
 from streetwatch.clock import Clock, SystemClock
+from streetwatch.mqtt import MqttSetupError, MqttTransport
 
 log = logging.getLogger(__name__)
 MAX_ENDPOINT_LINES = 4  # per kind of device; the rest is summed up
@@ -51,16 +52,17 @@ _SERVER_KIND: dict[Transport, ServerKind] = {
 class Fleet:
     """Every device of ``scenario``, running while the ``async with`` block lasts."""
 
-    def __init__(self, scenario: Scenario, *, mqtt_url: str | None = None, clock: Clock | None = None,
+    def __init__(self, scenario: Scenario, *, mqtt_url: str | None = None, mqtt: MqttTransport | None = None,
+                 clock: Clock | None = None,
                  origin: datetime | None = None, lamp_initial_dim_pct: int = 60, refresh_s: float = 0.2,
                  client_prefix: str = "sim") -> None:
         self.scenario = scenario
         self.plan: FleetPlan = plan_fleet(scenario)
-        if scenario.uses_mqtt and not mqtt_url:
+        if scenario.uses_mqtt and not (mqtt_url or mqtt):
             raise SimulatorError("MQTT gauges or probes need a broker: give an MQTT URL (--mqtt-url)")
         try:
-            self.broker = Broker.from_url(mqtt_url) if mqtt_url else None
-        except ValueError as exc:
+            self.transport = mqtt or (MqttTransport.from_url(mqtt_url) if mqtt_url else None)
+        except MqttSetupError as exc:
             raise SimulatorError(str(exc)) from None
         self.clock = clock or SystemClock()
         self.origin = origin
@@ -91,9 +93,9 @@ class Fleet:
                 await self._open_endpoint(stack, endpoint, profiles)
             mqtt_devices = self._mqtt_devices()
             if mqtt_devices:
-                assert self.broker is not None
+                assert self.transport is not None
                 self.mqtt = await stack.enter_async_context(MqttFleet(
-                    mqtt_devices, self.broker, clock=self.clock, per_device_clients=scenario.per_device_clients,
+                    mqtt_devices, self.transport, clock=self.clock, per_device_clients=scenario.per_device_clients,
                     devices_per_client=scenario.devices_per_client, client_prefix=self.client_prefix))
             self._stack = stack.pop_all()
         return self
@@ -207,10 +209,10 @@ class Fleet:
             where = (bound.serial_port or f"{bound.host}:{bound.port}") if bound else "(not started)"
             yield (f"{len(devices)} {role.value}(s) {devices[0].id}..{devices[-1].id} on {where} "
                    f"({endpoint.transport.value}, units {devices[0].unit}-{devices[-1].unit})")
-        if self.mqtt is not None and self.broker is not None:
+        if self.mqtt is not None and self.transport is not None:
             mode = "one client each" if self.scenario.per_device_clients else \
                 f"{self.scenario.devices_per_client} per client"
-            yield (f"{len(self.mqtt.devices)} MQTT device(s) on mqtt://{self.broker.host}:{self.broker.port} "
+            yield (f"{len(self.mqtt.devices)} MQTT device(s) on {self.transport.where} "
                    f"({mode})")
         if self.scenario.rainfall.events:
             yield f"rain: {self.scenario.rainfall.describe()}"

@@ -346,7 +346,8 @@ class _Handler(ServerRequestHandler):
         pdu, self.last_pdu = self.last_pdu, None
         if pdu is not None:
             sim: ModbusSimServer = self.server.sim
-            sim._spawn(sim.answer(self, pdu, addr), name=f"modbus-sim-unit-{pdu.dev_id}")
+            # The server's own task set, used from its protocol object: one package, one owner.
+            sim._spawn(sim.answer(self, pdu, addr), name=f"modbus-sim-unit-{pdu.dev_id}")  # noqa: SLF001
         return used_len
 
     def send_pdu(self, request: ModbusPDU | None, response: ModbusPDU, addr: tuple[Any, ...] | None) -> None:

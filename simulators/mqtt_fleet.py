@@ -16,8 +16,7 @@ Two ways to connect, chosen by ``per_device_clients``:
 * **shared** (scale): ``devices_per_client`` devices share a connection. No per-device last
   will; a silent device simply stops publishing.
 
->>> Broker.from_url("mqtt://user:pw@127.0.0.1:18830").port
-18830
+Connections are made by the :class:`~streetwatch.mqtt.MqttTransport` given (so ``mqtts://`` works).
 """
 
 from __future__ import annotations
@@ -27,12 +26,10 @@ import contextlib
 import heapq
 import json
 import logging
-import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
-from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
@@ -42,7 +39,7 @@ from simulators.devices import CommandRejected
 from simulators.errors import SimulatorError
 from streetwatch import topics
 from streetwatch.clock import Clock, SystemClock
-from streetwatch.redact import redact_url
+from streetwatch.mqtt import MqttTransport, internals
 
 log = logging.getLogger(__name__)
 
@@ -65,27 +62,6 @@ class TelemetryDevice(Protocol):
     def silent(self, now: datetime) -> bool: ...
 
     def command(self, action: str, params: Mapping[str, Any], now: datetime) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Broker:
-    host: str
-    port: int = 1883
-    username: str | None = None
-    password: str | None = None
-
-    @classmethod
-    def from_url(cls, url: str) -> Broker:
-        """``mqtt://[user:password@]host[:port]`` (the settings' ``mqtt_url``)."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-            raise ValueError(f"MQTT URL {redact_url(url)!r}: use mqtt://[user:password@]host[:port]")
-        try:
-            port = parts.port or 1883
-        except ValueError as exc:
-            raise ValueError(f"MQTT URL {redact_url(url)!r}: bad port: {exc}") from None
-        return cls(parts.hostname, port, unquote(parts.username) if parts.username else None,
-                   unquote(parts.password) if parts.password else None)
 
 
 @dataclass
@@ -116,23 +92,14 @@ def telemetry_payload(metrics: Mapping[str, float], now: datetime, ts_format: Li
     return json.dumps({"ts": ts, **metrics}, separators=(",", ":")).encode()
 
 
-def _sever(client: aiomqtt.Client) -> None:
-    """Drop the TCP connection without an MQTT DISCONNECT, as a device losing power does: the broker
-    then publishes the device's last will. aiomqtt has no public call for an unclean end."""
-    sock = client._client.socket()
-    if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
 class MqttFleet:
     """Runs MQTT devices against a broker while the ``async with`` block lasts."""
 
-    def __init__(self, devices: Sequence[TelemetryDevice], broker: Broker, *, clock: Clock | None = None,
+    def __init__(self, devices: Sequence[TelemetryDevice], transport: MqttTransport, *, clock: Clock | None = None,
                  per_device_clients: bool = False, devices_per_client: int = 250, client_prefix: str = "sim",
                  ts_format: Literal["ms", "iso"] = "ms", reconnect_s: float = 2.0) -> None:
         self.devices = list(devices)
-        self.broker = broker
+        self.transport = transport
         self.clock = clock or SystemClock()
         self.per_device_clients = per_device_clients
         self.devices_per_client = 1 if per_device_clients else devices_per_client
@@ -204,9 +171,7 @@ class MqttFleet:
         will = None
         if self.per_device_clients:
             will = aiomqtt.Will(topics.status(devices[0].device_id), topics.OFFLINE, qos=1, retain=True)
-        client = aiomqtt.Client(self.broker.host, self.broker.port, identifier=name, username=self.broker.username,
-                                password=self.broker.password, will=will, clean_session=True,
-                                max_inflight_messages=100, timeout=10.0)
+        client = self.transport.client(name, will=will, clean_session=True, max_inflight_messages=100, timeout=10.0)
         client.pending_calls_threshold = MAX_IN_FLIGHT + 2 * len(devices) + 10
         return client
 
@@ -232,8 +197,7 @@ class MqttFleet:
                         tg.create_task(self._publish(client, devices, listener, link, tg), name=f"{name}-telemetry")
             except* aiomqtt.MqttError as group:
                 if not connected_once:
-                    raise MqttFleetError(f"MQTT broker {self.broker.host}:{self.broker.port}: "
-                                         f"{group.exceptions[0]}") from None
+                    raise MqttFleetError(f"MQTT broker {self.transport.where}: {group.exceptions[0]}") from None
                 if not link.severed and not outage_logged:
                     log.warning("%s: lost the broker (%s); reconnecting every %g s", name,
                                 group.exceptions[0], self.reconnect_s)
@@ -283,7 +247,7 @@ class MqttFleet:
                 device = devices[i]
                 if self.per_device_clients and device.silent(now):
                     link.severed = True
-                    _sever(client)
+                    internals.sever(client)
                     # The listener ends with the connection's error; the task group then stops us.
                     await asyncio.wait([listener])
                     return

@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover - older Typer on the real Click
 
 from streetwatch.config import ConfigError, Settings, load_settings
 from streetwatch.database import DatabaseError, DatabaseUnavailable
+from streetwatch.mqtt.errors import MqttSetupError
 from streetwatch.redact import redact_text
 from streetwatch.safe_text import csv_cell, printable
 
@@ -149,7 +150,7 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     except click_exceptions.ClickException as exc:
         error_line(exc.format_message())
         return exc.exit_code
-    except (UserError, ConfigError, DatabaseUnavailable) as exc:
+    except (UserError, ConfigError, DatabaseUnavailable, MqttSetupError) as exc:
         error_line(str(exc))
         return USER_ERROR_EXIT
     except KeyboardInterrupt:

@@ -75,6 +75,12 @@ class MqttSettings(BaseModel):
                                     "clock is refused (future_timestamp)")
     hold_unknown_s: float = Field(3.0, ge=0, description="how long a message from an unknown sender waits for "
                                   "its device to be registered before it is refused; 0 refuses at once")
+    ca_file: Path | None = Field(None, description="with mqtts://: the CA certificate (PEM) that signed the "
+                                 "broker's; default: the system's CAs")
+    cert_file: Path | None = Field(None, description="with mqtts://: a client certificate (PEM) for brokers "
+                                   "that require one")
+    key_file: Path | None = Field(None, description="the client certificate's private key (PEM), unless "
+                                  "cert_file holds it")
 
 
 class StoreSettings(BaseModel):
@@ -224,7 +230,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="postgresql://… (TimescaleDB) or sqlite:///path; default: SQLite in data_dir"
     )
-    mqtt_url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://[user:password@]host[:port]")
+    mqtt_url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://[user:password@]host[:port], or "
+                          "mqtts://… for TLS (port 8883 by default; see [mqtt] ca_file)")
     timezone: str = Field("Asia/Shanghai", description="IANA zone for schedules and displayed times")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     profiles_dir: Path | None = Field(None, description="extra device profiles beside the shipped ones")
@@ -249,15 +256,9 @@ class Settings(BaseSettings):
     @field_validator("mqtt_url")
     @classmethod
     def _check_mqtt_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts", "tcp"):
-            raise ValueError(f"unsupported scheme {parts.scheme or value!r}; use mqtt://host[:port]")
-        if not parts.hostname:
-            raise ValueError("no host")
-        try:
-            parts.port  # noqa: B018 - raises ValueError for a bad port
-        except ValueError as exc:
-            raise ValueError(f"bad port: {exc}") from None
+        from streetwatch.mqtt.url import BrokerUrl  # the one parser; streetwatch.mqtt imports this module
+
+        BrokerUrl.parse(value)
         return value
 
     @field_validator("timezone")

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fixtures.services import MosquittoServer, PostgresServer, ServiceMissing
+from tests.fixtures.tls import TlsMaterial, make_tls_material
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +39,24 @@ def mosquitto_server() -> Iterator[MosquittoServer]:
 @pytest.fixture(scope="session")
 def mqtt_url(mosquitto_server: MosquittoServer) -> str:
     return mosquitto_server.url
+
+
+@pytest.fixture(scope="session")
+def tls_material(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
+    """A test CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
+    return make_tls_material(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def mosquitto_tls(tls_material: TlsMaterial) -> Iterator[MosquittoServer]:
+    """A throwaway Mosquitto whose only listener speaks TLS (``mqtts://``), logging every connection."""
+    try:
+        server = MosquittoServer(tls=tls_material, connection_log=True)
+    except ServiceMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    server.start()
+    yield server
+    server.close()
 
 
 def _database_name(request: pytest.FixtureRequest) -> str:

@@ -23,6 +23,7 @@ from streetwatch.cli_support import CliState, OutputFormat, actor, error_line, r
 from streetwatch.config import Settings
 from streetwatch.database import Database
 from streetwatch.figures import show, tidy
+from streetwatch.mqtt import MqttTransport
 from streetwatch.readings import Reading
 from telemetry_store import cli as readings_cli
 from telemetry_store import open_store
@@ -54,7 +55,8 @@ def probe(
             async with BusPool(BusSettings(timeout_s=timeout_s or 3.0)) as buses:
                 result = await probe_modbus(device, profile, buses)
         else:
-            result = await probe_mqtt(device, profile, current.mqtt_url, timeout_s=timeout_s or 60.0)
+            result = await probe_mqtt(device, profile, MqttTransport.from_settings(current),
+                                      timeout_s=timeout_s or 60.0)
         if commission and result.healthy and device.status is DeviceStatus.registered:
             await registry.set_status(device_id, DeviceStatus.commissioned, by=actor(by), note="device probe")
         return result

@@ -134,7 +134,8 @@ def demo_settings(base: Settings, mqtt_url: str) -> Settings:
         "rules_dir": rules_dir,
         "gateway": base.gateway.model_copy(update={"metrics_port": None, "api_port": None}),
         # The in-process broker speaks MQTT 3.1.1 only.
-        "mqtt": base.mqtt.model_copy(update={"protocol": "3.1.1", "shared_group": None}),
+        "mqtt": base.mqtt.model_copy(update={"protocol": "3.1.1", "shared_group": None, "ca_file": None,
+                                             "cert_file": None, "key_file": None}),
     })
 
 

@@ -22,6 +22,7 @@ from gateway.intake.mqtt_ingest import MqttIngest
 from gateway.intake.pipeline import StorePipeline
 from gateway.intake.recorder import Recorder
 from gateway.poller.poller import ModbusPoller
+from streetwatch.mqtt import MqttTransport
 
 POLL_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 WRITE_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -53,6 +54,8 @@ class MeteredParts(Protocol):
     def opened_services(self) -> list[Any]:
         """Composed services; one with ``collect_metrics()`` adds its own metrics."""
         ...
+    @property
+    def mqtt(self) -> MqttTransport | None: ...
     def service_problems(self) -> dict[str, list[str]]: ...
 
 
@@ -113,6 +116,16 @@ class GatewayCollector(Collector):
                            g.ingest.reading_pauses)
             yield _gauge("streetwatch_mqtt_connected", "1 while the gateway's MQTT session is up",
                          1.0 if g.ingest.connected else 0.0)
+        if g.mqtt is not None:  # every MQTT client the gateway holds: intake, alert publisher, control channel
+            connected = GaugeMetricFamily("streetwatch_mqtt_client_connected",
+                                          "1 while this MQTT client of the gateway is connected", labels=["client"])
+            connects = CounterMetricFamily("streetwatch_mqtt_client_connects",
+                                           "Connections this MQTT client of the gateway made", labels=["client"])
+            for client in g.mqtt.clients:
+                connected.add_metric([client.name], 1.0 if client.connected else 0.0)
+                connects.add_metric([client.name], client.connects)
+            yield connected
+            yield connects
         if g.poller is not None:
             stats_p = g.poller.stats
             received.add_metric(["modbus"], stats_p.readings)

@@ -16,7 +16,7 @@ online/offline changes if it has ``on_readings``/``on_status`` (:class:`~gateway
 runs as a task if it has ``async def run()``, and what its ``problems()`` lists (a rule file left out)
 shows in ``/health`` and the ``streetwatch_service_problems`` metric::
 
-    ServiceSpec("rules", lambda ctx: RulesService(ctx.db, ctx.settings, clock=ctx.clock,
+    ServiceSpec("rules", lambda ctx: RulesService(ctx.db, ctx.settings, clock=ctx.clock, mqtt=ctx.mqtt,
                                                   devices=ctx.directory.devices), needs_devices=True)
 
 ``gateway/composition/services.py`` lists the services ``streetwatch run`` composes.
@@ -38,7 +38,6 @@ from typing import Any
 
 from device_drivers.modbus import BusPool, BusSettings
 from device_registry import Registry
-from gateway.backoff import Backoff
 from gateway.composition.components import all_migrations
 from gateway.composition.gc_tuning import Thresholds, tuned_gc
 from gateway.composition.http import bind, create_api, metrics_app, serve
@@ -54,9 +53,11 @@ from gateway.intake.recorder import Recorder
 from gateway.intake.records import GatewayRecords
 from gateway.poller.poller import ModbusPoller
 from streetwatch import migrations
+from streetwatch.backoff import Backoff
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import Settings
 from streetwatch.database import Database, DatabaseUnavailable, open_database
+from streetwatch.mqtt import MqttTransport
 from telemetry_store import StoreUnavailable, TelemetryStore, open_store, run_maintenance
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class GatewayContext:
     states: DeviceStates
     buses: BusPool
     """The one owner of every Modbus bus: the poller, the dispatcher and the probe take theirs from it."""
+    mqtt: MqttTransport | None
+    """The one door to the MQTT broker; None when MQTT is off (``--no-mqtt``)."""
     recorder: Recorder | None = None  # dead letters of a service (e.g. refused command acks)
 
 
@@ -111,6 +114,8 @@ class Gateway:
         self.clock: Clock = clock or SystemClock()
         self.services = list(services)
         self.options = options or RunOptions()
+        # Made here, before anything runs: a bad CA file or key is a one-line error (MqttSetupError).
+        self.mqtt = MqttTransport.from_settings(settings) if self.options.mqtt else None
         self.ready = asyncio.Event()
         self.metrics = GatewayMetrics()
         self.journal: Journal | None = None
@@ -146,11 +151,14 @@ class Gateway:
     def health(self) -> tuple[bool, dict[str, Any]]:
         store_ok = self.pipeline is not None and not self.pipeline.outage
         broker = "disabled" if self.ingest is None else ("connected" if self.ingest.connected else "disconnected")
+        clients = self.mqtt.clients if self.mqtt is not None else []
         journal = self.journal
         body: dict[str, Any] = {
             "status": "ok",
             "store": "reachable" if store_ok else "unreachable",
             "broker": broker,
+            # Every MQTT client the gateway holds (intake, alerts, control), each ready or not, and why.
+            "mqtt": {c.name: {"ready": c.connected, "reason": c.reason} for c in clients} if self.mqtt else "disabled",
             "journal_backlog_records": journal.backlog if journal is not None else 0,
             "spool_bytes": journal.size_bytes() if journal is not None else 0,
             "journal_room_bytes": journal.room_bytes() if journal is not None else 0,
@@ -168,7 +176,7 @@ class Gateway:
         if problems:
             body["problems"] = problems
         space_ok = journal is None or not journal.alarm.raised
-        ok = store_ok and recorder_ok and space_ok and broker != "disconnected" and self.ready.is_set()
+        ok = store_ok and recorder_ok and space_ok and all(c.connected for c in clients) and self.ready.is_set()
         # A service's problem (a rule file left out) degrades the status but not readiness: the gateway serves.
         body["status"] = "ok" if ok and not problems else "degraded"
         return ok, body
@@ -219,7 +227,7 @@ class Gateway:
     async def _open(self, stack: AsyncExitStack) -> tuple[Database, TelemetryStore] | None:
         """The database (migrated) and the store; waits with backoff while the database is unreachable."""
         settings = self.settings
-        backoff = Backoff(base_s=1.0, cap_s=30.0)
+        backoff = Backoff(initial_s=1.0, max_s=30.0, jitter=0.2)
         while True:
             try:
                 attempt = AsyncExitStack()
@@ -271,8 +279,8 @@ class Gateway:
             batch_size=store_settings.batch_size, flush_interval_s=store_settings.flush_interval_ms / 1000,
             capacity_readings=max(store_settings.queue_size, store_settings.batch_size),
             on_written=lambda _count, seconds: self.metrics.write_batch.observe(seconds))
-        if options.mqtt:
-            self.ingest = MqttIngest(settings, journal=journal, directory=directory, pipeline=self.pipeline,
+        if self.mqtt is not None:
+            self.ingest = MqttIngest(settings, self.mqtt, journal=journal, directory=directory, pipeline=self.pipeline,
                                      states=states, fanout=fanout, recorder=recorder, clock=self.clock)
         gw = settings.gateway
         # Opened even without polling: commands to Modbus devices go over it too.
@@ -286,7 +294,8 @@ class Gateway:
             poller.reconcile()
             directory.on_change(poller.reconcile)
         self.metrics.attach(self)
-        return GatewayContext(settings, self.clock, db, registry, directory, store, states, buses, self.recorder)
+        return GatewayContext(settings, self.clock, db, registry, directory, store, states, buses, self.mqtt,
+                              self.recorder)
 
     def _bind_http(self) -> dict[str, Any]:
         sockets = {}

@@ -131,10 +131,12 @@ async def open_control(ctx: GatewayContext, *, schedules: bool = True) -> AsyncI
     store = await CommandStore.open(ctx.db, ctx.clock)
     library = ScheduleLibrary.load(settings.schedules_dir)
     async with contextlib.AsyncExitStack() as stack:
-        mqtt = await stack.enter_async_context(
-            MqttChannel(settings.mqtt_url, client_id=f"{settings.mqtt.client_id}-control", clock=ctx.clock,
-                        on_refused=RefusedAcks(ctx.recorder, ctx.clock)))
-        channels: dict[str, DeliveryChannel] = {"modbus": ModbusChannel(ctx.buses, ctx.clock), "mqtt": mqtt}
+        channels: dict[str, DeliveryChannel] = {"modbus": ModbusChannel(ctx.buses, ctx.clock)}
+        mqtt: MqttChannel | None = None
+        if ctx.mqtt is not None:  # MQTT off (--no-mqtt): commands to MQTT devices fail, nothing dials the broker
+            channels["mqtt"] = mqtt = await stack.enter_async_context(
+                MqttChannel(ctx.mqtt, client_id=f"{settings.mqtt.client_id}-control", clock=ctx.clock,
+                            on_refused=RefusedAcks(ctx.recorder, ctx.clock)))
         dispatcher = await stack.enter_async_context(Dispatcher(
             store, RegistryLookup(ctx.registry), channels, settings=settings.control, clock=ctx.clock,
             schedules=library, zone=settings.zone))
@@ -151,7 +153,7 @@ async def open_control(ctx: GatewayContext, *, schedules: bool = True) -> AsyncI
 
 @contextlib.asynccontextmanager
 async def open_rules(ctx: GatewayContext, control: ControlService | None) -> AsyncIterator[RulesService]:
-    async with RulesService(ctx.db, ctx.settings, clock=ctx.clock, devices=ctx.directory.devices,
+    async with RulesService(ctx.db, ctx.settings, clock=ctx.clock, mqtt=ctx.mqtt, devices=ctx.directory.devices,
                             commands=control, handle_sighup=True) as rules:
         def devices_changed(_change: DirectoryChange) -> None:
             rules.update_devices(ctx.directory.devices)

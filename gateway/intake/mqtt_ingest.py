@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -37,7 +35,6 @@ from paho.mqtt.properties import Properties
 
 from device_drivers.errors import PayloadError
 from device_drivers.mqtt import parse_status, parse_telemetry
-from gateway.backoff import Backoff
 from gateway.intake import mqtt_publish
 from gateway.intake.device_state import DeviceStates
 from gateway.intake.directory import DeviceDirectory
@@ -52,6 +49,7 @@ from gateway.intake.unknown_senders import HeldMessages, LogLimiter
 from streetwatch import topics
 from streetwatch.clock import Clock
 from streetwatch.config import Settings
+from streetwatch.mqtt import MqttTransport, internals
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -79,31 +77,15 @@ class JournalFullPause(aiomqtt.MqttError):
     """The journal is full: the session ends, unacknowledged messages stay with the broker until there is room."""
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    host: str
-    port: int
-    username: str | None
-    password: str | None
-    tls: bool
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        parts = urlsplit(url)
-        tls = parts.scheme == "mqtts"
-        return cls(parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), parts.username,
-                   parts.password, tls)
-
-
 class MqttIngest:
     """The MQTT intake task (:meth:`run`); :meth:`stop` ends it after acknowledging what is journaled."""
 
-    def __init__(self, settings: Settings, *, journal: Journal, directory: DeviceDirectory, pipeline: StorePipeline,
-                 states: DeviceStates, fanout: Fanout, recorder: Recorder, clock: Clock,
-                 receive_maximum: int = 1_000, reconnect_base_s: float = 0.5, reconnect_cap_s: float = 30.0,
-                 max_batch: int = 1_000) -> None:
+    def __init__(self, settings: Settings, transport: MqttTransport, *, journal: Journal,
+                 directory: DeviceDirectory, pipeline: StorePipeline, states: DeviceStates, fanout: Fanout,
+                 recorder: Recorder, clock: Clock, receive_maximum: int = 1_000, max_batch: int = 1_000) -> None:
         self.settings = settings
-        self.broker = BrokerAddress.parse(settings.mqtt_url)
+        self.transport = transport
+        self.health = transport.health("intake")
         self.journal = journal
         self.directory = directory
         self.pipeline = pipeline
@@ -114,10 +96,9 @@ class MqttIngest:
         self.receive_maximum = receive_maximum
         self.max_batch = max_batch
         self.stats = IngestStats()
-        self.connected = False
         self.subscriptions = [topics.shared(topics.TELEMETRY_SUBSCRIPTION, settings.mqtt.shared_group),
                               topics.shared(topics.STATUS_SUBSCRIPTION, settings.mqtt.shared_group)]
-        self._backoff = Backoff(base_s=reconnect_base_s, cap_s=reconnect_cap_s)
+        self._backoff = transport.reconnect_backoff()
         self._stopping = asyncio.Event()
         # Messages paho has read and the intake has not handled yet (and _STOP to end a session).
         self._incoming: deque[Publish | object] = deque()
@@ -133,6 +114,11 @@ class MqttIngest:
         self._held_ready = asyncio.Event()
         self._max_ahead = timedelta(seconds=settings.mqtt.max_clock_skew_s)
         directory.on_change(lambda change: self._held_ready.set() if change.added else None)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the intake's session with the broker is up."""
+        return self.health.connected
 
     @property
     def reading_pauses(self) -> int:
@@ -154,13 +140,13 @@ class MqttIngest:
         self._incoming_ready.set()
 
     async def run(self) -> None:
-        where = f"{self.broker.host}:{self.broker.port}"
+        where = self.transport.where
         while not self._stopping.is_set():
             try:
                 await self._session()
             except* aiomqtt.MqttError as group:
-                self.connected = False
                 error = group.exceptions[0]
+                self.health.down(str(error))
                 if isinstance(error, JournalFullPause):
                     if self._backoff.failures == 0:
                         log.error("MQTT intake paused: %s; messages stay with the broker, tried again with backoff",
@@ -178,26 +164,23 @@ class MqttIngest:
                 pass
 
     def _client(self) -> aiomqtt.Client:
-        tls = ssl.create_default_context() if self.broker.tls else None
         common: dict[str, Any] = {
-            "username": self.broker.username, "password": self.broker.password,
-            "identifier": self.settings.mqtt.client_id, "keepalive": 30, "timeout": 10, "tls_context": tls,
+            "identifier": self.settings.mqtt.client_id, "keepalive": 30, "timeout": 10,
             # QoS 1 is bounded by receive_maximum; this bounds a flood of QoS 0 messages too.
             "max_queued_incoming_messages": 10 * self.receive_maximum}
         if self.settings.mqtt.protocol == "3.1.1":
             # Brokers that speak only 3.1.1 (the demo's in-process one): the session persists
             # through clean_session=False; the broker decides how long it keeps it.
-            client = aiomqtt.Client(self.broker.host, self.broker.port, protocol=aiomqtt.ProtocolVersion.V311,
-                                    clean_session=False, **common)
+            client = self.transport.client(protocol=aiomqtt.ProtocolVersion.V311, clean_session=False, **common)
         else:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = self.settings.mqtt.session_expiry_s
             properties.ReceiveMaximum = self.receive_maximum
-            client = aiomqtt.Client(self.broker.host, self.broker.port, protocol=aiomqtt.ProtocolVersion.V5,
-                                    clean_start=False, properties=properties, **common)
+            client = self.transport.client(protocol=aiomqtt.ProtocolVersion.V5, clean_start=False,
+                                          properties=properties, **common)
         # aiomqtt 2.5 has no manual acknowledgement; its paho client does: PUBACK goes out when we
         # call ``ack`` (see _acker). Messages come to _put, decoded by mqtt_publish.
-        client._client.manual_ack_set(True)
+        internals.enable_manual_ack(client)
         mqtt_publish.install(client, self._put)
         if self._reader is not None:
             self._earlier_pauses += self._reader.pauses
@@ -215,15 +198,16 @@ class MqttIngest:
             self._acks = []
             for subscription in self.subscriptions:
                 await client.subscribe(subscription, qos=1)
-            self.connected = True
+            self.health.up()
             self.stats.connects += 1
             if self._backoff.failures:
-                log.info("MQTT broker %s:%d reachable again; session resumed", self.broker.host, self.broker.port)
+                log.info("MQTT broker %s reachable again; session resumed", self.transport.where)
             else:
-                log.info("MQTT: subscribed to %s at %s:%d as %s", ", ".join(self.subscriptions), self.broker.host,
-                         self.broker.port, self.settings.mqtt.client_id)
+                log.info("MQTT: subscribed to %s at %s as %s", ", ".join(self.subscriptions), self.transport.where,
+                         self.settings.mqtt.client_id)
             self._backoff.succeeded()
-            client._disconnected.add_done_callback(lambda _: self._put(_STOP))
+            ended = internals.disconnected(client)
+            ended.add_done_callback(lambda _: self._put(_STOP))
             if self._stopping.is_set():
                 self._put(_STOP)
             async with asyncio.TaskGroup() as group:
@@ -235,9 +219,9 @@ class MqttIngest:
                     acker.cancel()
                     releaser.cancel()
             await self._acknowledge(client)  # what was journaled before stopping
-            self.connected = False
-            if client._disconnected.done() and client._disconnected.exception() is not None:
-                raise aiomqtt.MqttError(f"disconnected: {client._disconnected.exception()}")
+            self.health.down("stopped")
+            if ended.done() and ended.exception() is not None:
+                raise aiomqtt.MqttError(f"disconnected: {ended.exception()}")
 
     async def _consume(self) -> None:
         incoming = self._incoming
@@ -382,8 +366,8 @@ class MqttIngest:
         if not count:
             return
         await self.journal.sync()  # covers every message counted: each was journaled before it was listed
-        if client._disconnected.done() or acks is not self._acks:
+        if internals.disconnected(client).done() or acks is not self._acks:
             return  # the connection is gone: the broker sends them again in the next session
         for mid, qos in acks[:count]:
-            client._client.ack(mid, qos)
+            internals.acknowledge(client, mid, qos)
         del acks[:count]

@@ -24,7 +24,9 @@ from typing import Any
 
 import aiomqtt
 from paho.mqtt.client import MQTTMessage
-from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MQTTErrorCode
+
+from streetwatch.mqtt import internals
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,22 +75,22 @@ def install(client: aiomqtt.Client, deliver: Callable[[Publish], None]) -> None:
     ``client`` must acknowledge by hand (paho's ``manual_ack``): a QoS 1 message is acknowledged only
     when the intake calls ``ack`` for it.
     """
-    paho = client._client
-    if not paho._manual_ack:
-        raise ValueError("the intake acknowledges QoS 1 messages itself: call manual_ack_set(True) first")
-    paho_handle_publish = paho._handle_publish
-    v5 = paho._protocol == MQTTProtocolVersion.MQTTv5
+    paho = internals.paho_of(client)
+    if not internals.manual_ack_enabled(paho):
+        raise ValueError("the intake acknowledges QoS 1 messages itself: call internals.enable_manual_ack first")
+    paho_handle_publish = internals.publish_handler(paho)
+    v5 = internals.speaks_v5(paho)
 
     def on_message(_client: Any, _userdata: Any, message: MQTTMessage) -> None:
         deliver(Publish.from_paho(message))
 
     def handle_publish() -> MQTTErrorCode:
-        in_packet = paho._in_packet
-        message = decode(in_packet["command"], in_packet["packet"], v5=v5)
+        header, packet = internals.incoming_packet(paho)
+        message = decode(header, packet, v5=v5)
         if message is None:
             return paho_handle_publish()
         deliver(message)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     paho.on_message = on_message
-    paho._handle_publish = handle_publish  # type: ignore[method-assign]  # this client's only
+    internals.set_publish_handler(paho, handle_publish)

@@ -31,6 +31,8 @@ from typing import Any
 
 import aiomqtt
 
+from streetwatch.mqtt import internals
+
 DEFAULT_CHUNK = 256 * 1024
 
 
@@ -91,7 +93,7 @@ class SocketReader:
         self._fd: int | None = None
 
     def install(self) -> None:
-        paho = self.client._client
+        paho = internals.paho_of(self.client)
         aiomqtt_close = paho.on_socket_close
 
         def on_socket_close(paho_client: Any, userdata: Any, sock: Any) -> None:
@@ -107,7 +109,7 @@ class SocketReader:
         # paho calls this from the thread aiomqtt connects in: only thread-safe calls on the loop.
         if isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket):
             sock = ReadAheadSocket(sock, self._loop, self.chunk)
-            paho_client._sock = sock
+            internals.set_socket(paho_client, sock)
         self._loop.call_soon_threadsafe(self._start, sock.fileno())
 
     def _start(self, fd: int) -> None:
@@ -115,22 +117,21 @@ class SocketReader:
         self.paused = False
         self._loop.add_reader(fd, self._read)
         # aiomqtt's keepalive task, which its own socket callback would have started.
-        self.client._misc_task = self._loop.create_task(self.client._misc_loop())
+        internals.start_keepalive(self.client, self._loop)
 
     def _read(self) -> None:
-        paho = self.client._client
+        paho = internals.paho_of(self.client)
         try:
             while True:
                 paho.loop_read()  # one packet
                 if self.backlog() >= self.high_water:
                     self._pause()
                     return
-                sock = paho._sock
+                sock = internals.socket_of(paho)
                 if sock is None or not hasattr(sock, "pending") or sock.pending() <= 0:
                     return
         except Exception as exc:  # a broken connection: aiomqtt's session ends with it
-            if not self.client._disconnected.done():
-                self.client._disconnected.set_exception(exc)
+            internals.fail_session(self.client, exc)
 
     def _pause(self) -> None:
         if self._fd is not None and not self.paused:

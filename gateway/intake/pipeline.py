@@ -23,8 +23,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from gateway.backoff import Backoff
 from gateway.intake.journal import Journal, Record
+from streetwatch.backoff import Backoff
 from streetwatch.readings import Reading
 from telemetry_store import BatchSink, StoreError, StoreUnavailable
 
@@ -51,7 +51,7 @@ class StorePipeline:
         self.capacity_readings = capacity_readings
         self.on_written = on_written
         self.max_concurrent_writes = max_concurrent_writes
-        self.retry = Backoff(base_s=retry_base_s, cap_s=retry_cap_s)
+        self.retry = Backoff(initial_s=retry_base_s, max_s=retry_cap_s, jitter=0.2)
         self.stored_readings = 0
         self.refused_readings = 0  # bad data the store refused: logged, not stored
         self.write_failures = 0

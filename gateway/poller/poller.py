@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 
 from device_drivers.errors import DriverError
 from device_drivers.modbus import BusPool, DeviceSample, read_device
-from gateway.backoff import backoff_delay_s
 from gateway.intake.decode import encode_poll
 from gateway.intake.device_state import DeviceStates
 from gateway.intake.directory import DeviceDirectory, DeviceEntry, DirectoryChange
@@ -38,6 +37,7 @@ from gateway.intake.fanout import Fanout
 from gateway.intake.journal import Journal, JournalFull, Source
 from gateway.intake.pipeline import StorePipeline
 from gateway.intake.records import DeadLetter
+from streetwatch.backoff import backoff_delay_s
 from streetwatch.clock import Clock
 from streetwatch.figures import show
 from streetwatch.readings import Reading
@@ -195,8 +195,8 @@ class ModbusPoller:
         interval = target.entry.poll_interval_s
         if target.failures >= self.offline_after_failures:
             attempt = target.failures - self.offline_after_failures + 1
-            target.due = now + backoff_delay_s(attempt, base_s=interval, cap_s=max(interval, self.max_backoff_s),
-                                               rng=self.rng)
+            target.due = now + backoff_delay_s(attempt, initial_s=interval,
+                                               max_s=max(interval, self.max_backoff_s), jitter=0.2, rng=self.rng)
         else:
             jitter = min(0.02 * interval, 0.5)
             target.due = max(target.due + interval, now) + self.rng.uniform(-jitter, jitter)

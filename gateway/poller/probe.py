@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import aiomqtt
 
@@ -21,6 +20,7 @@ from device_registry.device import Device, ModbusRtuAddress, ModbusRtuOverTcpAdd
 from device_registry.profile import ModbusMetric, Profile
 from streetwatch import topics
 from streetwatch.figures import show
+from streetwatch.mqtt import MqttTransport
 
 
 class ProbeFailed(Exception):
@@ -149,12 +149,10 @@ async def probe_modbus(device: Device, profile: Profile, buses: BusPool) -> Prob
     return ProbeResult(device.id, values, dict(sample.errors), dict(sample.texts), refused=refused)
 
 
-async def probe_mqtt(device: Device, profile: Profile, mqtt_url: str, *, timeout_s: float = 60.0) -> ProbeResult:
-    parts = urlsplit(mqtt_url)
+async def probe_mqtt(device: Device, profile: Profile, mqtt: MqttTransport, *, timeout_s: float = 60.0) -> ProbeResult:
     status: str | None = None
     try:
-        async with aiomqtt.Client(parts.hostname or "127.0.0.1", parts.port or 1883, username=parts.username,
-                                  password=parts.password, identifier=f"streetwatch-probe-{device.id}") as client:
+        async with mqtt.client(f"streetwatch-probe-{device.id}") as client:
             await client.subscribe(topics.status(device.id), qos=1)
             await client.subscribe(topics.telemetry(device.id), qos=1)
             async with asyncio.timeout(timeout_s):
@@ -172,7 +170,7 @@ async def probe_mqtt(device: Device, profile: Profile, mqtt_url: str, *, timeout
         raise ProbeFailed(f"no telemetry from {device.id} on {topics.telemetry(device.id)} within "
                           f"{show(timeout_s)} s{heard}: is the device powered and publishing to this broker?") from None
     except aiomqtt.MqttError as exc:
-        raise ProbeFailed(f"cannot reach the MQTT broker at {parts.hostname}:{parts.port or 1883}: {exc}") from None
+        raise ProbeFailed(f"cannot reach the MQTT broker at {mqtt.where}: {exc}") from None
     except driver_errors.PayloadError as exc:
         raise ProbeFailed(f"{device.id} published something that is not the contract: {exc}") from None
     raise ProbeFailed("the broker closed the connection")

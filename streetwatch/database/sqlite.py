@@ -76,8 +76,8 @@ async def _in_sqlite_thread(conn: aiosqlite.Connection, fn: Callable[..., _T], *
     aiosqlite runs each of its own methods this way (``Connection._execute`` with the connection's
     ``_conn``); it has no public call for several statements with parameters.
     """
-    run = cast(Callable[..., Awaitable[_T]], conn._execute)
-    return await run(fn, conn._conn, *args, **kwargs)
+    run = cast(Callable[..., Awaitable[_T]], conn._execute)  # noqa: SLF001 - see above
+    return await run(fn, conn._conn, *args, **kwargs)  # noqa: SLF001 - see above
 
 
 def _write_then(conn: sqlite3.Connection, head: str, params: Params, then: Sequence[tuple[str, Params]], *,

@@ -11,21 +11,21 @@ import contextlib
 import json
 from types import TracebackType
 from typing import Any, Literal, Self
-from urllib.parse import urlsplit
 
 import aiomqtt
 
 from device_drivers.errors import PayloadError
 from device_drivers.mqtt import parse_command
 from streetwatch import topics
+from streetwatch.mqtt import MqttTransport
 
 Behaviour = Literal["ack", "refuse", "silent", "late"]
 
 
 class MqttTestLamp:
-    def __init__(self, mqtt_url: str, device_id: str, behaviour: Behaviour = "ack", *, late_s: float = 0.0) -> None:
-        parts = urlsplit(mqtt_url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 1883
+    def __init__(self, mqtt: str | MqttTransport, device_id: str, behaviour: Behaviour = "ack", *,
+                 late_s: float = 0.0) -> None:
+        self.transport = mqtt if isinstance(mqtt, MqttTransport) else MqttTransport.from_url(mqtt)
         self.device_id = device_id
         self.behaviour = behaviour
         self.late_s = late_s
@@ -50,7 +50,7 @@ class MqttTestLamp:
                 await self._task
 
     async def _serve(self) -> None:
-        async with aiomqtt.Client(self.host, self.port, identifier=f"test-lamp-{self.device_id}") as client:
+        async with self.transport.client(f"test-lamp-{self.device_id}") as client:
             await client.subscribe(topics.command(self.device_id), qos=1)
             self._ready.set()
             async with asyncio.TaskGroup() as group:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 
-import aiomqtt
 import pytest
 
 from control.model import CommandTarget, DeliveryStatus
 from control.mqtt_channel import MqttChannel
 from streetwatch import topics
+from streetwatch.mqtt import MqttTransport
 from tests.control.conftest import Rig, mqtt_lamp
 from tests.control.mqtt_device import MqttTestLamp
 from tests.fixtures.services import free_port
@@ -24,7 +24,8 @@ def target(device_id: str) -> CommandTarget:
 
 async def test_acknowledged_command_is_confirmed(rig: Rig, mqtt_url: str) -> None:
     await rig.add([mqtt_lamp("MQ-1"), mqtt_lamp("MQ-2")])
-    async with MqttChannel(mqtt_url, client_id="t-ack") as channel, MqttTestLamp(mqtt_url, "MQ-1") as lamp, \
+    async with MqttChannel(MqttTransport.from_url(mqtt_url), client_id="t-ack") as channel, \
+            MqttTestLamp(mqtt_url, "MQ-1") as lamp, \
             rig.dispatcher({"mqtt": channel}) as dispatcher:
         command = await dispatcher.submit(target("MQ-1"), "set_dim", {"level": 60}, "alice", "market night")
         progress = await dispatcher.wait_for(command.id)
@@ -40,7 +41,7 @@ async def test_acknowledged_command_is_confirmed(rig: Rig, mqtt_url: str) -> Non
 
 async def test_no_ack_retries_then_expires(rig: Rig, mqtt_url: str) -> None:
     await rig.add([mqtt_lamp("MQ-3")])
-    async with MqttChannel(mqtt_url, client_id="t-silent") as channel, \
+    async with MqttChannel(MqttTransport.from_url(mqtt_url), client_id="t-silent") as channel, \
             MqttTestLamp(mqtt_url, "MQ-3", "silent") as lamp, rig.dispatcher({"mqtt": channel}) as dispatcher:
         command = await dispatcher.submit(target("MQ-3"), "switch", {"on": False}, "bob", "", ttl_s=1.5)
         progress = await dispatcher.wait_for(command.id)
@@ -53,7 +54,7 @@ async def test_no_ack_retries_then_expires(rig: Rig, mqtt_url: str) -> None:
 
 async def test_refusal_is_final(rig: Rig, mqtt_url: str) -> None:
     await rig.add([mqtt_lamp("MQ-4")])
-    async with MqttChannel(mqtt_url, client_id="t-refuse") as channel, \
+    async with MqttChannel(MqttTransport.from_url(mqtt_url), client_id="t-refuse") as channel, \
             MqttTestLamp(mqtt_url, "MQ-4", "refuse") as lamp, rig.dispatcher({"mqtt": channel}) as dispatcher:
         command = await dispatcher.submit(target("MQ-4"), "set_dim", {"level_pct": 10}, "bob", "")
         progress = await dispatcher.wait_for(command.id)
@@ -64,7 +65,7 @@ async def test_refusal_is_final(rig: Rig, mqtt_url: str) -> None:
 
 async def test_late_ack_of_the_first_attempt_confirms(rig: Rig, mqtt_url: str) -> None:
     await rig.add([mqtt_lamp("MQ-5")])
-    async with MqttChannel(mqtt_url, client_id="t-late") as channel, \
+    async with MqttChannel(MqttTransport.from_url(mqtt_url), client_id="t-late") as channel, \
             MqttTestLamp(mqtt_url, "MQ-5", "late", late_s=0.6) as lamp, \
             rig.dispatcher({"mqtt": channel}) as dispatcher:
         command = await dispatcher.submit(target("MQ-5"), "set_dim", {"level_pct": 25}, "bob", "")
@@ -77,7 +78,7 @@ async def test_late_ack_of_the_first_attempt_confirms(rig: Rig, mqtt_url: str) -
 
 async def test_offline_then_back_gets_only_the_latest(rig: Rig, mqtt_url: str) -> None:
     await rig.add([mqtt_lamp("MQ-6")])
-    async with MqttChannel(mqtt_url, client_id="t-offline") as channel, \
+    async with MqttChannel(MqttTransport.from_url(mqtt_url), client_id="t-offline") as channel, \
             rig.dispatcher({"mqtt": channel}) as dispatcher:
         dispatcher.on_device_offline("MQ-6")
         older = await dispatcher.submit(target("MQ-6"), "set_dim", {"level_pct": 100}, "scheduler", "sunset")
@@ -93,9 +94,9 @@ async def test_offline_then_back_gets_only_the_latest(rig: Rig, mqtt_url: str) -
 
 async def test_bad_and_stray_acks_are_counted_not_fatal(rig: Rig, mqtt_url: str) -> None:
     await rig.add([mqtt_lamp("MQ-7")])
-    async with MqttChannel(mqtt_url, client_id="t-stray") as channel, \
+    async with MqttChannel(MqttTransport.from_url(mqtt_url), client_id="t-stray") as channel, \
             MqttTestLamp(mqtt_url, "MQ-7") as lamp, rig.dispatcher({"mqtt": channel}) as dispatcher, \
-            aiomqtt.Client(channel.host, channel.port, identifier="t-stray-pub") as client:
+            MqttTransport.from_url(mqtt_url).client("t-stray-pub") as client:
         await client.publish(topics.command_ack("MQ-7"), b"{not json", qos=1)
         await client.publish(topics.command_ack("MQ-7"), json.dumps({"id": "99999", "ok": True}), qos=1)
         command = await dispatcher.submit(target("MQ-7"), "flash", {}, "duty", "")
@@ -106,8 +107,9 @@ async def test_bad_and_stray_acks_are_counted_not_fatal(rig: Rig, mqtt_url: str)
 
 async def test_broker_unreachable_is_a_retry_not_a_crash(rig: Rig) -> None:
     await rig.add([mqtt_lamp("MQ-8")])
-    async with MqttChannel(f"mqtt://127.0.0.1:{free_port()}", client_id="t-nobroker", connect_timeout_s=0.2) \
-            as channel, rig.dispatcher({"mqtt": channel}) as dispatcher:
+    nowhere = MqttTransport.from_url(f"mqtt://127.0.0.1:{free_port()}")
+    async with MqttChannel(nowhere, client_id="t-nobroker", connect_timeout_s=0.2) as channel, \
+            rig.dispatcher({"mqtt": channel}) as dispatcher:
         command = await dispatcher.submit(target("MQ-8"), "set_dim", {"level_pct": 5}, "bob", "", ttl_s=0.6)
         progress = await dispatcher.wait_for(command.id)
     (delivery,) = await rig.store.deliveries(command.id)
@@ -131,7 +133,7 @@ async def test_every_command_kind_passes_the_documented_parser(mqtt_url: str) ->
     assert set(examples) == set(Action) == set(PARAMS_MODEL)  # a new action needs its example here
     profile = ProfileLibrary.shipped().get("sw-lamp-controller")
     expires = datetime.now(UTC) + timedelta(minutes=15)
-    async with MqttChannel(mqtt_url, client_id="t-contract") as channel, \
+    async with MqttChannel(MqttTransport.from_url(mqtt_url), client_id="t-contract") as channel, \
             MqttTestLamp(mqtt_url, "MQ-C") as lamp:
         await channel.wait_connected(5)
         for number, (action, params) in enumerate(examples.items(), 1):

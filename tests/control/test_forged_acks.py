@@ -22,6 +22,7 @@ from streetwatch.clock import FakeClock, SystemClock
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import open_database
 from streetwatch.migrations import migrate
+from streetwatch.mqtt import MqttTransport
 from tests.control.conftest import Rig, mqtt_lamp
 from tests.control.mqtt_device import MqttTestLamp
 
@@ -31,9 +32,10 @@ pytestmark = pytest.mark.services
 async def test_forged_acks_never_confirm_a_command(rig: Rig, mqtt_url: str) -> None:
     await rig.add([mqtt_lamp("MQ-F1"), mqtt_lamp("MQ-F2")])
     refused: list[RefusedAck] = []
-    async with MqttChannel(mqtt_url, client_id="t-forge", on_refused=refused.append) as channel, \
+    broker = MqttTransport.from_url(mqtt_url)
+    async with MqttChannel(broker, client_id="t-forge", on_refused=refused.append) as channel, \
             MqttTestLamp(mqtt_url, "MQ-F1", "silent") as lamp, rig.dispatcher({"mqtt": channel}) as dispatcher, \
-            aiomqtt.Client(channel.host, channel.port, identifier="t-forger") as forger:
+            aiomqtt.Client(broker.url.host, broker.url.port, identifier="t-forger") as forger:
         command = await dispatcher.submit(CommandTarget("device", "MQ-F1"), "switch", {"on": False}, "bob", "",
                                           ttl_s=2.0)
         await asyncio.wait_for(lamp.got_command.wait(), 5)
@@ -55,7 +57,7 @@ async def test_an_ack_after_the_time_to_live_does_not_confirm(rig: Rig, mqtt_url
     await rig.add([mqtt_lamp("MQ-F3")])
     # The channel's clock is an hour ahead of the dispatcher's: every ack arrives after expires_at.
     late = FakeClock(SystemClock().now() + timedelta(hours=1))
-    async with MqttChannel(mqtt_url, client_id="t-expired", clock=late) as channel, \
+    async with MqttChannel(MqttTransport.from_url(mqtt_url), client_id="t-expired", clock=late) as channel, \
             MqttTestLamp(mqtt_url, "MQ-F3") as lamp, rig.dispatcher({"mqtt": channel}) as dispatcher:
         command = await dispatcher.submit(CommandTarget("device", "MQ-F3"), "set_dim", {"level_pct": 30}, "bob", "",
                                           ttl_s=1.0)
@@ -85,7 +87,7 @@ async def test_refused_acks_become_dead_letters_and_metrics(tmp_path: Path, mqtt
         ("MQ-F1", "streetwatch/devices/MQ-F1/cmd/ack", "no open command '7'", '{"id": "7", "ok": true}', 1),
         ("MQ-F1", "streetwatch/devices/MQ-F1/cmd/ack", "no open command '7'", '{"id": "7", "ok": true}', 5)]
 
-    channel = MqttChannel(mqtt_url)
+    channel = MqttChannel(MqttTransport.from_url(mqtt_url))
     channel.acks.received, channel.acks.confirmed = 7, 2
     channel.acks.refused.update({AckRefusal.WRONG_DEVICE: 4, AckRefusal.EXPIRED: 1})
     service = ControlService(dispatcher=None, scheduler=None, mqtt=channel)  # type: ignore[arg-type]

@@ -7,7 +7,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
 from device_registry import open_registry
@@ -16,6 +15,7 @@ from gateway.cli import main
 from simulators.modbus_server import Fault, ModbusSimServer
 from streetwatch import topics
 from streetwatch.config import DatabaseUrl
+from streetwatch.mqtt import MqttTransport, TlsFiles
 from streetwatch.readings import Reading
 from telemetry_store import open_store
 from tests.fixtures.services import MosquittoServer, free_port
@@ -118,14 +118,19 @@ async def test_connection_refused(env: str, capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.mark.services
-async def test_probe_hears_an_mqtt_gauge(env: str, capsys: pytest.CaptureFixture[str],
-                                         mosquitto_server: MosquittoServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("STREETWATCH_MQTT_URL", mosquitto_server.url)
+@pytest.mark.parametrize("broker", ["mosquitto_server", "mosquitto_tls"])
+async def test_probe_hears_an_mqtt_gauge(env: str, capsys: pytest.CaptureFixture[str], broker: str,
+                                         request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    server: MosquittoServer = request.getfixturevalue(broker)
+    monkeypatch.setenv("STREETWATCH_MQTT_URL", server.url)
+    tls = TlsFiles(ca_file=server.tls.ca_file) if server.tls is not None else None
+    if tls is not None:  # mqtts://: the probe must use the configured CA, as every client does
+        monkeypatch.setenv("STREETWATCH_MQTT__CA_FILE", str(tls.ca_file))
     assert await cli("device", "add", "CG-BY-0001", "--kind", "culvert_gauge", "--profile", "sw-culvert-gauge-mqtt",
                      "--transport", "mqtt", "--lat", "23.2", "--lon", "113.3") == 0
     capsys.readouterr()
     probing = asyncio.create_task(cli("device", "probe", "CG-BY-0001", "--timeout", "10"))
-    async with aiomqtt.Client("127.0.0.1", mosquitto_server.port, identifier="gauge-CG-BY-0001") as device:
+    async with MqttTransport.from_url(server.url, tls).client("gauge-CG-BY-0001") as device:
         await device.publish(topics.status("CG-BY-0001"), b"online", qos=1, retain=True)
         for _ in range(100):  # until the probe has subscribed and heard it
             await device.publish(topics.telemetry("CG-BY-0001"),

@@ -6,20 +6,21 @@ import asyncio
 import json
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiomqtt
 
+from streetwatch.mqtt import BrokerUrl, MqttTransport
+
 
 def host_port(mqtt_url: str) -> tuple[str, int]:
-    parts = urlsplit(mqtt_url)
-    return parts.hostname or "127.0.0.1", parts.port or 1883
+    url = BrokerUrl.parse(mqtt_url)
+    return url.host, url.port
 
 
 class Subscriber:
-    def __init__(self, mqtt_url: str, topic_filter: str) -> None:
-        host, port = host_port(mqtt_url)
-        self._client = aiomqtt.Client(host, port)
+    def __init__(self, mqtt: str | MqttTransport, topic_filter: str) -> None:
+        transport = mqtt if isinstance(mqtt, MqttTransport) else MqttTransport.from_url(mqtt)
+        self._client: aiomqtt.Client = transport.client()
         self._filter = topic_filter
         self._messages: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None

@@ -19,6 +19,7 @@ from streetwatch import topics
 from streetwatch.clock import FakeClock
 from streetwatch.config import DatabaseUrl, Settings
 from streetwatch.database import open_database
+from streetwatch.mqtt import MqttTransport
 from streetwatch.readings import Reading
 from tests.rules.mqtt_support import Subscriber, host_port
 from tests.rules.support import START, RecordingCommands, device
@@ -56,7 +57,8 @@ async def running(tmp_path: Path, mqtt_url: str) -> AsyncIterator[tuple[RulesSer
     settings = Settings(mqtt_url=mqtt_url, data_dir=tmp_path)
     gauge = device("CG-7", site="district-3", groups=("hazard-07",))
     async with open_database(DatabaseUrl.parse(f"sqlite:///{tmp_path / 'sw.db'}")) as db, \
-            RulesService(db, settings, clock=clock, devices={"CG-7": gauge}, commands=commands,
+            RulesService(db, settings, clock=clock, mqtt=MqttTransport.from_settings(settings), devices={"CG-7": gauge},
+                         commands=commands,
                          tick_interval_s=0.02) as service:
         yield service, clock, commands
 

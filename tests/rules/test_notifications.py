@@ -14,6 +14,7 @@ from rules.service import AlertService
 from streetwatch.clock import FakeClock
 from streetwatch.config import DatabaseUrl, NotificationSettings
 from streetwatch.database import open_database
+from streetwatch.mqtt import MqttTransport
 from tests.rules.mqtt_support import Subscriber
 from tests.rules.support import START, transition
 
@@ -25,7 +26,8 @@ async def service(mqtt_url: str, tmp_path: Path) -> AsyncIterator[AlertService]:
     async with open_database(DatabaseUrl.parse(f"sqlite:///{tmp_path / 'sw.db'}")) as db:
         store = AlertStore(db)
         await store.migrate()
-        async with Notifier(NotificationSettings(), mqtt_url, client_id="test-alerts") as notifier:
+        transport = MqttTransport.from_url(mqtt_url)
+        async with Notifier(NotificationSettings(), transport, client_id="test-alerts") as notifier:
             yield AlertService(store, notifier, clock=FakeClock(START), reminder_interval_s=900)
 
 
@@ -93,12 +95,13 @@ async def test_while_the_broker_is_unreachable_alerts_are_stored_and_sent_later(
     async with open_database(DatabaseUrl.parse(f"sqlite:///{tmp_path / 'sw.db'}")) as db:
         store = AlertStore(db)
         await store.migrate()
-        async with Notifier(NotificationSettings(), "mqtt://127.0.0.1:1", client_id="nobody") as down:
+        nowhere = MqttTransport.from_url("mqtt://127.0.0.1:1")
+        async with Notifier(NotificationSettings(), nowhere, client_id="nobody") as down:
             await AlertService(store, down, clock=FakeClock(START)).apply(transition("raised", "red"))
         (alert,) = await store.active_alerts()
         assert alert.notified_state is None
         async with Subscriber(mqtt_url, "streetwatch/alerts/#") as alerts, \
-                Notifier(NotificationSettings(), mqtt_url) as up:
+                Notifier(NotificationSettings(), MqttTransport.from_url(mqtt_url)) as up:
             assert await AlertService(store, up, clock=FakeClock(START)).sweep(START) == 1
             topic, body = await alerts.next()
             assert (topic, body["event"], body["alert_id"]) == ("streetwatch/alerts/red/CG-1", "raised", alert.id)

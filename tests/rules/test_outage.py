@@ -15,6 +15,7 @@ from rules.service import AlertService
 from streetwatch.clock import FakeClock
 from streetwatch.config import DatabaseUrl, NotificationSettings
 from streetwatch.database import open_database
+from streetwatch.mqtt import MqttTransport
 from streetwatch.readings import Reading
 from tests.fixtures.services import PostgresServer
 from tests.rules.mqtt_support import Subscriber
@@ -31,7 +32,7 @@ async def test_alert_is_announced_during_a_database_outage_and_stored_after(
         postgres_server: PostgresServer, fresh_pg_url: str, mqtt_url: str) -> None:
     clock = FakeClock(START)
     async with open_database(DatabaseUrl.parse(fresh_pg_url), connect_timeout=5) as db, \
-            Notifier(NotificationSettings(), mqtt_url) as notifier, \
+            Notifier(NotificationSettings(), MqttTransport.from_url(mqtt_url)) as notifier, \
             Subscriber(mqtt_url, "streetwatch/alerts/#") as alerts:
         store = AlertStore(db)
         await store.migrate()

@@ -13,6 +13,7 @@ from rules.runner import RulesService, rules_fingerprint
 from streetwatch.clock import FakeClock
 from streetwatch.config import DatabaseUrl, Settings
 from streetwatch.database import Database, open_database
+from streetwatch.mqtt import MqttTransport
 from streetwatch.readings import Reading
 from tests.rules.support import START, device
 
@@ -28,7 +29,8 @@ rules:
 def service_for(db: Database, rules_dir: Path, mqtt_url: str, clock: FakeClock, *,
                 handle_sighup: bool = False) -> RulesService:
     # The ticker is left idle (an hour): the tests call tick() with the fake clock themselves.
-    return RulesService(db, Settings(mqtt_url=mqtt_url), clock=clock, devices={"CG-1": device("CG-1")},
+    return RulesService(db, Settings(mqtt_url=mqtt_url), clock=clock, mqtt=MqttTransport.from_url(mqtt_url),
+                        devices={"CG-1": device("CG-1")},
                         rules_dir=rules_dir, tick_interval_s=3600, handle_sighup=handle_sighup)
 
 
@@ -130,7 +132,8 @@ async def test_a_hostile_file_on_hot_reload_keeps_the_rules_in_force(
     clock = FakeClock(START)
     async with open_database(DatabaseUrl.parse(f"sqlite:///{tmp_path / 'sw.db'}")) as db:
         # The service's own ticker finds the change and reloads, as in the gateway.
-        service = RulesService(db, Settings(mqtt_url=mqtt_url), clock=clock, devices={"CG-1": device("CG-1")},
+        service = RulesService(db, Settings(mqtt_url=mqtt_url), clock=clock, mqtt=None,
+                               devices={"CG-1": device("CG-1")},
                                rules_dir=rules_dir, tick_interval_s=0.05, reload_check_s=0.05)
         async with service:
             path = rules_dir / name

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from rules.backoff import Backoff
 from rules.notifier import Notifier
 from rules.payload import encode, transition_payload
 from rules.webhooks import WebhookSender
@@ -105,18 +104,6 @@ async def test_routes_by_severity_and_site() -> None:
             await notifier.join_webhooks()
         assert [json.loads(r.body)["severity"] for r in red_only.requests] == ["red"]
         assert [json.loads(r.body)["severity"] for r in district_3.requests] == ["yellow"]
-
-
-def test_backoff_grows_to_its_maximum_and_resets() -> None:
-    backoff = Backoff(initial_s=1, maximum_s=10, jitter=0)
-    delays = [backoff.failed(now=100.0) for _ in range(6)]
-    assert delays == [1, 2, 4, 8, 10, 10]
-    assert not backoff.ready(109.9) and backoff.ready(110.0)
-    assert backoff.wait_s(105.0) == 5.0
-    backoff.succeeded()
-    assert backoff.ready(0) and backoff.failed(now=0) == 1
-    jittered = Backoff(initial_s=1, maximum_s=10, jitter=0.1)
-    assert all(0.9 <= jittered.failed(now=0) / expected <= 1.1 for expected in (1, 2, 4))
 
 
 def test_notification_settings_from_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

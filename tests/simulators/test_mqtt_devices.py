@@ -20,7 +20,6 @@ from device_drivers.mqtt import parse_ack, parse_telemetry
 from device_registry.profile import shipped_profiles
 from simulators.faults import FaultSpec
 from simulators.fleet import Fleet
-from simulators.mqtt_fleet import Broker
 from simulators.scenario import ProbeTransport, Scenario
 from streetwatch import topics
 from tests.fixtures.services import MosquittoServer
@@ -176,12 +175,6 @@ async def test_last_will_fires_when_the_simulator_process_dies(mosquitto_server:
 async def test_an_unreachable_broker_is_one_clear_error() -> None:
     from simulators.errors import SimulatorError
 
-    with pytest.raises(SimulatorError, match=r"MQTT broker 127\.0\.0\.1:1: .*refused"):
+    with pytest.raises(SimulatorError, match=r"MQTT broker mqtt://127\.0\.0\.1:1: .*refused"):
         async with Fleet(Scenario(gauges=1), mqtt_url="mqtt://127.0.0.1:1"):
             pass
-
-
-def test_broker_url() -> None:
-    assert Broker.from_url("mqtt://u%40x:p@h:1884") == Broker("h", 1884, "u@x", "p")
-    with pytest.raises(ValueError, match="use mqtt://"):
-        Broker.from_url("http://h")
