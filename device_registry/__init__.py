@@ -27,6 +27,7 @@ from device_registry.history import HistoryEntry
 from device_registry.importer import ImportReport, ImportRow, read_csv
 from device_registry.library import ProfileEntry, ProfileLibrary
 from device_registry.observed import LatestReadings, Observed, set_latest_readings
+from device_registry.positions import Positions
 from device_registry.profile import Profile, ProfileError
 from device_registry.query import DeviceFilter
 from device_registry.registry import Registry, open_registry
@@ -49,6 +50,7 @@ __all__ = [
     "LatestReadings",
     "Location",
     "Observed",
+    "Positions",
     "Profile",
     "ProfileEntry",
     "ProfileError",

@@ -33,6 +33,7 @@ from device_registry.history import HistoryEntry, diff, entry_from_row
 from device_registry.importer import ImportReport, ImportRow, plan_import
 from device_registry.library import ProfileEntry, ProfileLibrary, check_device, check_profile_text
 from device_registry.lifecycle import check_status_change
+from device_registry.positions import Positions, read_positions
 from device_registry.query import DeviceFilter, parse_selector
 from device_registry.schema import MIGRATIONS
 from streetwatch.clock import Clock, SystemClock
@@ -90,6 +91,10 @@ class Registry:
         tail = f" LIMIT {int(limit)}" if limit is not None else ""
         rows = await self.db.fetch_all(f"SELECT d.doc FROM devices d WHERE {condition} ORDER BY d.id{tail}", params)
         return _decode(rows)
+
+    async def positions(self, where: DeviceFilter | None = None) -> Positions:
+        """Id, kind, area and position of the devices matching ``where``, as columns, in one query."""
+        return await read_positions(self.db, where)
 
     async def get_many(self, device_ids: Iterable[str]) -> dict[str, Device]:
         """The devices among ``device_ids`` that are registered, by id."""

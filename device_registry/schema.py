@@ -71,6 +71,12 @@ ALTER TABLE devices ADD COLUMN area TEXT NOT NULL DEFAULT '';
 CREATE INDEX devices_area ON devices (area);
 """
 
+_POSITION = """
+ALTER TABLE devices ADD COLUMN lat {real};
+ALTER TABLE devices ADD COLUMN lon {real};
+UPDATE devices SET lat = {lat}, lon = {lon};
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         COMPONENT, 1, "devices, groups, tags, history, stored profiles, revision",
@@ -81,5 +87,15 @@ MIGRATIONS: list[Migration] = [
     Migration(
         COMPONENT, 2, "devices.area",
         postgresql=_AREA, sqlite=_AREA,
+    ),
+    # Where a device stands, beside the document: the console's map reads every device's position in
+    # one query of plain columns instead of decoding 100,000 documents.
+    Migration(
+        COMPONENT, 3, "devices.lat, devices.lon",
+        postgresql=_POSITION.format(real="DOUBLE PRECISION",
+                                    lat="(doc::jsonb #>> '{location,latitude}')::double precision",
+                                    lon="(doc::jsonb #>> '{location,longitude}')::double precision"),
+        sqlite=_POSITION.format(real="REAL", lat="json_extract(doc, '$.location.latitude')",
+                                lon="json_extract(doc, '$.location.longitude')"),
     ),
 ]

@@ -43,6 +43,13 @@ class TelemetryStore(ABC):
         """The newest value of every metric of the given devices (all devices when ``None``)."""
 
     @abstractmethod
+    async def latest_of_metrics(self, metrics: Collection[str]) -> dict[str, dict[str, float]]:
+        """The newest value of each of ``metrics`` for every device that has one: device -> metric -> value.
+
+        One query, no timestamps: for views of many devices at once (the console's map of every lamp).
+        """
+
+    @abstractmethod
     async def last_seen(self, device_ids: Collection[str] | None = None) -> dict[str, datetime]:
         """When each device last reported anything; devices never seen are absent."""
 

@@ -60,6 +60,7 @@ SELECT d.device_id, m.metric, l.ts, l.value FROM latest_readings l
 JOIN device_keys d ON d.device_key = l.device_key JOIN metric_keys m ON m.metric_key = l.metric_key
 """
 _ONLY_DEVICES = " WHERE d.device_id IN (SELECT value FROM json_each(?))"
+_ONLY_METRICS = " WHERE m.metric IN (SELECT value FROM json_each(?))"
 _SERIES = """
 SELECT d.device_key, m.metric_key FROM device_keys d, metric_keys m WHERE d.device_id = ? AND m.metric = ?
 """
@@ -150,6 +151,13 @@ class SqliteStore(TelemetryStore):
             rows = await self._db.fetch_all(_NAMED + _ONLY_DEVICES, (json.dumps(list(device_ids)),))
         found = [LatestValue(r["device_id"], r["metric"], from_micros(r["ts"]), r["value"]) for r in rows]
         return sorted(found, key=lambda v: (v.device_id, v.metric))
+
+    async def latest_of_metrics(self, metrics: Collection[str]) -> dict[str, dict[str, float]]:
+        found: dict[str, dict[str, float]] = {}
+        if metrics:
+            for row in await self._db.fetch_all(_NAMED + _ONLY_METRICS, (json.dumps(list(metrics)),)):
+                found.setdefault(row["device_id"], {})[row["metric"]] = row["value"]
+        return found
 
     async def last_seen(self, device_ids: Collection[str] | None = None) -> dict[str, datetime]:
         query = "SELECT d.device_id, max(l.ts) AS ts FROM latest_readings l JOIN device_keys d USING (device_key)"

@@ -202,6 +202,16 @@ class TimescaleStore(TelemetryStore):
         found = [LatestValue(devices.by_key[d], metrics.by_key[m], ts, value) for d, m, ts, value in rows]
         return sorted(found, key=lambda v: (v.device_id, v.metric))
 
+    async def latest_of_metrics(self, metrics: Collection[str]) -> dict[str, dict[str, float]]:
+        found: dict[str, dict[str, float]] = {}
+        if not metrics:
+            return found
+        async with self._connection() as conn:
+            cur = await conn.execute(sql.LATEST_OF_METRICS, (list(metrics),))
+            for device_id, metric, value in await cur.fetchall():
+                found.setdefault(device_id, {})[metric] = value
+        return found
+
     async def last_seen(self, device_ids: Collection[str] | None = None) -> dict[str, datetime]:
         async with self._connection() as conn:
             if device_ids is None:

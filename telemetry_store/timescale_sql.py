@@ -69,6 +69,13 @@ SELECT l.device_key, u.metric_key, u.ts, u.value
 FROM latest_values l, unnest(l.metric_keys, l.ts, l.value) AS u(metric_key, ts, value)
 """
 LATEST_OF = LATEST_ALL + " WHERE l.device_key = ANY(%s::int[])"
+# Names joined in the query: the map of every lamp asks for a few metrics of 100,000 devices at once.
+LATEST_OF_METRICS = """
+SELECT d.device_id, m.metric, u.value
+FROM latest_values l CROSS JOIN LATERAL unnest(l.metric_keys, l.value) AS u(metric_key, value)
+JOIN metric_keys m ON m.metric_key = u.metric_key JOIN device_keys d ON d.device_key = l.device_key
+WHERE m.metric = ANY(%s::text[])
+"""
 LAST_SEEN_ALL = "SELECT device_key, newest_ts FROM latest_values"
 LAST_SEEN_OF = "SELECT device_key, newest_ts FROM latest_values WHERE device_key = ANY(%s::int[])"
 HISTORY = """

@@ -97,6 +97,21 @@ async def test_latest_and_last_seen_filter_by_device(store: TelemetryStore) -> N
     assert await store.latest([]) == []
 
 
+async def test_latest_of_metrics_answers_the_named_metrics_of_every_device(store: TelemetryStore) -> None:
+    minute = timedelta(minutes=1)
+    await store.write([Reading(f"lamp-{d}", metric, T0, float(10 * d + i))
+                       for d in range(3) for i, metric in enumerate(("relay_on", "dim_level_pct", "power_w"))])
+    await store.write([Reading("lamp-1", "dim_level_pct", T0 + minute, 55.0),  # newer wins
+                       Reading("lamp-2", "dim_level_pct", T0 - minute, 99.0),  # older loses
+                       Reading("gauge-1", "water_level_mm", T0, 120.0)])
+    assert await store.latest_of_metrics(["relay_on", "dim_level_pct", "fault_bits"]) == {
+        "lamp-0": {"relay_on": 0.0, "dim_level_pct": 1.0},
+        "lamp-1": {"relay_on": 10.0, "dim_level_pct": 55.0},
+        "lamp-2": {"relay_on": 20.0, "dim_level_pct": 21.0}}
+    assert await store.latest_of_metrics(["water_level_mm"]) == {"gauge-1": {"water_level_mm": 120.0}}
+    assert await store.latest_of_metrics([]) == {}
+
+
 async def test_a_bad_reading_is_a_store_error_and_the_batch_is_not_half_written(store: TelemetryStore) -> None:
     good = Reading("lamp-1", "power_w", T0, 1.0)
     naive = Reading("lamp-1", "power_w", datetime(2026, 3, 1, 12, 1), 2.0)  # naive: the bad input

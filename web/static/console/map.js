@@ -1,6 +1,7 @@
 // The map: every device of the user's areas at its position, coloured by the state the API decided
 // (/api/v1/map), clustered in the browser with supercluster so 100,000 devices stay smooth: only the
-// clusters and points of the visible view are drawn, on one canvas.
+// clusters and points of the visible view are drawn, in one pass on one canvas (PointCanvas), not as a
+// Leaflet layer each. Panning moves the drawn canvas; a redraw happens once a move or zoom ends.
 /* global L, Supercluster */
 import { api, query } from "./api.js";
 import { t } from "./i18n.js";
@@ -12,6 +13,81 @@ export const COLOURS = {
 // Which state a cluster shows when its devices differ: the one that needs attention most.
 const URGENCY = ["unknown", "normal", "on", "dimmed", "off", "offline", "blue", "yellow", "orange", "fault", "red"];
 const urgency = (state) => Math.max(0, URGENCY.indexOf(state));
+const POINT_RADIUS = 7;
+const clusterRadius = (n) => Math.round(11 + 4 * Math.log10(n));
+
+// Leaflet's canvas renderer places, sizes, clears and zoom-animates the canvas; instead of drawing path
+// layers it asks `source(bbox, zoom)` for what to show in its (padded) bounds and draws that itself.
+// `_updatePaths` is where Leaflet 1.9.4 (vendored) redraws after every move, zoom end and resize.
+const PointCanvas = L.Canvas.extend({
+  _updatePaths() {
+    if (this._postponeUpdatePaths) return;
+    this.refresh();
+  },
+
+  refresh() {
+    if (!this._map || !this.source || !this._bounds) return;
+    const b = this._bounds;
+    const sw = this._map.layerPointToLatLng([b.min.x, b.max.y]);
+    const ne = this._map.layerPointToLatLng([b.max.x, b.min.y]);
+    this.items = this.source([sw.lng, sw.lat, ne.lng, ne.lat], Math.round(this._map.getZoom()));
+    this.paint();
+  },
+
+  paint() {
+    const ctx = this._ctx;
+    const b = this._bounds;
+    ctx.clearRect(b.min.x, b.min.y, b.max.x - b.min.x, b.max.y - b.min.y);
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = "#111";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    ctx.font = "bold 12px sans-serif";
+    for (const item of this.items) {
+      const [lon, lat] = item.geometry.coordinates;
+      const p = this._map.latLngToLayerPoint([lat, lon]);
+      item.x = p.x;
+      item.y = p.y;
+      item.r = item.properties.cluster ? clusterRadius(item.properties.point_count) : POINT_RADIUS;
+      ctx.beginPath();
+      ctx.arc(p.x, p.y, item.r, 0, 2 * Math.PI);
+      ctx.fillStyle = COLOURS[URGENCY[item.properties.u]] || "#ffffff";
+      ctx.fill();
+      ctx.stroke();
+    }
+    // Counts after the circles, so a neighbour's circle never covers a number.
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = "#fff";
+    ctx.fillStyle = "#000";
+    for (const item of this.items) {
+      if (!item.properties.cluster) continue;
+      const label = String(item.properties.point_count_abbreviated);
+      ctx.strokeText(label, item.x, item.y);
+      ctx.fillText(label, item.x, item.y);
+    }
+  },
+
+  // Leaflet's canvas keeps mouse moves over it to itself (for its own paths): hover is ours to tell.
+  _onMouseMove(e) {
+    if (!this._map || this._map.dragging.moving() || this._map._animatingZoom || !this.onHover) return;
+    this.onHover(this.hit(this._map.mouseEventToLayerPoint(e)));
+  },
+
+  _handleMouseOut() {
+    if (this.onHover) this.onHover(null);
+  },
+
+  // The item drawn last (on top) under a layer point, if any.
+  hit(point) {
+    const items = this.items || [];
+    for (let k = items.length - 1; k >= 0; k -= 1) {
+      const item = items[k];
+      const dx = item.x - point.x, dy = item.y - point.y;
+      if (dx * dx + dy * dy <= (item.r + 2) * (item.r + 2)) return item;
+    }
+    return null;
+  },
+});
 
 export class DeviceMap {
   constructor(element, config, onDevice) {
@@ -20,7 +96,6 @@ export class DeviceMap {
     this.areaIndex = new Map();
     this.map = L.map(element, { preferCanvas: true, zoomControl: true, attributionControl: Boolean(config.tileUrl),
                                 keyboard: true, maxZoom: config.tileMaxZoom || 19 });
-    this.canvas = L.canvas({ padding: 0.3 });
     if (config.tileUrl) {
       L.tileLayer(config.tileUrl, { attribution: config.tileAttribution, maxZoom: config.tileMaxZoom }).addTo(this.map);
     } else {
@@ -28,9 +103,15 @@ export class DeviceMap {
     }
     this.plain = !config.tileUrl;
     this.outlines = L.layerGroup().addTo(this.map);
-    this.layer = L.layerGroup().addTo(this.map);
     this.map.setView([23.13, 113.26], 11);
-    this.map.on("moveend", () => this.draw());
+    // A pane of its own above the area outlines' canvas, so the pointer reaches the devices.
+    this.map.createPane("devices").style.zIndex = 450;
+    this.points = new PointCanvas({ padding: 0.3, pane: "devices" });
+    this.points.source = (bbox, zoom) => (this.index ? this.index.getClusters(bbox, zoom) : []);
+    this.points.addTo(this.map);
+    this.tooltip = L.tooltip({ direction: "top", offset: [0, -POINT_RADIUS] });
+    this.map.on("click", (e) => this.clicked(this.points.hit(e.layerPoint)));
+    this.points.onHover = (item) => this.hovered(item);
     this.rendered = false;
   }
 
@@ -86,33 +167,33 @@ export class DeviceMap {
   }
 
   draw() {
-    if (!this.index) return;
-    const bounds = this.map.getBounds();
-    const zoom = Math.round(this.map.getZoom());
-    const items = this.index.getClusters([bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()], zoom);
-    this.layer.clearLayers();
-    for (const item of items) {
-      const [lon, lat] = item.geometry.coordinates;
-      const colour = COLOURS[URGENCY[item.properties.u]] || "#ffffff";
-      if (item.properties.cluster) {
-        const n = item.properties.point_count;
-        const size = Math.round(22 + 8 * Math.log10(n));
-        const icon = L.divIcon({ className: "cluster", iconSize: [size, size],
-                                 html: `<span style="--c:${colour}">${item.properties.point_count_abbreviated}</span>` });
-        const marker = L.marker([lat, lon], { icon, keyboard: false, title: t("devices", { n }) });
-        marker.on("click", () => this.map.setView([lat, lon], Math.min(this.index.getClusterExpansionZoom(item.properties.cluster_id), 19)));
-        this.layer.addLayer(marker);
-      } else {
-        const i = item.properties.i;
-        const id = this.data.ids[i];
-        const marker = L.circleMarker([lat, lon], { renderer: this.canvas, radius: 7, color: "#111", weight: 1.5,
-                                                    fillColor: colour, fillOpacity: 1 });
-        marker.bindTooltip(`${id} · ${t(`state_${this.data.states[this.data.state[i]]}`)}`);
-        marker.on("click", () => this.onDevice(id));
-        this.layer.addLayer(marker);
-      }
+    this.points.refresh();
+    this.drawnItems = this.points.items ? this.points.items.length : 0;
+  }
+
+  clicked(item) {
+    if (!item) return;
+    const [lon, lat] = item.geometry.coordinates;
+    if (item.properties.cluster) {
+      const zoom = Math.min(this.index.getClusterExpansionZoom(item.properties.cluster_id), 19);
+      this.map.setView([lat, lon], zoom);
+    } else {
+      this.onDevice(this.data.ids[item.properties.i]);
     }
-    this.drawnItems = items.length;
+  }
+
+  hovered(item) {
+    this.map.getContainer().style.cursor = item ? "pointer" : "";
+    if (!item) {
+      this.map.closeTooltip(this.tooltip);
+      return;
+    }
+    const [lon, lat] = item.geometry.coordinates;
+    const i = item.properties.i;
+    const text = item.properties.cluster ? t("devices", { n: item.properties.point_count })
+      : `${this.data.ids[i]} · ${t(`state_${this.data.states[this.data.state[i]]}`)}`;
+    this.tooltip.setLatLng([lat, lon]).setContent(text);
+    if (!this.map.hasLayer(this.tooltip)) this.map.openTooltip(this.tooltip);
   }
 
   drawOutlines() {
