@@ -240,7 +240,8 @@ class ModbusPoller:
             target.failures += 1
             self.stats.failures[type(exc).__name__] += 1
             why = str(exc) or f"no complete answer within {show(4 * self.timeout_s + 1.0)} s"
-            self.states.poll_failed(entry.id, self.clock.now(), why)
+            if self._targets.get(entry.id) is target:  # retired meanwhile: its state is gone and stays gone
+                self.states.poll_failed(entry.id, self.clock.now(), why)
             return []
         if self.observe_latency is not None:
             self.observe_latency(self.clock.monotonic() - started)
@@ -262,6 +263,7 @@ class ModbusPoller:
             log.debug("device %s: no value for %s", entry.id, ", ".join(f"{m} ({e})" for m, e in sample.errors.items()))
         if sample.refused:
             self._refused(entry, sample)
-        self.states.poll_succeeded(entry.id, sample.ts,
-                                   {block: (r.reason, r.metrics) for block, r in sample.refused.items()})
+        if self._targets.get(entry.id) is target:  # a poll under way when the device was retired finishes quietly
+            self.states.poll_succeeded(entry.id, sample.ts,
+                                       {block: (r.reason, r.metrics) for block, r in sample.refused.items()})
         return readings

@@ -52,7 +52,9 @@ async def test_a_hanging_device_delays_no_other_and_goes_offline_once(tmp_path: 
             # Meanwhile every other device kept its 0.2 s interval: the hanging one cost only its own bus.
             for server in healthy:
                 assert len(server.request_times) >= 10
-                assert largest_gap_s(list(server.request_times)[2:]) < 0.45
+                # Below the hanging device's 0.6 s timeout: no healthy device ever waited for it (a busy
+                # machine stretches a 0.2 s interval by a scheduling delay or two, not by a timeout).
+                assert largest_gap_s(list(server.request_times)[2:]) < 0.55
             assert all(getattr(states.get(f"LP-{i}"), "online", None) is True for i in range(4))
             hanging.set_fault(1, None)
             await eventually(lambda: getattr(states.get("LP-4"), "online", None) is True, timeout_s=10,
