@@ -124,5 +124,7 @@ export class LampControl {
       }
       return li;
     }));
+    // The heading only when something waits: an empty "waiting" section reads as a stuck request.
+    document.getElementById("approval-heading").hidden = this.approvals.childElementCount === 0;
   }
 }
