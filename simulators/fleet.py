@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -55,8 +55,9 @@ class Fleet:
     def __init__(self, scenario: Scenario, *, mqtt_url: str | None = None, mqtt: MqttTransport | None = None,
                  clock: Clock | None = None,
                  origin: datetime | None = None, lamp_initial_dim_pct: int = 60, refresh_s: float = 0.2,
-                 client_prefix: str = "sim") -> None:
+                 client_prefix: str = "sim", passwords: Mapping[str, str] | None = None) -> None:
         self.scenario = scenario
+        self.passwords = passwords  # MQTT devices' own broker passwords by id (each then logs in as itself)
         self.plan: FleetPlan = plan_fleet(scenario)
         if scenario.uses_mqtt and not (mqtt_url or mqtt):
             raise SimulatorError("MQTT gauges or probes need a broker: give an MQTT URL (--mqtt-url)")
@@ -96,7 +97,8 @@ class Fleet:
                 assert self.transport is not None
                 self.mqtt = await stack.enter_async_context(MqttFleet(
                     mqtt_devices, self.transport, clock=self.clock, per_device_clients=scenario.per_device_clients,
-                    devices_per_client=scenario.devices_per_client, client_prefix=self.client_prefix))
+                    devices_per_client=scenario.devices_per_client, client_prefix=self.client_prefix,
+                    passwords=self.passwords))
             self._stack = stack.pop_all()
         return self
 

@@ -16,7 +16,10 @@ Two ways to connect, chosen by ``per_device_clients``:
 * **shared** (scale): ``devices_per_client`` devices share a connection. No per-device last
   will; a silent device simply stops publishing.
 
-Connections are made by the :class:`~streetwatch.mqtt.MqttTransport` given (so ``mqtts://`` works).
+Connections are made by the :class:`~streetwatch.mqtt.MqttTransport` given (so ``mqtts://`` works). With
+``passwords`` (device id → the password ``streetwatch device credentials issue`` gave it), every device
+logs in as itself, its id as the user name, as on a broker configured by ``streetwatch broker config``;
+that needs a connection per device.
 """
 
 from __future__ import annotations
@@ -97,8 +100,16 @@ class MqttFleet:
 
     def __init__(self, devices: Sequence[TelemetryDevice], transport: MqttTransport, *, clock: Clock | None = None,
                  per_device_clients: bool = False, devices_per_client: int = 250, client_prefix: str = "sim",
-                 ts_format: Literal["ms", "iso"] = "ms", reconnect_s: float = 2.0) -> None:
+                 ts_format: Literal["ms", "iso"] = "ms", reconnect_s: float = 2.0,
+                 passwords: Mapping[str, str] | None = None) -> None:
         self.devices = list(devices)
+        if passwords is not None:
+            missing = [d.device_id for d in self.devices if d.device_id not in passwords]
+            if missing:
+                raise MqttFleetError(f"no password for {', '.join(missing[:5])}"
+                                     f"{f' and {len(missing) - 5} more' if len(missing) > 5 else ''}")
+            per_device_clients = True  # one login per device: the broker's ACL keeps each on its own topics
+        self.passwords = passwords
         self.transport = transport
         self.clock = clock or SystemClock()
         self.per_device_clients = per_device_clients
@@ -171,7 +182,10 @@ class MqttFleet:
         will = None
         if self.per_device_clients:
             will = aiomqtt.Will(topics.status(devices[0].device_id), topics.OFFLINE, qos=1, retain=True)
-        client = self.transport.client(name, will=will, clean_session=True, max_inflight_messages=100, timeout=10.0)
+        transport = self.transport
+        if self.passwords is not None:
+            transport = transport.as_user(devices[0].device_id, self.passwords[devices[0].device_id])
+        client = transport.client(name, will=will, clean_session=True, max_inflight_messages=100, timeout=10.0)
         client.pending_calls_threshold = MAX_IN_FLIGHT + 2 * len(devices) + 10
         return client
 

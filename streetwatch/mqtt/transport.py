@@ -20,6 +20,8 @@ of the transport (:meth:`MqttTransport.health`); ``/health`` and the metrics lis
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +150,13 @@ class MqttTransport:
         if mqtt_url is not None and not mqtt_url.lower().startswith(("mqtts:", "ssl:")):
             files = TlsFiles()
         return cls.from_url(mqtt_url or settings.mqtt_url, files)
+
+    def as_user(self, username: str, password: str) -> MqttTransport:
+        """The same broker and TLS context (loaded once), logging in as ``username``: a simulated device with
+        its own credentials, a test's operator."""
+        other = copy.copy(self)
+        other.url = dataclasses.replace(self.url, username=username, password=password)
+        return other
 
     @property
     def where(self) -> str:
