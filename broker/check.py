@@ -8,10 +8,7 @@ from pathlib import Path
 import aiomqtt
 
 from broker.pki import PkiError, load_certificate, load_private_key
-from streetwatch.mqtt import BrokerUrl, MqttSetupError, MqttTransport, TlsFiles
-
-# CONNACK codes of MQTT 3.1.1 (4, 5) and 5 (134, 135) that mean "who you are was not accepted".
-_REFUSED_LOGIN = {4, 5, 134, 135}
+from streetwatch.mqtt import BrokerUrl, MqttSetupError, MqttTransport, TlsFiles, refused_login
 
 
 class CheckFailed(Exception):
@@ -49,8 +46,7 @@ async def check_connection(url: str, *, ca: Path | None = None, cert: Path | Non
         async with transport.client(f"streetwatch-check-{user or ''}", timeout=timeout_s):
             pass
     except aiomqtt.MqttCodeError as exc:
-        code = getattr(exc.rc, "value", exc.rc)  # an int in MQTT 3.1.1, a ReasonCode in 5
-        if code in _REFUSED_LOGIN:
+        if refused_login(exc):
             raise CheckFailed(f"{where} refused {user or 'an anonymous client'}: bad user name, password or "
                               "certificate (or the account was revoked)") from None
         raise CheckFailed(f"{where} refused the connection: {exc}") from None

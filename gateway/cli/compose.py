@@ -18,7 +18,7 @@ from device_registry.device import DeviceStatus
 from device_registry.observed import Observed, set_latest_readings
 from device_registry.profile import shipped_profiles
 from device_registry.query import DeviceFilter
-from gateway.poller.probe import ProbeFailed, ProbeResult, probe_modbus, probe_mqtt
+from gateway.poller.probe import ProbeFailed, ProbeRefused, ProbeResult, probe_modbus, probe_mqtt
 from streetwatch.cli_support import CliState, OutputFormat, actor, error_line, render, settings
 from streetwatch.config import Settings
 from streetwatch.database import Database
@@ -41,7 +41,8 @@ def probe(
     """Read every metric of a device once, with its profile, and flag implausible values.
 
     Modbus devices are read now; an MQTT device's next telemetry message is awaited on the broker.
-    Exits 1 with the reason in plain words when the device cannot be read or a value is implausible.
+    Exits 1 with the reason in plain words when the device cannot be read or a value is implausible;
+    2 when the broker refuses the login of mqtt_url.
 
     Example: streetwatch device probe LP-BY-000123 --commission
     """
@@ -65,7 +66,7 @@ def probe(
         result = with_registry(ctx, go)
     except ProbeFailed as exc:
         error_line(f"probe {device_id}: {exc}")
-        raise typer.Exit(1) from None
+        raise typer.Exit(2 if isinstance(exc, ProbeRefused) else 1) from None
     number = show if output is OutputFormat.table else tidy  # JSON and CSV carry numbers, tables text
     rows: list[dict[str, object]] = [{"metric": v.metric, "value": number(v.value),
              "unit": v.unit,

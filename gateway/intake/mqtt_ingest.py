@@ -50,6 +50,7 @@ from streetwatch import topics
 from streetwatch.clock import Clock
 from streetwatch.config import Settings
 from streetwatch.mqtt import MqttTransport, internals
+from streetwatch.mqtt.errors import failure_reason
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -146,15 +147,16 @@ class MqttIngest:
                 await self._session()
             except* aiomqtt.MqttError as group:
                 error = group.exceptions[0]
-                self.health.down(str(error))
+                reason = failure_reason(error, self.transport.url.username)
+                self.health.down(reason)
                 if isinstance(error, JournalFullPause):
                     if self._backoff.failures == 0:
                         log.error("MQTT intake paused: %s; messages stay with the broker, tried again with backoff",
                                   error)
                 elif self._backoff.failures == 0:
-                    log.error("MQTT broker %s: %s; reconnecting with backoff", where, error)
+                    log.error("MQTT broker %s: %s; reconnecting with backoff", where, reason)
                 else:
-                    log.debug("MQTT broker %s still unreachable: %s", where, error)
+                    log.debug("MQTT broker %s still unreachable: %s", where, reason)
             now = self.clock.monotonic()
             delay_s = self._backoff.failed(now) - now
             try:

@@ -20,11 +20,16 @@ from device_registry.device import Device, ModbusRtuAddress, ModbusRtuOverTcpAdd
 from device_registry.profile import ModbusMetric, Profile
 from streetwatch import topics
 from streetwatch.figures import show
-from streetwatch.mqtt import MqttTransport
+from streetwatch.mqtt import MqttTransport, refused_login
 
 
 class ProbeFailed(Exception):
     """The device could not be read; the message says why in plain words."""
+
+
+class ProbeRefused(ProbeFailed):
+    """The broker refused the probe's login (``mqtt_url``'s user name and password, or the certificate):
+    a setting to fix, whatever the device does."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +175,10 @@ async def probe_mqtt(device: Device, profile: Profile, mqtt: MqttTransport, *, t
         raise ProbeFailed(f"no telemetry from {device.id} on {topics.telemetry(device.id)} within "
                           f"{show(timeout_s)} s{heard}: is the device powered and publishing to this broker?") from None
     except aiomqtt.MqttError as exc:
+        if refused_login(exc):
+            raise ProbeRefused(f"the MQTT broker at {mqtt.where} refused {mqtt.url.username or 'an anonymous client'}"
+                               ": bad user name, password or certificate in mqtt_url/[mqtt] (or the account was "
+                               "revoked)") from None
         raise ProbeFailed(f"cannot reach the MQTT broker at {mqtt.where}: {exc}") from None
     except driver_errors.PayloadError as exc:
         raise ProbeFailed(f"{device.id} published something that is not the contract: {exc}") from None

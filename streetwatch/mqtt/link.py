@@ -18,6 +18,7 @@ from typing import Any, Self
 
 import aiomqtt
 
+from streetwatch.mqtt.errors import failure_reason
 from streetwatch.mqtt.transport import MqttTransport
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ class MqttLink:
                         if self._on_message is not None:
                             self._on_message(message)
             except aiomqtt.MqttError as exc:
-                reason = str(exc) or type(exc).__name__
+                reason = failure_reason(exc, self.transport.url.username)
                 self.health.down(reason)
                 if not outage:
                     log.error("MQTT broker %s: %s (%s); %s", self.where, reason, self.name, self.purpose)

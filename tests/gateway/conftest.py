@@ -93,6 +93,12 @@ async def eventually(check: Callable[[], Awaitable[bool]] | Callable[[], bool], 
             await asyncio.sleep(0.05)
 
 
+def every_client_failed(mqtt: Any) -> bool:
+    """The gateway's three MQTT clients (a transport's health records) have each failed to connect once."""
+    return len(mqtt.clients) == 3 and all(
+        not c.connected and c.reason not in (None, "not connected yet") for c in mqtt.clients)
+
+
 async def http_get(url: str) -> tuple[int, str]:
     """GET from a thread: the server under test runs on this event loop."""
     def get() -> tuple[int, str]:

@@ -29,7 +29,7 @@ from tests.control.conftest import MQTT_LAMP_PROFILE
 from tests.control.mqtt_device import MqttTestLamp
 from tests.fixtures.services import MosquittoServer
 from tests.fixtures.tls import TlsMaterial
-from tests.gateway.conftest import eventually, gateway_settings, http_get, register
+from tests.gateway.conftest import eventually, every_client_failed, gateway_settings, http_get, register
 from tests.rules.mqtt_support import Subscriber
 
 pytestmark = pytest.mark.services
@@ -129,12 +129,7 @@ async def test_health_and_metrics_report_every_client_not_only_the_intake(
     async with running(gateway):
         assert gateway.mqtt is not None
 
-        def all_failed() -> bool:
-            assert gateway.mqtt is not None
-            return len(gateway.mqtt.clients) == 3 and all(
-                not c.connected and c.reason not in (None, "not connected yet") for c in gateway.mqtt.clients)
-
-        await eventually(all_failed, timeout_s=30, what="every client failed once")
+        await eventually(lambda: every_client_failed(gateway.mqtt), timeout_s=30, what="every client failed once")
         code, text = await http_get(f"http://127.0.0.1:{api_port}/health")
         _, metrics = await http_get(f"http://127.0.0.1:{metrics_port}/metrics")
     health = json.loads(text)
