@@ -58,13 +58,25 @@ def ingest_command(
     mqtt_url: str | None = typer.Option(None, "--mqtt-url", help="a broker (default: a throwaway Mosquitto)"),
     inflight: int = typer.Option(100, "--broker-inflight", min=1, max=65_535,
                                  help="the throwaway broker's max_inflight_messages per client"),
+    tls: bool = typer.Option(False, "--tls", help="plaintext against TLS (the project's CA), in pairs of runs, "
+                                                  "and the TLS cost in % (instead of the COPY and naive baselines)"),
+    pairs: int = typer.Option(3, "--pairs", min=1, max=10, help="with --tls: pairs of runs, alternating their order"),
 ) -> None:
     """Readings/s from simulated MQTT devices through Mosquitto and the gateway into TimescaleDB.
 
-    Example: streetwatch bench ingest --seconds 60 --rate 50000
+    Example: streetwatch bench ingest --seconds 60 --rate 50000; streetwatch bench ingest --tls --rate 120000
     """
     from benchmarks import ingest as bench_ingest
 
+    if tls:
+        if database_url is not None or mqtt_url is not None:
+            raise UserError("--tls starts its own PostgreSQL and Mosquitto (with a TLS listener): "
+                            "leave out --database-url and --mqtt-url")
+        from benchmarks import ingest_tls
+
+        ingest_tls.run(seconds=seconds, rate=rate, lamp_share=lamp_share, devices=devices, publishers=publishers,
+                       pairs=pairs, inflight=inflight)
+        return
     if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
         raise UserError("--database-url: the benchmark needs TimescaleDB (postgresql://…)")
     bench_ingest.run(seconds=seconds, rate=rate, lamp_share=lamp_share, devices=devices, publishers=publishers,

@@ -11,6 +11,7 @@ broker, the database and the gateway.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import struct
 import time
 from collections.abc import Sequence
@@ -47,10 +48,11 @@ class PublishResult:
 
 
 async def publish(host: str, port: int, client_id: str, messages: Sequence[tuple[str, bytes]], *,
-                  rate_msg_s: float = 0.0, window: int = 100) -> PublishResult:
+                  rate_msg_s: float = 0.0, window: int = 100, ca_file: str | None = None) -> PublishResult:
     """Publish ``messages`` (topic, payload) at ``rate_msg_s`` (0: as fast as acknowledged); return when all
-    are acknowledged."""
-    reader, writer = await asyncio.open_connection(host, port)
+    are acknowledged. With ``ca_file`` over TLS, the broker's certificate checked against that CA."""
+    tls = ssl.create_default_context(cafile=ca_file) if ca_file else None
+    reader, writer = await asyncio.open_connection(host, port, ssl=tls)
     writer.write(connect_packet(client_id))
     await writer.drain()
     connack = await reader.readexactly(4)
