@@ -5,8 +5,9 @@ The gateway logs in with its generated account (``~gateway``); the simulated gau
 log in with the credentials ``streetwatch device credentials issue`` gave them; the operators' account
 reads the alerts. Telemetry is stored, a rule raises an alert that is published, the rule's lamp
 command is sent and confirmed by the lamp's own ``cmd/ack``, and ``device probe`` hears a gauge. The
-broker's log must show no denied publish of any of them: the generated ACL gives every party what it
-needs, and the gateway's account cannot write a device's telemetry.
+broker's log must show no denied publish of any of them (the generated ACL gives every party what it
+needs) but the two forgeries: a gauge reporting for the other gauge, and the gateway's account writing a
+device's telemetry; neither reading reaches the store.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -29,6 +31,7 @@ from streetwatch import topics
 from streetwatch.config import DatabaseUrl, Settings
 from streetwatch.database import open_database
 from streetwatch.mqtt import MqttTransport, TlsFiles
+from telemetry_store import open_store
 from tests.broker.conftest import Install
 from tests.control.conftest import MQTT_LAMP_PROFILE
 from tests.control.mqtt_device import MqttTestLamp
@@ -55,6 +58,7 @@ rules:
         params: {level_pct: 100}
 """
 LAMP = "LT-S1"
+FORGED = b'{"battery_v": 0.123}'  # a value no simulated gauge reports
 
 
 def _settings(install: Install, database_url: str, gateway_url: str, api_port: int) -> Settings:
@@ -123,16 +127,23 @@ async def test_ingest_alerts_commands_and_probe_over_the_generated_broker_config
             assert "water_level_mm" in out and "battery_v" in out
             assert fleet.mqtt is not None and fleet.mqtt.stats.connects == 2
 
-            # The gateway's account reads telemetry; it cannot write it (nor can anyone forge a reading for it).
+            # A gauge cannot report for the other one, and the gateway's account cannot write telemetry at all.
+            async with devices.as_user(gauge_ids[0], install.passwords[gauge_ids[0]]).client("t-spoof") as spoof:
+                await spoof.publish(topics.telemetry(gauge_ids[1]), FORGED, qos=1)
             async with devices.as_user("~gateway", install.passwords["~gateway"]).client("t-forger") as forger:
-                await forger.publish(topics.telemetry(gauge_ids[0]), b'{"battery_v": 0.1}', qos=1)
+                await forger.publish(topics.telemetry(gauge_ids[1]), FORGED, qos=1)
+            await asyncio.sleep(1)  # a reading let through would be stored by now (flush interval 50 ms)
         code, health = await http_get(f"http://127.0.0.1:{api_port}/health")
     assert code == 200 and json.loads(health)["mqtt"] == {
         name: {"ready": True, "reason": None} for name in ("intake", "control", "alerts")}
     assert lamp.received and {c["action"] for c in lamp.received} == {"set_dim"}  # one per gauge's alert
     log = install.broker.log
     denied = [line for line in log.splitlines() if "Denied PUBLISH" in line]
-    assert len(denied) == 1 and "t-forger" in denied[0], denied
+    assert len(denied) == 2 and "t-spoof" in denied[0] and "t-forger" in denied[1], denied
+    async with open_store(DatabaseUrl.parse(database_url)) as store:
+        batteries = [r.value for r in await store.history(gauge_ids[1], "battery_v", datetime.now(UTC) - timedelta(
+            hours=1), datetime.now(UTC) + timedelta(hours=1))]
+    assert batteries and 0.123 not in batteries
     client_id = settings.mqtt.client_id
     for who, user in ((client_id, "~gateway"), (f"{client_id}-control", "~gateway"),
                       (f"{client_id}-alerts", "~gateway"), (f"streetwatch-probe-{gauge_ids[0]}", "~gateway"),
