@@ -39,7 +39,8 @@ from typing import Any
 import psycopg
 
 from benchmarks.publisher import publish
-from benchmarks.system import ProcessCpu, children_of, durable_postgres, free_port, test_servers
+from benchmarks.servers import free_port
+from benchmarks.system import ProcessCpu, children_of, durable_postgres, test_servers
 from device_registry import open_registry, read_csv
 from streetwatch import topics
 from streetwatch.mqtt import BrokerUrl

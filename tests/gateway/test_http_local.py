@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
+from benchmarks.servers import free_port
 from gateway.composition.http import bind, create_api
 from streetwatch.config import ConfigError, load_settings
-from tests.fixtures.services import free_port
 
 
 class _View:
