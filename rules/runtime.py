@@ -18,6 +18,7 @@ from rules.evidence import Evidence
 from rules.levels import Levels, effective_levels
 from rules.projected import ProjectedRuntime
 from rules.quality_rule import QualityRuntime
+from rules.rain_rule import RainRiseRuntime
 from rules.severity import SeverityScale
 from rules.spec import (
     AbsenceRule,
@@ -25,6 +26,7 @@ from rules.spec import (
     GroupRule,
     ProjectedRule,
     QualityRule,
+    RainRiseRule,
     RateOfChangeRule,
     RuleSpec,
     ThresholdRule,
@@ -277,7 +279,7 @@ class GroupRuntime:
         return Evidence(self.rank if active else 0, None, float(count), float(self.spec.at_least), message)
 
 
-MetricRuntime = QualityRuntime | ThresholdRuntime | RateRuntime | ProjectedRuntime | ConditionRuntime
+MetricRuntime = QualityRuntime | ThresholdRuntime | RateRuntime | ProjectedRuntime | RainRiseRuntime | ConditionRuntime
 """Rules evaluated on readings of their metrics."""
 Runtime = MetricRuntime | AbsenceRuntime | GroupRuntime
 
@@ -291,6 +293,8 @@ def make_runtime(spec: RuleSpec, scale: SeverityScale) -> Runtime:
         return ProjectedRuntime(spec, scale)
     if isinstance(spec, QualityRule):
         return QualityRuntime(spec, scale)
+    if isinstance(spec, RainRiseRule):
+        return RainRiseRuntime(spec, scale)
     if isinstance(spec, ConditionRule):
         return ConditionRuntime(spec, scale)
     if isinstance(spec, AbsenceRule):
