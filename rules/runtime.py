@@ -15,6 +15,7 @@ from datetime import datetime
 from device_registry.device import Device
 from rules.durations import format_duration_s
 from rules.evidence import Evidence
+from rules.flag_log import FlagRecorder
 from rules.levels import Levels, effective_levels
 from rules.projected import ProjectedRuntime
 from rules.quality_rule import QualityRuntime
@@ -284,7 +285,7 @@ MetricRuntime = QualityRuntime | ThresholdRuntime | RateRuntime | ProjectedRunti
 Runtime = MetricRuntime | AbsenceRuntime | GroupRuntime
 
 
-def make_runtime(spec: RuleSpec, scale: SeverityScale) -> Runtime:
+def make_runtime(spec: RuleSpec, scale: SeverityScale, flags: FlagRecorder | None = None) -> Runtime:
     if isinstance(spec, ThresholdRule):
         return ThresholdRuntime(spec, scale)
     if isinstance(spec, RateOfChangeRule):
@@ -292,7 +293,7 @@ def make_runtime(spec: RuleSpec, scale: SeverityScale) -> Runtime:
     if isinstance(spec, ProjectedRule):
         return ProjectedRuntime(spec, scale)
     if isinstance(spec, QualityRule):
-        return QualityRuntime(spec, scale)
+        return QualityRuntime(spec, scale, flags)
     if isinstance(spec, RainRiseRule):
         return RainRiseRuntime(spec, scale)
     if isinstance(spec, ConditionRule):
