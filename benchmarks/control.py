@@ -264,10 +264,8 @@ async def run(args: argparse.Namespace, lamps: Lamps, ports: list[int]) -> None:
 
 @contextlib.contextmanager
 def _throwaway_postgres() -> Iterator[str]:
-    try:
-        from tests.fixtures.services import PostgresServer
-    except ImportError:
-        sys.exit("--postgres needs tests.fixtures: run from the repository root")
+    from benchmarks.servers import PostgresServer
+
     server = PostgresServer()
     server.start()
     try:

@@ -28,7 +28,8 @@ from typing import Any
 import psycopg
 
 from benchmarks.publisher import publish
-from benchmarks.system import ProcessCpu, free_port
+from benchmarks.servers import free_port
+from benchmarks.system import ProcessCpu
 from streetwatch import topics
 from streetwatch.mqtt import BrokerUrl
 from streetwatch.readings import Reading

@@ -26,7 +26,8 @@ from pathlib import Path
 from benchmarks import ingest_run
 from benchmarks.ingest import register
 from benchmarks.ingest_run import Fleet, Measured
-from benchmarks.system import durable_postgres, free_port, test_servers
+from benchmarks.servers import free_port
+from benchmarks.system import durable_postgres, test_servers
 from broker.pki import Pki
 
 TARGET_COST = 0.15  # the budget: TLS may cost at most 15 % of end-to-end readings/s

@@ -27,7 +27,8 @@ import uuid
 from pathlib import Path
 
 from benchmarks.publisher import publish
-from benchmarks.system import free_port, rss_mb, test_servers
+from benchmarks.servers import free_port
+from benchmarks.system import rss_mb, test_servers
 from device_drivers.mqtt import encode_telemetry
 from device_registry import open_registry, read_csv
 from device_registry.flat import COLUMNS

@@ -5,6 +5,7 @@
     streetwatch bench rules --postgres             # a throwaway PostgreSQL+TimescaleDB instead
     streetwatch bench rules --database-url postgresql://… --mqtt-url mqtt://…
     streetwatch bench rules --hydrology            # plus a quality and a projected rule on the background gauges
+    streetwatch bench rules --alternate 3          # 3 pairs of loaded phases, without and with those two rules
 
 The rules service (shipped rules; the flood rule's ``for``/``clear_for`` set to 0 so the time
 measured is the pipeline's, not the policy's) runs on the real store and a real broker. Readings
@@ -21,12 +22,14 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import os
 import random
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +100,7 @@ rules:
     metric: water_level_mm
     levels: {yellow: 300, orange: 500, red: 800}
     within: 15m
+    min_span: 20s     # (3m by default) so that a 30-second phase fits its gauges' rises from its 20th second on
 """
 
 
@@ -109,14 +113,26 @@ def bench_rules(*, hydrology: bool = False) -> RuleSet:
     return RuleSet(shipped.scale, rules, shipped.origins)
 
 
-def background(devices: dict[str, Device]) -> Iterator[tuple[str, str, float]]:
-    """(device, metric, value) forever, round-robin over the fleet, with a little noise."""
+RISE_MM_PER_S = 0.1
+"""The background culvert gauges rise 6 mm a minute from 40 mm (a storm's slow start): the projection fits
+every gauge's rise (a calm gauge would be spared the fit by its cheap gate) yet projects no level within 15
+minutes, and the flood rule's levels stay far off, so the background raises no alert."""
+
+
+def background(devices: dict[str, Device], elapsed_s: Callable[[], float] = lambda: 0.0,
+               ) -> Iterator[tuple[str, str, float]]:
+    """(device, metric, value) forever, round-robin over the fleet, with a little noise; the culvert levels
+    rise with ``elapsed_s()``."""
     rng = random.Random(7)
     pairs = [(d.id, metric, value) for d in devices.values() if not d.id.startswith("PROBE")
              for metric, value in METRICS[d.kind].items()]
     while True:
+        rise = RISE_MM_PER_S * elapsed_s()
         for device_id, metric, value in pairs:
-            yield device_id, metric, value if metric == "relay_on" else value * (1 + rng.uniform(-0.01, 0.01))
+            if metric == "water_level_mm":
+                yield device_id, metric, round(value + rise + rng.uniform(-0.5, 0.5))
+            else:
+                yield device_id, metric, value if metric == "relay_on" else value * (1 + rng.uniform(-0.01, 0.01))
 
 
 @dataclass
@@ -168,7 +184,8 @@ async def run_phase(service: RulesService, devices: dict[str, Device], *, rate: 
                     probes_per_s: float, probes: Probes, first_probe: int) -> dict[str, float]:
     """Feed background readings at ``rate``/s and probes; return the achieved rate and queue figures."""
     queue: asyncio.Queue[list[Reading]] = asyncio.Queue(maxsize=200)
-    source = background(devices)
+    began = time.monotonic()
+    source = background(devices, lambda: time.monotonic() - began)
     per_batch = round(rate * BATCH_INTERVAL_S)
     sent = 0
     max_depth = 0
@@ -219,12 +236,18 @@ class _DiscardSink:
         return None
 
 
-async def engine_capacity(devices: dict[str, Device], readings: int = 100_000, *, hydrology: bool = False) -> float:
+async def engine_capacity(devices: dict[str, Device], readings: int = 200_000, *, hydrology: bool = False) -> float:
     """Readings per second the engine evaluates on its own (shipped rules, no store, no broker)."""
-    source = background(devices)
-    now = SystemClock().now()
-    batches = [[Reading(d, m, now, v) for d, m, v in (next(source) for _ in range(1000))]
-               for _ in range(readings // 1000)]
+    # Each batch 0.25 s after the last (a reading per series every 4.5 s): the projection's windows span
+    # its 20 s and its fits run in the second half of the run.
+    step_s = 0.25
+    batch_no = 0
+    source = background(devices, lambda: batch_no * step_s)
+    start = SystemClock().now() - timedelta(seconds=step_s * readings / 1000)
+    batches = []
+    for batch_no in range(readings // 1000):
+        at = start + timedelta(seconds=batch_no * step_s)
+        batches.append([Reading(d, m, at, v) for d, m, v in (next(source) for _ in range(1000))])
     rules = bench_rules(hydrology=hydrology)
     async with RulesEngine(_DiscardSink(), clock=SystemClock(), rules=rules, devices=devices) as engine:
         await engine.on_readings(batches[0])  # routes cached, windows started
@@ -305,8 +328,11 @@ async def main_async(args: argparse.Namespace) -> None:
                     gc.set_threshold(*thresholds)
                 pauses = GcPauses()
                 gc.callbacks.append(pauses)
-                for label, rate, seconds in (("baseline, no background load", 0.0, args.baseline_seconds),
-                                             (f"{args.rate:,.0f} background readings/s", args.rate, args.seconds)):
+                for name, rate, seconds, hydrology in _phases(args):
+                    label = name
+                    if args.alternate:
+                        service.apply_rules(bench_rules(hydrology=hydrology))
+                        label += f" (load average {os.getloadavg()[0]:.1f} at its start)"
                     probes.published.clear()
                     probes.received.clear()
                     figures = await run_phase(service, devices, rate=rate, seconds=seconds,
@@ -320,7 +346,10 @@ async def main_async(args: argparse.Namespace) -> None:
                 stats = service.engine.stats
     print(f"engine alone (no store, no broker): {capacity:,.0f} readings/s; with the quality and projected rules "
           f"on the background gauges: {with_hydrology:,.0f} readings/s")
-    print(f"rules in the run: shipped{' + quality + projected (--hydrology)' if args.hydrology else ''}")
+    if args.alternate:
+        print(f"rules in the run: shipped, and shipped + quality + projected, alternately ({args.alternate} pairs)")
+    else:
+        print(f"rules in the run: shipped{' + quality + projected (--hydrology)' if args.hydrology else ''}")
     worst = max(pauses.pauses_ms, default=0.0)
     tuning = (f"gc tuned as streetwatch run: freeze, thresholds {'/'.join(map(str, thresholds))}" if args.gc_tuned
               else "gc not tuned")
@@ -332,6 +361,18 @@ async def main_async(args: argparse.Namespace) -> None:
               f"deepest queue {figures['max_queue_batches']:.0f} batch(es)")
         print(f"  arrival → stored + published (PUBACK): {_percentiles(published)}")
         print(f"  arrival → received by a subscriber:     {_percentiles(received)}")
+
+
+def _phases(args: argparse.Namespace) -> list[tuple[str, float, float, bool]]:
+    """(label, rate, seconds, with the quality and projected rules) of each phase, in order."""
+    loaded = f"{args.rate:,.0f} background readings/s"
+    phases = [("baseline, no background load", 0.0, args.baseline_seconds, args.hydrology)]
+    if not args.alternate:
+        return [*phases, (loaded, args.rate, args.seconds, args.hydrology)]
+    for pair in range(1, args.alternate + 1):
+        phases += [(f"{loaded}, shipped rules, pair {pair}", args.rate, args.seconds, False),
+                   (f"{loaded}, + quality and projected, pair {pair}", args.rate, args.seconds, True)]
+    return phases
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -348,6 +389,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mqtt-url", help="default: start a throwaway Mosquitto")
     parser.add_argument("--hydrology", action="store_true",
                         help="add a quality and a projected rule on the background gauges (docs/rules.md)")
+    parser.add_argument("--alternate", type=int, default=0, metavar="N",
+                        help="N pairs of loaded phases in one run: the shipped rules, then with the quality and "
+                             "projected rules switched on (same process, broker and store), each pair in turn")
     parser.add_argument("--gc-tuned", action=argparse.BooleanOptionalAction, default=True,
                         help="gc.freeze() once started and gc.set_threshold(50000, 20, 100), as `streetwatch run` "
                              "does by default ([gateway] gc_tuning); --no-gc-tuned leaves the collector alone")

@@ -261,11 +261,8 @@ async def run_gauges(url: str, n: int, interval: float, extra: list[str],
 def bench_mqtt(gauges: int, seconds: float, url: str | None) -> None:
     with contextlib.ExitStack() as stack:
         if url is None:
-            try:  # a checkout: the test harness's throwaway broker, never the machine's own
-                from tests.fixtures.services import MosquittoServer
-            except ImportError:
-                print("mqtt: skipped (give --mqtt-url mqtt://host:port of a broker to publish to)")
-                return
+            from benchmarks.servers import MosquittoServer  # a throwaway broker, never the machine's own
+
             server = MosquittoServer()
             server.start()
             stack.callback(server.close)

@@ -1,10 +1,8 @@
-"""What the benchmarks read about processes on Linux: CPU time and memory from ``/proc``, and free ports."""
+"""What the benchmarks read about processes on Linux: CPU time and memory from ``/proc``."""
 
 from __future__ import annotations
 
 import os
-import socket
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -13,22 +11,10 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def test_servers() -> tuple[type[Any], type[Any]]:
-    """The throwaway PostgreSQL and Mosquitto of the test harness (``tests/fixtures/services.py``)."""
-    try:
-        from tests.fixtures.services import MosquittoServer, PostgresServer
-    except ImportError:
-        root = Path(__file__).resolve().parents[1]  # a source tree: the benchmarks run from it
-        if not (root / "tests" / "fixtures" / "services.py").exists():
-            raise SystemExit("give the URLs of a database and a broker, or run from the source tree") from None
-        sys.path.insert(0, str(root))
-        from tests.fixtures.services import MosquittoServer, PostgresServer
+    """The throwaway PostgreSQL and Mosquitto of the test harness (:mod:`benchmarks.servers`)."""
+    from benchmarks.servers import MosquittoServer, PostgresServer
+
     return PostgresServer, MosquittoServer
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:

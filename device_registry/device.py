@@ -18,7 +18,7 @@ from streetwatch import topics
 from streetwatch.passwords import hash_password, is_hash
 
 DEVICE_ID_PATTERN = topics.DEVICE_ID_PATTERN
-KNOWN_KINDS = ("lamp_controller", "culvert_gauge", "water_quality_probe")
+KNOWN_KINDS = ("lamp_controller", "culvert_gauge", "water_quality_probe", "rain_gauge")
 # Group names and tag keys travel in CSV cells (';' and '=' separate them) and in CLI selectors.
 LABEL_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 AREA_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # people's area ids

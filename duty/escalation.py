@@ -22,10 +22,11 @@ from duty.outbox import Outbox, OutboxItem
 from duty.recipients import Place, contacts_for, people_for
 from duty.roster import Roster
 from duty.suppression import Silence, Silences, parent_offline, silenced_by
-from duty.templates import Notice, render
+from duty.templates import Notice, Projected, render
 from rules.alert_rows import time_param, time_value
 from rules.alert_store import AlertStore
 from rules.alerts import Alert, AlertState
+from rules.payload import projection
 from streetwatch.clock import Clock
 from streetwatch.database import Database
 
@@ -199,11 +200,20 @@ class Escalator:
 
 def notice_of(alert: Alert, ack_url: str, map_url: str = "") -> Notice:
     """What the messages say about ``alert``; the trend comes from the rule's ``rise_10min`` context, the map
-    link from the ``map_url`` template and the device's location."""
+    link from the ``map_url`` template and the device's location. A device that watches a hazard point is
+    spoken of as the point (its name, then its landmark and the device); a projected alert says when its
+    level is reached."""
     landmark = alert.location.landmark if alert.location is not None else ""
     unit = alert.metric.rsplit("_", 1)[1] if alert.metric and "_" in alert.metric else ""
     rise = alert.context.get("rise_10min")
     where = alert.location
     link = map_url.format(lat=where.latitude, lon=where.longitude) if map_url and where is not None else ""
-    return Notice(alert.id, alert.severity, landmark or alert.site or alert.device_id, alert.metric, alert.value,
-                  unit if unit in ("mm", "cm", "m", "ntu") else "", rise, ack_url, link, landmark=alert.device_id)
+    place, detail = landmark or alert.site or alert.device_id, alert.device_id
+    if alert.hazard is not None:
+        place, detail = alert.hazard.name, ", ".join(x for x in (alert.hazard.landmark, alert.device_id) if x)
+    ahead = projection(alert.context, alert.threshold)
+    projected = (Projected(ahead["level"], ahead["eta_s"], ahead["earliest_s"], ahead["latest_s"])
+                 if ahead is not None and ahead["level"] is not None else None)
+    return Notice(alert.id, alert.severity, place, alert.metric, alert.value,
+                  unit if unit in ("mm", "cm", "m", "ntu") else "", rise, ack_url, link, landmark=detail,
+                  projection=projected)

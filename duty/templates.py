@@ -14,6 +14,7 @@ shortens the place and then drops what to do when it must.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,6 +45,26 @@ class Notice:
     ack_url: str
     map_url: str = ""
     landmark: str = ""
+    projection: Projected | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Projected:
+    """A projected alert's time to its level: ``eta_s`` (between ``earliest_s`` and ``latest_s``; None: maybe never)."""
+
+    level: float
+    eta_s: float | None
+    earliest_s: float | None
+    latest_s: float | None
+
+    def text(self, unit: str, lang: Language) -> str:
+        def minutes(seconds: float | None) -> str:
+            return "?" if seconds is None else f"{seconds / 60:.0f}"
+
+        span = f"{minutes(self.earliest_s)}–{minutes(self.latest_s)}"
+        if lang == "zh":
+            return f"预计约{minutes(self.eta_s)}分钟后达到{self.level:g}{unit}（{span}分钟）。"
+        return f"{self.level:g} {unit} projected in about {minutes(self.eta_s)} min ({span} min)."
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +87,13 @@ def _level(n: Notice, lang: Language) -> str:
 def _reading(n: Notice, lang: Language) -> str:
     if n.value is None:
         return ""
+    if n.projection is None:
+        return _now(n, lang)
+    return _now(n, lang) + ("" if lang == "zh" else " ") + n.projection.text(n.unit, lang)
+
+
+def _now(n: Notice, lang: Language) -> str:
+    assert n.value is not None
     name = METRICS[lang].get(n.metric or "", n.metric or "")
     value = f"{n.value:g}{n.unit}"
     if lang == "zh":
@@ -86,9 +114,10 @@ def render_sms(n: Notice, lang: Language) -> str:
     head = f"【{_level(n, lang)}】" if lang == "zh" else f"[{_level(n, lang)}] "
     place = n.place
     sep = "" if lang == "zh" else " "
-    reading = _reading(n, lang)
-    # Keep what to do while the place keeps 8 characters; then drop it and shorten the place further.
-    for keep_action, shortest in ((True, 8), (False, 4)):
+    # The projection goes first when room is short; then what to do, while the place keeps 8 characters;
+    # then the place is shortened further.
+    readings = [_reading(n, lang)] + ([_now(n, lang)] if n.projection is not None and n.value is not None else [])
+    for reading, (keep_action, shortest) in itertools.product(readings, ((True, 8), (False, 4))):
         for length in range(len(n.place), min(len(n.place), shortest) - 1, -1):
             place = n.place if length == len(n.place) else n.place[:length - 1] + "…"
             parts = (head, place, " ", reading, sep, action if keep_action else "", sep if keep_action else "", ack)

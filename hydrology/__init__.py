@@ -5,6 +5,7 @@ docs/water-quality.md describes the classes, the sections and the ``streetwatch 
 
 from hydrology.classify import Classification, ParameterResult, classify
 from hydrology.errors import HydrologyError, StandardError
+from hydrology.hazards import HazardPoint, HazardStore, watched_by
 from hydrology.migrations import MIGRATIONS
 from hydrology.report import DailyReports
 from hydrology.sections import Section, SectionError, SectionStore
@@ -14,6 +15,8 @@ __all__ = [
     "MIGRATIONS",
     "Classification",
     "DailyReports",
+    "HazardPoint",
+    "HazardStore",
     "HydrologyError",
     "ParameterResult",
     "Section",
@@ -24,4 +27,5 @@ __all__ = [
     "WaterClass",
     "classify",
     "load_standard",
+    "watched_by",
 ]

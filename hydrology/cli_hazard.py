@@ -11,7 +11,8 @@ from streetwatch.clock import SystemClock
 
 hazard_app = typer.Typer(help="Hazard points: culverts, underpasses, low roads (a gauge joins one with the tag "
                               "hazard=ID).", no_args_is_help=True)
-LIST_COLUMNS = ("hazard", "name", "kind", "gauges", "depth_mm", "level", "passable", "no_pass_mm", "surface_m")
+LIST_COLUMNS = ("hazard", "name", "landmark", "kind", "gauges", "depth_mm", "level", "passable", "no_pass_mm",
+                "surface_m")
 
 
 @hazard_app.command("add")
@@ -26,6 +27,8 @@ def hazard_add(
     yellow: float | None = typer.Option(None, "--yellow", help="depth (mm) of the yellow level"),
     orange: float | None = typer.Option(None, "--orange", help="depth (mm) of the orange level"),
     red: float | None = typer.Option(None, "--red", help="depth (mm) of the red level"),
+    landmark: str = typer.Option("", "--landmark", help="where it is, as alerts say it, e.g. 'Zhaojiabang Rd "
+                                                        "at Tianyaoqiao Rd'"),
 ) -> None:
     """Add a hazard point with its own levels.
 
@@ -37,7 +40,7 @@ def hazard_add(
     levels = {n: v for n, v in (("blue", blue), ("yellow", yellow), ("orange", orange), ("red", red)) if v is not None}
 
     async def go(water: Water) -> None:
-        point = HazardPoint(point_id, name, chosen, datum, no_pass, levels)
+        point = HazardPoint(point_id, name, chosen, datum, no_pass, levels, landmark)
         await HazardStore(water.db).add(point, now=SystemClock().now())
 
     with_water(ctx, go)
@@ -63,7 +66,8 @@ def hazard_list(
         for point in points:
             members = [d.id for d in gauges[point.id]]
             state = point.state({g: latest[g] for g in members if g in latest})
-            rows.append({"hazard": point.id, "name": point.name, "kind": point.kind, "gauges": " ".join(members),
+            rows.append({"hazard": point.id, "name": point.name, "landmark": point.landmark, "kind": point.kind,
+                         "gauges": " ".join(members),
                          "depth_mm": state.depth_mm, "level": state.level, "passable": state.passable,
                          "no_pass_mm": point.no_pass_mm,
                          "surface_m": None if state.surface_m is None else round(state.surface_m, 3)})

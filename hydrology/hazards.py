@@ -1,7 +1,8 @@
 """Hazard points: the culverts, underpasses and low roads that flood, as objects of their own.
 
 A hazard point has its gauges (devices tagged ``hazard=<id>``), its datum (the elevation of its
-floor, metres), the depth at which cars must not pass, and its own warning levels (depth in mm).
+floor, metres), the depth at which cars must not pass, its own warning levels (depth in mm) and a
+landmark that tells a duty officer where it is; the alerts of its gauges name it.
 Its state is its deepest gauge's latest reading; :func:`apply_levels` gives its gauges the
 point's levels as their registry thresholds, so the flood rules (``threshold``, ``projected``)
 judge each gauge by the point it watches.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -57,6 +58,7 @@ class HazardPoint:
     datum_m: float | None
     no_pass_mm: float
     levels: Mapping[str, float]
+    landmark: str = ""
 
     def __post_init__(self) -> None:
         if not SECTION_ID_PATTERN.fullmatch(self.id):
@@ -87,16 +89,16 @@ class HazardStore:
     async def add(self, point: HazardPoint, *, now: datetime) -> None:
         try:
             await self._db.execute(
-                "INSERT INTO hazard_points (id, name, kind, datum_m, no_pass_mm, levels, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO hazard_points (id, name, kind, datum_m, no_pass_mm, levels, landmark, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (point.id, point.name, point.kind, point.datum_m, point.no_pass_mm, json.dumps(dict(point.levels)),
-                 utc_text(now)))
+                 point.landmark, utc_text(now)))
         except IntegrityError:
             raise HazardError(f"hazard point {point.id!r} already exists") from None
 
     async def list(self) -> list[HazardPoint]:
         rows = await self._db.fetch_all(
-            "SELECT id, name, kind, datum_m, no_pass_mm, levels FROM hazard_points ORDER BY id")
+            "SELECT id, name, kind, datum_m, no_pass_mm, levels, landmark FROM hazard_points ORDER BY id")
         return [_point(row) for row in rows]
 
     async def require(self, point_id: str) -> HazardPoint:
@@ -108,7 +110,13 @@ class HazardStore:
 
 def _point(row: Row) -> HazardPoint:
     return HazardPoint(row["id"], row["name"], row["kind"], row["datum_m"], float(row["no_pass_mm"]),
-                       {k: float(v) for k, v in json.loads(row["levels"]).items()})
+                       {k: float(v) for k, v in json.loads(row["levels"]).items()}, row["landmark"] or "")
+
+
+def watched_by(points: Sequence[HazardPoint], devices: Iterable[Device]) -> dict[str, HazardPoint]:
+    """The hazard point each device watches (device id → point), from the devices' ``hazard`` tags."""
+    by_id = {point.id: point for point in points}
+    return {d.id: by_id[d.tags[HAZARD_TAG]] for d in devices if d.tags.get(HAZARD_TAG) in by_id}
 
 
 async def gauges_of(registry: Registry, point_ids: Sequence[str]) -> dict[str, list[Device]]:

@@ -47,8 +47,12 @@ CREATE TABLE hazard_points (
 );
 """
 
+# Where a hazard point is, in words a duty officer knows ("Zhaojiabang Rd at Tianyaoqiao Rd"): alerts say it.
+_V3 = "ALTER TABLE hazard_points ADD COLUMN landmark TEXT NOT NULL DEFAULT '';"
+
 MIGRATIONS: list[Migration] = [
     Migration(COMPONENT, 1, "water sections and imported samples", postgresql=_V1, sqlite=_V1.replace(
         "DOUBLE PRECISION", "REAL")),
     Migration(COMPONENT, 2, "hazard points", postgresql=_V2, sqlite=_V2.replace("DOUBLE PRECISION", "REAL")),
+    Migration(COMPONENT, 3, "hazard points' landmarks", postgresql=_V3, sqlite=_V3),
 ]

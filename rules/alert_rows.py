@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from rules.alerts import Alert, AlertEvent, AlertLocation, AlertState, HistoryEntry
+from rules.alerts import Alert, AlertEvent, AlertLocation, AlertState, HazardPlace, HistoryEntry
 from streetwatch.database import Database, Row
 
 HISTORY_COLUMNS = "h.alert_id, h.at, h.event, h.severity, h.state, h.value, h.actor, h.note"
@@ -55,6 +55,8 @@ def alert_from_row(row: Row) -> Alert:
         raised_at=_required_time(row["raised_at"]), updated_at=_required_time(row["updated_at"]),
         metric=row["metric"], value=_float(row["value"]), threshold=_float(row["threshold"]),
         message=row["message"], context=json.loads(row["context"] or "{}"), location=location,
+        hazard=HazardPlace(row["hazard_id"], row["hazard_name"] or "", row["hazard_landmark"] or "")
+        if row["hazard_id"] is not None else None,
         acknowledged_at=time_value(row["acknowledged_at"]), acknowledged_by=row["acknowledged_by"],
         ack_note=row["ack_note"], cleared_at=time_value(row["cleared_at"]), cleared_by=row["cleared_by"],
         clear_note=row["clear_note"], closed_at=time_value(row["closed_at"]),

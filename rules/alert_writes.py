@@ -25,8 +25,8 @@ _HISTORY = ("INSERT INTO alert_history (alert_id, at, event, severity, state, va
             "SELECT head.id, ?, ?, ?, ?, ?, ?, ? FROM head")
 
 _INSERT = ("INSERT INTO alerts (rule, device_id, device_kind, site, severity, peak_severity, state, metric, value, "
-           "threshold, message, context, latitude, longitude, landmark, raised_at, updated_at) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+           "threshold, message, context, latitude, longitude, landmark, raised_at, updated_at, hazard_id, hazard_name, "
+           "hazard_landmark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
            "ON CONFLICT DO NOTHING RETURNING *")  # the one-open-alert index: an unfinished alert exists
 _REOPEN = ("UPDATE alerts SET state = ?, severity = ?, peak_severity = ?, metric = ?, value = ?, threshold = ?, "
            "message = ?, context = ?, updated_at = ?, cleared_at = NULL, cleared_by = NULL, clear_note = NULL "
@@ -91,11 +91,13 @@ def plan_write(current: OpenAlert | None, t: AlertTransition, *, rank: Callable[
     if current is None:
         if t.event is AlertEvent.deescalated:
             return None  # closed by hand while it was high; stepping down is no news
-        where = t.location
+        where, hazard = t.location, t.hazard
         return AlertWrite(_INSERT, (
             t.rule, t.device_id, t.device_kind, t.site, t.severity, t.severity, AlertState.raised.value, *values,
             where.latitude if where else None, where.longitude if where else None, where.landmark if where else None,
-            at, at), (history(AlertEvent.raised, t.severity, AlertState.raised, t.value),), (AlertEvent.raised,))
+            at, at, hazard.id if hazard else None, hazard.name if hazard else None,
+            hazard.landmark if hazard else None),
+            (history(AlertEvent.raised, t.severity, AlertState.raised, t.value),), (AlertEvent.raised,))
     peak = max(current.peak_severity, t.severity, key=rank)
     if current.state is AlertState.cleared:
         if t.event is AlertEvent.deescalated:

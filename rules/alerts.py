@@ -47,6 +47,23 @@ class AlertLocation:
 
 
 @dataclass(frozen=True, slots=True)
+class HazardPlace:
+    """The hazard point (culvert, underpass, low road) a device watches, as alerts name it."""
+
+    id: str
+    name: str
+    landmark: str = ""
+
+    @property
+    def title(self) -> str:
+        """``Xujiahui underpass (Zhaojiabang Rd at Tianyaoqiao Rd)``."""
+        return f"{self.name} ({self.landmark})" if self.landmark else self.name
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "landmark": self.landmark}
+
+
+@dataclass(frozen=True, slots=True)
 class AlertTransition:
     """What the engine tells an :class:`AlertSink`: a (rule, device) changed severity or cleared.
 
@@ -71,6 +88,8 @@ class AlertTransition:
     context: Mapping[str, float] = field(default_factory=dict)
     arrived_monotonic: float | None = None
     """When the reading behind this transition reached the engine (``Clock.monotonic``), for latency."""
+    hazard: HazardPlace | None = None
+    """The hazard point the device watches (the alert service fills it in and names it in ``message``)."""
 
 
 class AlertSink(Protocol):
@@ -101,6 +120,7 @@ class Alert:
     message: str = ""
     context: Mapping[str, float] = field(default_factory=dict)
     location: AlertLocation | None = None
+    hazard: HazardPlace | None = None
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
     ack_note: str | None = None

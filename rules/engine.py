@@ -31,6 +31,7 @@ from rules.delivery import EngineStats, Outboxes
 from rules.disabled import DisabledRules
 from rules.durations import format_duration_s
 from rules.evidence import Evidence, offline_evidence
+from rules.flag_log import FlagRecorder
 from rules.index import RuleIndex
 from rules.loader import RuleSet
 from rules.projected import ProjectedRuntime
@@ -56,8 +57,10 @@ class RulesEngine:
 
     def __init__(self, sink: AlertSink, *, clock: Clock, commands: CommandSink | None = None,
                  rules: RuleSet | None = None, devices: Mapping[str, Device] | None = None,
-                 max_reading_age_s: float = 900.0, fault_after_s: float | None = None) -> None:
+                 max_reading_age_s: float = 900.0, fault_after_s: float | None = None,
+                 flags: FlagRecorder | None = None) -> None:
         self._clock = clock
+        self.flags = flags  # where the quality rules' flagged readings go (rules/flag_log.py)
         self.max_reading_age_s = max_reading_age_s
         self.stats = EngineStats()
         self._scale = SeverityScale()
@@ -153,7 +156,7 @@ class RulesEngine:
             if kept is not None and not scale_changed and kept.spec == spec:
                 self._runtimes[spec.name] = kept
                 continue
-            rt = self._runtimes[spec.name] = make_runtime(spec, ruleset.scale)
+            rt = self._runtimes[spec.name] = make_runtime(spec, ruleset.scale, self.flags)
             for track in self._tracks.pop_rule(spec.name):
                 level = track.debouncer.level
                 if not level:

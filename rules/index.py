@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from device_registry.device import Device
 from rules.quality_rule import QualityRuntime
+from rules.rain_rule import RainRiseRuntime
 from rules.runtime import (
     AbsenceRuntime,
     ConditionRuntime,
@@ -19,6 +20,7 @@ from rules.runtime import (
     MetricRuntime,
     Runtime,
 )
+from rules.spec import Selector
 
 
 class _Routes:
@@ -45,9 +47,9 @@ class RuleIndex:
                 continue
             if isinstance(rt, ConditionRuntime):
                 latest |= rt.value_names
-            selector = rt.spec.applies_to
-            keys = ([("kind", k) for k in selector.kinds] if selector.kinds
-                    else [("profile", p) for p in selector.profiles] if selector.profiles else [("any", "")])
+            # A rain_rise rule reads two sets of devices: its level gauges and its rain gauges.
+            selectors = rt.selectors if isinstance(rt, RainRiseRuntime) else (rt.spec.applies_to,)
+            keys = list(dict.fromkeys(key for selector in selectors for key in _keys(selector)))
             for metric in rt.metrics:
                 for by, value in keys:
                     index.setdefault((by, value, metric), []).append(rt)
@@ -80,7 +82,17 @@ class RuleIndex:
             candidates = (index.get(("kind", device.kind, metric), ())
                           + index.get(("profile", device.profile, metric), ())
                           + index.get(("any", "", metric), ()))
-            found = tuple(sorted((rt for rt in dict.fromkeys(candidates) if rt.spec.applies_to.matches(device)),
+            found = tuple(sorted((rt for rt in dict.fromkeys(candidates) if _reads(rt, device)),
                                  key=lambda rt: not isinstance(rt, QualityRuntime)))  # the quality screen first
             routes.by_metric[metric] = found
         return found
+
+
+def _keys(selector: Selector) -> list[tuple[str, str]]:
+    if selector.kinds:
+        return [("kind", k) for k in selector.kinds]
+    return [("profile", p) for p in selector.profiles] if selector.profiles else [("any", "")]
+
+
+def _reads(rt: MetricRuntime, device: Device) -> bool:
+    return rt.matches(device) if isinstance(rt, RainRiseRuntime) else rt.spec.applies_to.matches(device)

@@ -25,6 +25,7 @@ from rules.spec import (
     GroupRule,
     ProjectedRule,
     QualityRule,
+    RainRiseRule,
     RateOfChangeRule,
     RuleFile,
     RuleSpec,
@@ -36,7 +37,7 @@ from streetwatch.figures import show
 SHIPPED_RULES_DIR = Path(__file__).parent / "examples"
 BUILTIN_NAMES = frozenset({"sun_elevation_deg", "sun_up"})
 """Names every condition may use besides the device's metrics and its windows."""
-KINDS = ("threshold", "rate_of_change", "projected", "quality", "absence", "condition", "group")
+KINDS = ("threshold", "rate_of_change", "projected", "quality", "rain_rise", "absence", "condition", "group")
 _RULE: TypeAdapter[RuleSpec] = TypeAdapter(RuleSpec)
 
 
@@ -248,7 +249,25 @@ def _rule_problems(rule: RuleSpec, scale: SeverityScale) -> list[tuple[Loc, str]
         problems.append(((), "give exactly one of 'rise' or 'fall'"))
     elif isinstance(rule, ConditionRule):
         problems += _condition_problems(rule)
+    elif isinstance(rule, RainRiseRule):
+        problems += _rain_rise_problems(rule)
     return problems
+
+
+def _rain_rise_problems(rule: RainRiseRule) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
+    if not _district_key_ok(rule.district_by, ("area", "site", "group")):
+        problems.append((("district_by",), f"{rule.district_by!r}: use area, site, group or tag:<key>"))
+    if rule.rain_metric == rule.metric:
+        problems.append((("rain_metric",), f"{rule.rain_metric!r} is the level metric too; name the rain's"))
+    if rule.rain_from == rule.applies_to:
+        problems.append((("rain_from",), "selects the same devices as applies_to: rain gauges and level gauges "
+                                         "are told apart by these two"))
+    return problems
+
+
+def _district_key_ok(by: str, plain: tuple[str, ...]) -> bool:
+    return by in plain or (by.startswith("tag:") and len(by) > 4)
 
 
 def _quality_checks(rule: QualityRule) -> list[object]:
@@ -310,7 +329,7 @@ def _group_problems(rule: GroupRule, by_name: Mapping[str, RuleSpec]) -> list[tu
         problems.append((("source",), f"no rule named {rule.source!r}"))
     elif isinstance(source, GroupRule):
         problems.append((("source",), f"{rule.source!r} is a group rule; count the devices of a device rule"))
-    if rule.group_by not in ("site", "group") and not (rule.group_by.startswith("tag:") and len(rule.group_by) > 4):
+    if not _district_key_ok(rule.group_by, ("site", "group")):
         problems.append((("group_by",), f"{rule.group_by!r}: use site, group or tag:<key>"))
     return problems
 

@@ -4,6 +4,8 @@ reading one of them holds back).
 
 The fault stands while readings are flagged and for ``hold`` after the last one, so a single spike
 raises one alert rather than a flicker; its message names the flags and how often each was seen.
+Each flagged reading goes with its flags to the engine's :class:`~rules.flag_log.FlagRecorder`, which
+stores them beside the readings.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 
 from device_registry.device import Device
 from rules.evidence import Evidence
+from rules.flag_log import FlagRecorder
 from rules.quality import QualityChecker
 from rules.severity import SeverityScale
 from rules.spec import QualityRule
@@ -32,8 +35,9 @@ class QualityRuntime:
     holds_back = False
     """Whether the reading just evaluated was flagged (and not ``keep``-listed): the engine stops there."""
 
-    def __init__(self, spec: QualityRule, scale: SeverityScale) -> None:
+    def __init__(self, spec: QualityRule, scale: SeverityScale, flags: FlagRecorder | None = None) -> None:
         self.spec = spec
+        self.flags = flags
         self.rank = scale.rank(spec.severity)
         supply = {m for m, limit in ((spec.battery_metric, spec.battery_min), (spec.signal_metric, spec.signal_min))
                   if limit is not None}
@@ -69,6 +73,8 @@ class QualityRuntime:
             self.holds_back = False
         if flags:
             self.flagged += 1
+            if self.flags is not None:
+                self.flags.record(spec.name, reading, flags)
             faults.last_flag_t = t
             faults.counts.update(flags)
             faults.last = f"{reading.metric} {show(reading.value)} flagged {', '.join(flags)}"

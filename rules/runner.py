@@ -31,7 +31,9 @@ from types import TracebackType
 from device_registry.device import Device
 from rules.actions import CommandSink
 from rules.alert_store import AlertStore
+from rules.alerts import HazardPlace
 from rules.engine import RulesEngine
+from rules.flag_log import FlagRecorder, FlagSink
 from rules.loader import SHIPPED_RULES_DIR, RuleSet, check_rule_paths, load_ruleset_skipping, rule_paths
 from rules.notifier import Notifier
 from rules.service import AlertService, Announced
@@ -82,6 +84,7 @@ class RulesService:
         reload_check_s: float = 2.0,
         handle_sighup: bool = False,
         on_announced: Announced | None = None,
+        flag_sink: FlagSink | None = None,
     ) -> None:
         self.rules_dir = rules_dir
         self._db = db
@@ -89,11 +92,15 @@ class RulesService:
         self._clock = clock
         self._mqtt = mqtt
         self._devices = devices or {}
+        self._places: Mapping[str, HazardPlace] = {}
         self._commands = commands
         self._tick_interval_s = tick_interval_s
         self._reload_check_s = reload_check_s
         self._handle_sighup = handle_sighup
         self._on_announced = on_announced
+        self._flag_sink = flag_sink
+        self.flags: FlagRecorder | None = None
+        """Flagged readings on their way to the telemetry store (with a ``flag_sink``)."""
         self._stack: AsyncExitStack | None = None
         self._fingerprint: Fingerprint = ()
         self._skipped: dict[str, list[str]] = {}
@@ -127,8 +134,12 @@ class RulesService:
                                        reminder_interval_s=notifications.reminder_interval_s,
                                        reminder_severities=notifications.reminder_severities,
                                        on_announced=self._on_announced)
+            self.alerts.places = self._places
+            if self._flag_sink is not None:
+                self.flags = await stack.enter_async_context(FlagRecorder(self._flag_sink, clock=self._clock))
             engine = RulesEngine(self.alerts, clock=self._clock, commands=self._commands, rules=ruleset,
-                                 devices=self._devices, fault_after_s=self._settings.gateway.modbus_block_fault_after_s)
+                                 devices=self._devices, fault_after_s=self._settings.gateway.modbus_block_fault_after_s,
+                                 flags=self.flags)
             await stack.enter_async_context(engine)
             engine.restore(await self.store.active_alerts())
             self._engine = engine
@@ -170,6 +181,12 @@ class RulesService:
     def update_devices(self, devices: Mapping[str, Device]) -> None:
         self._devices = devices
         self.engine.update_devices(devices)
+
+    def update_places(self, places: Mapping[str, HazardPlace]) -> None:
+        """The hazard point each device watches (device id → place), for the alerts' messages."""
+        self._places = places
+        if self.alerts is not None:
+            self.alerts.places = places
 
     def rule_files(self) -> list[Path]:
         if self.rules_dir is not None:

@@ -15,9 +15,11 @@ from datetime import datetime
 from device_registry.device import Device
 from rules.durations import format_duration_s
 from rules.evidence import Evidence
+from rules.flag_log import FlagRecorder
 from rules.levels import Levels, effective_levels
 from rules.projected import ProjectedRuntime
 from rules.quality_rule import QualityRuntime
+from rules.rain_rule import RainRiseRuntime
 from rules.severity import SeverityScale
 from rules.spec import (
     AbsenceRule,
@@ -25,6 +27,7 @@ from rules.spec import (
     GroupRule,
     ProjectedRule,
     QualityRule,
+    RainRiseRule,
     RateOfChangeRule,
     RuleSpec,
     ThresholdRule,
@@ -277,12 +280,12 @@ class GroupRuntime:
         return Evidence(self.rank if active else 0, None, float(count), float(self.spec.at_least), message)
 
 
-MetricRuntime = QualityRuntime | ThresholdRuntime | RateRuntime | ProjectedRuntime | ConditionRuntime
+MetricRuntime = QualityRuntime | ThresholdRuntime | RateRuntime | ProjectedRuntime | RainRiseRuntime | ConditionRuntime
 """Rules evaluated on readings of their metrics."""
 Runtime = MetricRuntime | AbsenceRuntime | GroupRuntime
 
 
-def make_runtime(spec: RuleSpec, scale: SeverityScale) -> Runtime:
+def make_runtime(spec: RuleSpec, scale: SeverityScale, flags: FlagRecorder | None = None) -> Runtime:
     if isinstance(spec, ThresholdRule):
         return ThresholdRuntime(spec, scale)
     if isinstance(spec, RateOfChangeRule):
@@ -290,7 +293,9 @@ def make_runtime(spec: RuleSpec, scale: SeverityScale) -> Runtime:
     if isinstance(spec, ProjectedRule):
         return ProjectedRuntime(spec, scale)
     if isinstance(spec, QualityRule):
-        return QualityRuntime(spec, scale)
+        return QualityRuntime(spec, scale, flags)
+    if isinstance(spec, RainRiseRule):
+        return RainRiseRuntime(spec, scale)
     if isinstance(spec, ConditionRule):
         return ConditionRuntime(spec, scale)
     if isinstance(spec, AbsenceRule):

@@ -58,6 +58,13 @@ CREATE INDEX IF NOT EXISTS alert_history_alert ON alert_history (alert_id, id);
 CREATE INDEX IF NOT EXISTS alert_history_at ON alert_history (at);
 """
 
+# The hazard point the alert's device watches, as it was when the alert was raised.
+_HAZARD = """
+ALTER TABLE alerts ADD COLUMN hazard_id TEXT;
+ALTER TABLE alerts ADD COLUMN hazard_name TEXT;
+ALTER TABLE alerts ADD COLUMN hazard_landmark TEXT;
+"""
+
 MIGRATIONS = [
     Migration(
         component=COMPONENT,
@@ -68,4 +75,5 @@ MIGRATIONS = [
         # SQLite keeps times as ISO-8601 UTC text of fixed width, so they sort as text.
         sqlite=_ALERTS.format(id="INTEGER PRIMARY KEY AUTOINCREMENT", ref="INTEGER", real="REAL", time="TEXT"),
     ),
+    Migration(component=COMPONENT, version=2, name="the hazard point of an alert", postgresql=_HAZARD, sqlite=_HAZARD),
 ]

@@ -5,18 +5,20 @@ acknowledgement made from the CLI) are announced, and unacknowledged alerts of t
 severities are announced again every ``reminder_interval_s``. When the database is down a
 transition is announced from memory (without an alert id) as soon as storing fails or takes more
 than ``announce_unstored_after_s``, and stored when the database is back, without a second
-announcement.
+announcement. A transition of a device that watches a hazard point (``places``) is stored and
+announced with the point, its message led by the point's name and landmark.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from rules.alert_store import AlertStore
-from rules.alerts import Alert, AlertEvent, AlertState, AlertTransition
+from rules.alerts import Alert, AlertEvent, AlertState, AlertTransition, HazardPlace
 from rules.errors import AlertSinkUnavailable, NotificationError
 from rules.notifier import Notifier
 from streetwatch.clock import Clock
@@ -43,8 +45,15 @@ class AlertService:
         self._unstored: dict[int, asyncio.Task[bool]] = {}  # by transition seq
         self._failing = False
         self.notification_failures = 0
+        self.places: Mapping[str, HazardPlace] = {}
+        """The hazard point each device watches (device id → place): its alerts speak of the place."""
 
     async def apply(self, transition: AlertTransition) -> None:
+        place = self.places.get(transition.device_id)
+        if place is not None:
+            said = transition.message
+            transition = dataclasses.replace(transition, hazard=place,
+                                             message=f"{place.title}: {said}" if said else place.title)
         # Stored in this task (no extra hop through the event loop); if that takes too long, or fails,
         # a side task announces the transition from memory meanwhile.
         loop = asyncio.get_running_loop()

@@ -9,6 +9,8 @@ a change back until it has lasted. The kinds:
 - ``projected``: a level projected to be reached within ``within`` at the robustly fitted rise;
 - ``quality``: a device fault when a gauge's readings are not trustworthy, and those readings kept
   from the other rules;
+- ``rain_rise``: rain of at least ``intensity`` mm/h in a gauge's district while the gauge rises at
+  least ``rise`` per ``window``;
 - ``absence``: no data for ``after``, or an explicit offline status;
 - ``condition``: a safe expression over several metrics of one device, with window functions;
 - ``group``: at least N devices of one site or group at a severity of another rule.
@@ -155,6 +157,27 @@ class QualityRule(_Rule):
         return [*super().severities_named(), ("severity", self.severity)]
 
 
+class RainRiseRule(_Rule):
+    """Rain and rising water together: a gauge (``applies_to``) rising at least ``rise`` per ``window``
+    while a rain gauge (``rain_from``) of the same district measures at least ``intensity`` mm/h."""
+
+    kind: Literal["rain_rise"]
+    metric: str = Field("water_level_mm", description="the level whose rise counts")
+    rise: float = Field(gt=0, description="the rise per window that counts (with the rain)")
+    window_s: DurationS = Field(600.0, alias="window", description="the rise is measured over this")
+    rain_from: Selector = Field(default_factory=lambda: Selector(kinds=("rain_gauge",)))
+    rain_metric: str = "rain_intensity_mm_h"
+    intensity: float = Field(gt=0, description="mm/h: the rain that counts, mean over intensity_window")
+    intensity_window_s: DurationS = Field(600.0, alias="intensity_window")
+    district_by: str = Field("area", description="area, site, group, or tag:<key>")
+    severity: str
+    min_samples: int = Field(3, ge=2)
+    min_coverage: float = Field(0.5, gt=0, le=1, description="fraction of the window the samples must span")
+
+    def severities_named(self) -> list[tuple[str, str]]:
+        return [*super().severities_named(), ("severity", self.severity)]
+
+
 class AbsenceRule(_Rule):
     kind: Literal["absence"]
     after_s: DurationS = Field(alias="after", description="no data for this long: the device is stale")
@@ -198,7 +221,8 @@ class GroupRule(_Rule):
 
 
 RuleSpec = Annotated[
-    ThresholdRule | RateOfChangeRule | ProjectedRule | QualityRule | AbsenceRule | ConditionRule | GroupRule,
+    ThresholdRule | RateOfChangeRule | ProjectedRule | QualityRule | RainRiseRule | AbsenceRule | ConditionRule
+    | GroupRule,
     Field(discriminator="kind"),
 ]
 

@@ -117,6 +117,8 @@ class GatewaySettings(BaseModel):
     api_port: int | None = Field(8080, ge=0, le=65535, description="HTTP API; unset disables")
     listen_host: str = Field("127.0.0.1", description="address the metrics and API servers listen on; "
                              "another (e.g. 0.0.0.0) exposes them beyond this machine")
+    water_report_remote: bool = Field(False, description="serve the API's /water/report to other machines too "
+                                      "(with a listen_host that reaches them); else to this machine only")
     journal_max_bytes: int | None = Field(4 * 1024**3, gt=0, description="the journal's cap: once it holds this "
                                           "much, messages are refused (not acknowledged) until the store takes "
                                           "the backlog; unset: only the disk limits it")

@@ -11,7 +11,7 @@ The store writes batches; batching, backpressure and durability are the gateway'
 from telemetry_store.contract import BatchSink, TelemetryStore
 from telemetry_store.errors import StoreError, StoreUnavailable
 from telemetry_store.maintenance import run_maintenance
-from telemetry_store.model import Bucket, LatestValue, Resolution, RetentionStep, resolution_for
+from telemetry_store.model import Bucket, FlaggedReading, LatestValue, Resolution, RetentionStep, resolution_for
 from telemetry_store.opening import open_store
 from telemetry_store.schema import MIGRATIONS
 
@@ -19,6 +19,7 @@ __all__ = [
     "MIGRATIONS",
     "BatchSink",
     "Bucket",
+    "FlaggedReading",
     "LatestValue",
     "Resolution",
     "RetentionStep",

@@ -19,7 +19,7 @@ from streetwatch.cli_support import OutputFormat, UserError, render, run, settin
 from streetwatch.config import Settings
 from streetwatch.figures import show, tidy
 from telemetry_store.errors import StoreError
-from telemetry_store.model import Bucket, LatestValue
+from telemetry_store.model import Bucket, FlaggedReading, LatestValue
 from telemetry_store.opening import open_store
 from telemetry_store.timeparse import parse_duration, parse_time, unit_from_metric
 
@@ -122,14 +122,50 @@ def history_command(
         async with open_store(current.database, current.store) as store:
             if width is None:
                 found = await store.history(device, metric, lo, hi)
-                return [{"time": _shown(r.ts, zone, output), "value": _number(r.value, output), "unit": unit}
-                        for r in found]
+                flags = {f.ts: ",".join(f.flags) for f in await store.flagged(lo, hi, device_id=device, metric=metric,
+                                                                               limit=len(found) + 1)}
+                return [{"time": _shown(r.ts, zone, output), "value": _number(r.value, output), "unit": unit,
+                         "flags": flags.get(r.ts, "")} for r in found]
             return [_bucket_row(b, zone, output, unit)
                     for b in await store.buckets(device, metric, lo, hi, width)]
 
     rows = _call(go())
-    columns = ["time", "value", "unit"] if width is None else ["bucket", "min", "max", "avg", "count", "unit"]
+    columns = ["time", "value", "unit", "flags"] if width is None else ["bucket", "min", "max", "avg", "count", "unit"]
     typer.echo(render(rows, output, columns))
+
+
+@readings_app.command("flagged")
+def flagged_command(
+    ctx: typer.Context,
+    *,
+    device: str | None = typer.Option(None, "--device", "-d", help="only this device"),
+    metric: str | None = typer.Option(None, "--metric", help="only this metric"),
+    start: str = typer.Option("-24h", "--from", help="ISO-8601 (local time unless it has an offset), now, -2h"),
+    end: str = typer.Option("now", "--to", help="same forms as --from"),
+    limit: int = typer.Option(1000, "--limit", min=1, max=100_000, help="at most this many, oldest first"),
+    output: OutputFormat = typer.Option(OutputFormat.table, "--format", help="table, json or csv"),
+) -> None:
+    """Show the readings the quality rules flagged (spike, gradient, stuck, below_floor, low_battery, low_signal).
+
+    Example: streetwatch readings flagged --device gauge-0007 --from -6h --format csv
+    """
+    current = settings(ctx)
+    zone, now = current.zone, datetime.now(UTC)
+    try:
+        lo, hi = parse_time(start, now, zone), parse_time(end, now, zone)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if hi <= lo:
+        raise UserError(f"--to ({end}) must be after --from ({start})")
+
+    async def go() -> list[FlaggedReading]:
+        async with open_store(current.database, current.store) as store:
+            return await store.flagged(lo, hi, device_id=device, metric=metric, limit=limit)
+
+    rows = [{"time": _shown(f.ts, zone, output), "device": f.device_id, "metric": f.metric,
+             "value": _number(f.value, output), "unit": hooks.unit_for(f.device_id, f.metric) or "",
+             "flags": ",".join(f.flags), "rule": f.rule} for f in _call(go())]
+    typer.echo(render(rows, output, ["time", "device", "metric", "value", "unit", "flags", "rule"]))
 
 
 def _bucket_row(b: Bucket, zone: zoneinfo.ZoneInfo, fmt: OutputFormat, unit: str) -> dict[str, Any]:

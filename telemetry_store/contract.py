@@ -9,7 +9,7 @@ from typing import Protocol
 
 from streetwatch.config import StoreSettings
 from streetwatch.readings import Reading
-from telemetry_store.model import Bucket, LatestValue, Resolution, RetentionStep
+from telemetry_store.model import Bucket, FlaggedReading, LatestValue, Resolution, RetentionStep
 
 
 class BatchSink(Protocol):
@@ -56,6 +56,16 @@ class TelemetryStore(ABC):
     @abstractmethod
     async def history(self, device_id: str, metric: str, start: datetime, end: datetime) -> list[Reading]:
         """Raw readings of one series with ``start <= ts < end``, oldest first."""
+
+    @abstractmethod
+    async def write_flags(self, flagged: Sequence[FlaggedReading]) -> None:
+        """Store readings the quality checks flagged, in one transaction; a reading flagged twice keeps its first
+        flags. Raises :class:`~telemetry_store.errors.StoreUnavailable` as :meth:`write` does."""
+
+    @abstractmethod
+    async def flagged(self, start: datetime, end: datetime, *, device_id: str | None = None,
+                      metric: str | None = None, limit: int = 10_000) -> list[FlaggedReading]:
+        """Flagged readings with ``start <= ts < end`` (of one device, one metric, or all), oldest first."""
 
     @abstractmethod
     async def buckets(

@@ -12,6 +12,19 @@ MICROSECOND = timedelta(microseconds=1)
 MINUTE = timedelta(minutes=1)
 
 
+@dataclass(frozen=True, slots=True)
+class FlaggedReading:
+    """A reading the quality checks flagged (``spike``, ``gradient``, ``stuck``, ``below_floor``,
+    ``low_battery``, ``low_signal``), with the rule that flagged it: kept beside the readings."""
+
+    device_id: str
+    metric: str
+    ts: datetime
+    value: float
+    flags: tuple[str, ...]
+    rule: str = ""
+
+
 class Resolution(StrEnum):
     """Where a bucketed query reads from: raw readings or one of the rollups."""
 

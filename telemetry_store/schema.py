@@ -196,8 +196,32 @@ FROM latest_readings GROUP BY device_key;
 DROP TABLE latest_readings;
 """
 
+# Readings the quality checks flagged, beside the readings (the readings' own write path is untouched:
+# flags are few, and arrive after the reading is stored). One row per reading; the first flagging wins.
+_FLAGS = """
+CREATE TABLE reading_flags (
+    device_id TEXT NOT NULL,
+    metric    TEXT NOT NULL,
+    ts        {time} NOT NULL,
+    value     {real} NOT NULL,
+    flags     TEXT NOT NULL,
+    rule      TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (device_id, metric, ts)
+){rowid};
+CREATE INDEX reading_flags_ts ON reading_flags (ts);
+"""
+
+FLAGS_INSERT = ("INSERT INTO reading_flags (device_id, metric, ts, value, flags, rule) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING")
+FLAGS_SELECT = ("SELECT device_id, metric, ts, value, flags, rule FROM reading_flags WHERE ts >= %s AND ts < %s "
+                "AND (CAST(%s AS TEXT) IS NULL OR device_id = %s) AND (CAST(%s AS TEXT) IS NULL OR metric = %s) "
+                "ORDER BY ts, device_id, metric LIMIT %s")
+
 MIGRATIONS: list[Migration] = [
     Migration(COMPONENT, 1, "readings, keys, latest values, rollups", postgresql=_PG_V1, sqlite=_SQLITE_V1),
     Migration(COMPONENT, 2, "one latest row per device", postgresql=_PG_V2,
               sqlite="-- SQLite keeps its latest row per (device, metric): a write there is one transaction anyway"),
+    Migration(COMPONENT, 3, "readings flagged by the quality checks",
+              postgresql=_FLAGS.format(time="TIMESTAMPTZ", real="DOUBLE PRECISION", rowid=""),
+              sqlite=_FLAGS.format(time="INTEGER", real="REAL", rowid=" WITHOUT ROWID")),
 ]

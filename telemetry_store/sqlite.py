@@ -21,6 +21,7 @@ from telemetry_store.errors import StoreError
 from telemetry_store.keys import KeyCache
 from telemetry_store.model import (
     Bucket,
+    FlaggedReading,
     LatestValue,
     Resolution,
     RetentionStep,
@@ -32,6 +33,7 @@ from telemetry_store.model import (
     to_micros,
 )
 from telemetry_store.rollup_plan import contiguous_ranges
+from telemetry_store.schema import FLAGS_INSERT, FLAGS_SELECT
 
 log = logging.getLogger(__name__)
 _MINUTE_US = 60_000_000
@@ -180,6 +182,25 @@ class SqliteStore(TelemetryStore):
             "SELECT ts, value FROM readings WHERE device_key = ? AND metric_key = ? AND ts >= ? AND ts < ?"
             " ORDER BY ts", (*keys, to_micros(start), to_micros(end)))
         return [Reading(device_id, metric, from_micros(r["ts"]), r["value"]) for r in rows]
+
+    async def write_flags(self, flagged: Sequence[FlaggedReading]) -> None:
+        if not flagged:
+            return
+        try:
+            rows = [(f.device_id, f.metric, to_micros(f.ts), float(f.value), ",".join(f.flags), f.rule)
+                    for f in flagged]
+            async with self._db.transaction() as tx:
+                await tx.executemany(FLAGS_INSERT, rows)
+        except DatabaseError as exc:
+            raise StoreError(f"SQLite refused the flagged readings: {exc}") from exc
+
+    async def flagged(self, start: datetime, end: datetime, *, device_id: str | None = None,
+                      metric: str | None = None, limit: int = 10_000) -> list[FlaggedReading]:
+        rows = await self._db.fetch_all(FLAGS_SELECT.replace("%s", "?"),
+                                        (to_micros(start), to_micros(end), device_id, device_id, metric, metric,
+                                         limit))
+        return [FlaggedReading(r["device_id"], r["metric"], from_micros(r["ts"]), r["value"],
+                               tuple(r["flags"].split(",")), r["rule"]) for r in rows]
 
     async def buckets(
         self, device_id: str, metric: str, start: datetime, end: datetime, bucket: timedelta

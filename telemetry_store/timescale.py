@@ -31,6 +31,7 @@ from telemetry_store.latest_batch import COPY_LATEST, Row, encode_latest
 from telemetry_store.model import (
     EPOCH,
     Bucket,
+    FlaggedReading,
     LatestValue,
     Resolution,
     RetentionStep,
@@ -41,6 +42,7 @@ from telemetry_store.model import (
     resolution_for,
 )
 from telemetry_store.rollup_plan import contiguous_ranges
+from telemetry_store.schema import FLAGS_INSERT, FLAGS_SELECT
 
 log = logging.getLogger(__name__)
 Conn = psycopg.AsyncConnection[Any]
@@ -231,6 +233,20 @@ class TimescaleStore(TelemetryStore):
             cur = await conn.execute(sql.HISTORY, (*keys, start, end))
             rows = await cur.fetchall()
         return [Reading(device_id, metric, ts, value) for ts, value in rows]
+
+    async def write_flags(self, flagged: Sequence[FlaggedReading]) -> None:
+        if not flagged:
+            return
+        rows = [(f.device_id, f.metric, f.ts, float(f.value), ",".join(f.flags), f.rule) for f in flagged]
+        async with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.executemany(FLAGS_INSERT.replace("?", "%s"), rows)
+
+    async def flagged(self, start: datetime, end: datetime, *, device_id: str | None = None,
+                      metric: str | None = None, limit: int = 10_000) -> list[FlaggedReading]:
+        async with self._connection() as conn:
+            cur = await conn.execute(FLAGS_SELECT, (start, end, device_id, device_id, metric, metric, limit))
+            rows = await cur.fetchall()
+        return [FlaggedReading(d, m, ts, value, tuple(flags.split(",")), rule) for d, m, ts, value, flags, rule in rows]
 
     async def buckets(
         self, device_id: str, metric: str, start: datetime, end: datetime, bucket: timedelta

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fixtures.services import MosquittoServer, PostgresServer, ServiceMissing
-from tests.fixtures.tls import TlsMaterial, make_tls_material
+from benchmarks.servers import MosquittoServer, PostgresServer, ServiceMissing
+from benchmarks.tls import TlsMaterial, make_tls_material
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import aiomqtt
 import psycopg
 import pytest
 
-from tests.fixtures.services import PostgresServer
+from benchmarks.servers import PostgresServer
 
 
 @pytest.mark.services

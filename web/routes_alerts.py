@@ -11,6 +11,7 @@ from people import ROOT_AREA, Permission
 from rules.alert_store import AlertFilter
 from rules.alerts import Alert, AlertState, HistoryEntry
 from rules.errors import AlertNotFound, AlertStateError
+from rules.payload import projection
 from web.audit import record
 from web.auth import Access, authorized, services_of
 from web.errors import conflict, invalid, not_found
@@ -25,7 +26,8 @@ def _alert(alert: Alert) -> dict[str, Any]:
     return {"id": alert.id, "rule": alert.rule, "device": alert.device_id, "device_kind": alert.device_kind,
             "site": alert.site, "severity": alert.severity, "peak_severity": alert.peak_severity,
             "state": alert.state.value, "metric": alert.metric, "value": alert.value, "threshold": alert.threshold,
-            "message": alert.message, "raised_at": alert.raised_at.isoformat(),
+            "message": alert.message, "hazard_point": alert.hazard.as_dict() if alert.hazard else None,
+            "projection": projection(alert.context, alert.threshold), "raised_at": alert.raised_at.isoformat(),
             "updated_at": alert.updated_at.isoformat(),
             "acknowledged_by": alert.acknowledged_by, "ack_note": alert.ack_note,
             "closed_at": alert.closed_at.isoformat() if alert.closed_at else None}

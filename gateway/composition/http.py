@@ -8,7 +8,9 @@
 A port of 0 or unset disables that server. The sockets are bound before the gateway starts, so a
 port in use is a one-line error at start, not a failure later. Both listen on ``gateway.listen_host``
 (127.0.0.1 unless configured); ``/devices/{id}/state`` answers only clients on this machine even
-then, since it tells where each device is and whether it answers.
+then, since it tells where each device is and whether it answers, and so does ``/water/report`` (it
+asks no credentials, and the operator API's routes each check the caller's areas) unless
+``gateway.water_report_remote`` is set.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class GatewayView(Protocol):
     def water(self) -> DailyReports | None: ...
 
 
-def create_api(view: GatewayView) -> FastAPI:
+def create_api(view: GatewayView, *, remote_water_report: bool = False) -> FastAPI:
     app = FastAPI(title="Streetwatch gateway", openapi_url=None, docs_url=None, redoc_url=None)
 
     @app.get("/health")
@@ -62,7 +64,11 @@ def create_api(view: GatewayView) -> FastAPI:
         return state
 
     @app.get("/water/report")
-    async def water_report(text: str = Query(alias="date"), area: str | None = None) -> list[dict[str, Any]]:
+    async def water_report(request: Request, text: str = Query(alias="date"),
+                           area: str | None = None) -> list[dict[str, Any]]:
+        if not remote_water_report and not _local(request):
+            raise HTTPException(status_code=403, detail="the water report is served to this machine only "
+                                                        "(gateway.water_report_remote opens it)")
         try:
             day = date.fromisoformat(text)
         except ValueError:

@@ -333,7 +333,8 @@ class Gateway:
             if "metrics" in sockets:
                 background.append(start("metrics-http", serve(metrics_app(self.metrics.registry), sockets["metrics"])))
             if "api" in sockets:
-                background.append(start("api-http", serve(create_api(self), sockets["api"])))
+                api = create_api(self, remote_water_report=self.settings.gateway.water_report_remote)
+                background.append(start("api-http", serve(api, sockets["api"])))
             intake = []
             if self.ingest is not None:
                 intake.append(start("mqtt-ingest", self.ingest.run()))

@@ -41,14 +41,15 @@ from gateway.composition.runtime import GatewayContext, ServiceSpec
 from gateway.intake.directory import DirectoryChange
 from gateway.intake.recorder import Recorder
 from gateway.intake.records import DeadLetter
+from hydrology import HazardStore, watched_by
 from rules.actions import CommandTarget as RuleTarget
-from rules.alerts import Alert, AlertTransition
+from rules.alerts import Alert, AlertTransition, HazardPlace
 from rules.errors import CommandSinkUnavailable
 from rules.runner import RulesService
 from rules.service import Announced
 from streetwatch.clock import Clock
 from streetwatch.config import Settings
-from streetwatch.database import DatabaseUnavailable
+from streetwatch.database import DatabaseError, DatabaseUnavailable
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
@@ -160,12 +161,41 @@ async def open_control(ctx: GatewayContext, *, schedules: bool = True) -> AsyncI
 async def open_rules(ctx: GatewayContext, control: ControlService | None,
                      on_announced: Announced | None = None) -> AsyncIterator[RulesService]:
     async with RulesService(ctx.db, ctx.settings, clock=ctx.clock, mqtt=ctx.mqtt, devices=ctx.directory.devices,
-                            commands=control, handle_sighup=True, on_announced=on_announced) as rules:
+                            commands=control, handle_sighup=True, on_announced=on_announced,
+                            flag_sink=ctx.store) as rules, \
+            asyncio.TaskGroup() as tasks:
+        places = HazardPlaces(ctx, rules)
+        await places.refresh()
+        refreshing: list[asyncio.Task[None]] = []
+
         def devices_changed(_change: DirectoryChange) -> None:
             rules.update_devices(ctx.directory.devices)
+            # A gauge tagged to a hazard point (or untagged): its alerts name the point from now on.
+            refreshing[:] = [t for t in refreshing if not t.done()]
+            refreshing.append(tasks.create_task(places.refresh(), name="rules-hazard-places"))
 
         ctx.directory.on_change(devices_changed)
         yield rules
+
+
+class HazardPlaces:
+    """Tells the rules which hazard point each device watches (``hazard=<id>`` tags, ``hazard_points``)."""
+
+    def __init__(self, ctx: GatewayContext, rules: RulesService) -> None:
+        self._ctx = ctx
+        self._rules = rules
+        self._lock = asyncio.Lock()
+
+    async def refresh(self) -> None:
+        async with self._lock:
+            try:
+                points = await HazardStore(self._ctx.db).list()
+            except DatabaseError as exc:
+                log.warning("hazard points cannot be read (%s); alerts name the gauges only", exc)
+                return
+            watched = watched_by(points, self._ctx.directory.devices.values())
+            self._rules.update_places({device_id: HazardPlace(p.id, p.name, p.landmark)
+                                       for device_id, p in watched.items()})
 
 
 def default_services(*, schedules: bool = True, on_announced: Announced | None = None) -> list[ServiceSpec]:

@@ -35,7 +35,7 @@ from telemetry_store import open_store
 from tests.broker.conftest import Install
 from tests.control.conftest import MQTT_LAMP_PROFILE
 from tests.control.mqtt_device import MqttTestLamp
-from tests.fixtures.services import free_port
+from benchmarks.servers import free_port
 from tests.gateway.conftest import eventually, gateway_settings, http_get
 from tests.rules.mqtt_support import Subscriber
 

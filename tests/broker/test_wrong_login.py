@@ -15,7 +15,7 @@ from gateway.cli import main
 from gateway.composition.runtime import Gateway, RunOptions, running
 from gateway.composition.services import default_services
 from tests.broker.conftest import Install
-from tests.fixtures.services import free_port
+from benchmarks.servers import free_port
 from tests.gateway.conftest import eventually, every_client_failed, gateway_settings, http_get
 
 pytestmark = pytest.mark.services

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from benchmarks.servers import PostgresServer
 from control.channel import DeliveryJob
 from control.errors import CommandError
 from control.modbus_channel import ModbusChannel
@@ -16,7 +17,6 @@ from control.model import CommandTarget, DeliveryStatus
 from control.timeline import Place, lighting_day, table
 from simulators.modbus_server import Fault, ModbusSimServer, WriteEvent
 from tests.control.conftest import FAST, SHANGHAI, Rig, lamp_server, modbus_lamp, open_rig
-from tests.fixtures.services import PostgresServer
 
 pytestmark = pytest.mark.services
 LP1 = CommandTarget("device", "LP-1")

@@ -7,13 +7,13 @@ import json
 
 import pytest
 
+from benchmarks.servers import free_port
 from control.model import CommandTarget, DeliveryStatus
 from control.mqtt_channel import MqttChannel
 from streetwatch import topics
 from streetwatch.mqtt import MqttTransport
 from tests.control.conftest import Rig, mqtt_lamp
 from tests.control.mqtt_device import MqttTestLamp
-from tests.fixtures.services import free_port
 
 pytestmark = pytest.mark.services
 

@@ -4,9 +4,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from benchmarks.servers import ServiceMissing
 from device_registry.profile import Profile, shipped_profiles
 from tests.fixtures.serial_pair import SerialPair
-from tests.fixtures.services import ServiceMissing
 
 
 @pytest.fixture(scope="session")

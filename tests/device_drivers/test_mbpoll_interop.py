@@ -9,10 +9,10 @@ import struct
 
 import pytest
 
+from benchmarks.servers import INSTALL_HINT
 from device_registry.profile import Profile
 from simulators.modbus_server import ModbusSimServer
 from tests.fixtures.serial_pair import SerialPair
-from tests.fixtures.services import INSTALL_HINT
 
 MBPOLL = shutil.which("mbpoll") or "/usr/bin/mbpoll"
 

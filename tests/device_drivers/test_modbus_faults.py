@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from benchmarks.servers import free_port
 from device_drivers.errors import (
     ConnectionFailed,
     DeviceTimeout,
@@ -22,7 +23,6 @@ from device_registry.profile import Profile, RegisterTable
 from simulators.modbus_server import Fault, ModbusSimServer
 from tests.device_drivers.modbus_setup import KINDS, served
 from tests.fixtures.serial_pair import SerialPair
-from tests.fixtures.services import free_port
 
 INPUT = RegisterTable.input
 TIMEOUT_S = 0.3

@@ -61,6 +61,6 @@ def test_check_device_against_its_profile() -> None:
     assert check_device(device_from_fields(GAUGE), library) == []
     wrong = device_from_fields({**GAUGE, "kind": "street_sweeper", "transport": "modbus-tcp", "host": "10.0.0.9"})
     assert [str(p) for p in check_device(wrong, library)] == [
-        "kind: unknown kind 'street_sweeper' (known: culvert_gauge, lamp_controller, water_quality_probe)",
+        "kind: unknown kind 'street_sweeper' (known: culvert_gauge, lamp_controller, rain_gauge, water_quality_probe)",
         "transport: profile sw-culvert-gauge-mqtt speaks mqtt; use transport mqtt",
     ]

@@ -11,7 +11,7 @@ def test_shipped_profiles_are_valid_and_carry_units() -> None:
     profiles = shipped_profiles()
     assert set(profiles) == {
         "sw-lamp-controller", "sw-culvert-gauge-modbus", "sw-culvert-gauge-mqtt",
-        "sw-water-quality-probe", "sw-water-quality-probe-mqtt",
+        "sw-water-quality-probe", "sw-water-quality-probe-mqtt", "sw-rain-gauge-modbus", "sw-rain-gauge-mqtt",
     }
     lamp = profiles["sw-lamp-controller"]
     assert lamp.unit_of("power_w") == "W"

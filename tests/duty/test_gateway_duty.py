@@ -16,6 +16,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from benchmarks.servers import PostgresServer
 from device_drivers.mqtt import encode_telemetry
 from device_registry import Registry
 from duty.files import parse_duty_text
@@ -28,7 +29,6 @@ from streetwatch.config import ApiSettings, DatabaseUrl, DutySettings, Settings,
 from streetwatch.database import open_database
 from tests.duty.world import DUTY_FILE, build
 from tests.fixtures.receivers import HttpReceiver, SmtpServer, http_receiver
-from tests.fixtures.services import PostgresServer
 from tests.gateway.conftest import eventually, gateway_settings, publisher
 from tests.web.world import serving
 

@@ -13,10 +13,10 @@ from typing import Any
 import aiomqtt
 import pytest
 
+from benchmarks.servers import free_port
 from device_registry import Device, open_registry
 from device_registry.device import DeviceStatus
 from streetwatch.config import Settings
-from tests.fixtures.services import free_port
 
 LAMP_MQTT_PROFILE = """
 name = "test-lamp-mqtt"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.servers import PostgresServer
 from device_registry import Device
 from device_registry.profile import shipped_profiles
 from gateway.composition.runtime import Gateway, GatewayContext, RunOptions, ServiceSpec, running
@@ -19,7 +20,6 @@ from simulators.modbus_server import ModbusSimServer, WriteEvent
 from streetwatch.config import ControlSettings, DatabaseUrl
 from streetwatch.database import open_database
 from streetwatch.readings import Reading
-from tests.fixtures.services import PostgresServer
 from tests.gateway.conftest import eventually, gateway_settings, modbus_device, mqtt_device, register
 
 pytestmark = pytest.mark.services

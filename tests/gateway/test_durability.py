@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.servers import PostgresServer, free_port
 from device_drivers.mqtt import encode_telemetry
 from gateway.composition.runtime import Gateway, RunOptions, running
 from streetwatch import topics
-from tests.fixtures.services import PostgresServer, free_port
 from tests.gateway.conftest import (
     eventually,
     forget_session,

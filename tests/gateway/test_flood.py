@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.servers import free_port
 from device_drivers.mqtt import encode_telemetry
 from streetwatch import topics
 from streetwatch.config import DatabaseUrl
 from telemetry_store import open_store
-from tests.fixtures.services import free_port
 from tests.gateway.conftest import eventually, forget_session, http_get, mqtt_device, publisher, register
 
 pytestmark = pytest.mark.services

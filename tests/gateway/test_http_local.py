@@ -1,4 +1,5 @@
-"""The gateway's HTTP servers listen on 127.0.0.1 unless told otherwise; device state stays local."""
+"""The gateway's HTTP servers listen on 127.0.0.1 unless told otherwise; device state and the water
+report stay local (the report unless configured)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from benchmarks.servers import free_port
 from gateway.composition.http import bind, create_api
 from streetwatch.config import ConfigError, load_settings
-from tests.fixtures.services import free_port
 
 
 class _View:
@@ -18,6 +19,10 @@ class _View:
 
     def device_state(self, device_id: str) -> dict[str, Any] | None:
         return {"id": device_id, "online": True} if device_id == "LP-1" else None
+
+    @property
+    def water(self) -> None:
+        return None  # the gateway is starting: a client let through gets 503, one kept out 403
 
 
 def test_the_servers_listen_on_loopback_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,3 +60,26 @@ async def test_device_state_is_served_to_this_machine_only(client: str, expected
     assert health.status_code == 200
     if expected == 403:
         assert state.json() == {"detail": "device state is served to this machine only"}
+
+
+@pytest.mark.parametrize(("client", "remote", "expected"),
+                         [("127.0.0.1", False, 503), ("::1", False, 503), ("10.1.2.3", False, 403),
+                          ("2001:db8::7", False, 403), ("10.1.2.3", True, 503), ("127.0.0.1", True, 503)])
+async def test_the_water_report_is_served_to_this_machine_unless_configured(client: str, remote: bool,
+                                                                            expected: int) -> None:
+    transport = httpx.ASGITransport(app=create_api(_View(), remote_water_report=remote), client=(client, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        report = await http.get("/water/report", params={"date": "2026-12-05"})
+    assert report.status_code == expected
+    if expected == 403:
+        assert report.json() == {"detail": "the water report is served to this machine only "
+                                           "(gateway.water_report_remote opens it)"}
+    else:
+        assert report.json() == {"detail": "the gateway is starting"}
+
+
+def test_water_report_remote_is_off_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STREETWATCH_GATEWAY__WATER_REPORT_REMOTE", raising=False)
+    assert load_settings(None).gateway.water_report_remote is False
+    monkeypatch.setenv("STREETWATCH_GATEWAY__WATER_REPORT_REMOTE", "true")
+    assert load_settings(None).gateway.water_report_remote is True

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.servers import free_port
 from device_drivers.mqtt import encode_telemetry
 from gateway.intake.journal import Journal, JournalFull, Source
 from gateway.intake.journal_status import inspect
 from streetwatch import topics
 from streetwatch.config import DatabaseUrl
 from telemetry_store import open_store
-from tests.fixtures.services import free_port
 from tests.gateway.conftest import eventually, forget_session, http_get, mqtt_device, publisher, register
 
 RECORD = b"x" * 1_000

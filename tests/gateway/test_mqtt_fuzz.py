@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.servers import PostgresServer
 from gateway.composition.runtime import Gateway, RunOptions, running
 from gateway.intake.records import GatewayRecords
 from streetwatch import topics
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import open_database
-from tests.fixtures.services import PostgresServer
 from tests.gateway.conftest import eventually, forget_session, gateway_settings, mqtt_device, publisher, register
 from tests.gateway.test_durability import stored
 

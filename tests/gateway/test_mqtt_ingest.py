@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.servers import MosquittoServer
 from device_drivers.mqtt import encode_telemetry
 from gateway.cli import main
 from gateway.composition.runtime import Gateway, RunOptions, running
@@ -19,7 +20,6 @@ from streetwatch import topics
 from streetwatch.config import DatabaseUrl, StoreSettings
 from streetwatch.database import open_database
 from telemetry_store import open_store
-from tests.fixtures.services import MosquittoServer
 from tests.gateway.conftest import (
     LAMP_MQTT_PROFILE,
     eventually,

@@ -14,9 +14,9 @@ from paho.mqtt.enums import MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from benchmarks.servers import MosquittoServer
 from gateway.intake import mqtt_publish
 from gateway.intake.mqtt_publish import Publish, decode
-from tests.fixtures.services import MosquittoServer
 
 
 def _variable_part(topic: bytes, qos: int, mid: int, properties: bytes | None, payload: bytes) -> bytearray:

@@ -11,8 +11,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from benchmarks.publisher import publish
+from benchmarks.servers import MosquittoServer
 from gateway.intake.mqtt_reader import SocketReader
-from tests.fixtures.services import MosquittoServer
 
 pytestmark = pytest.mark.asyncio
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.servers import MosquittoServer, free_port
 from device_registry import open_registry
 from device_registry.profile import shipped_profiles
 from gateway.cli import main
@@ -18,7 +19,6 @@ from streetwatch.config import DatabaseUrl
 from streetwatch.mqtt import MqttTransport, TlsFiles
 from streetwatch.readings import Reading
 from telemetry_store import open_store
-from tests.fixtures.services import MosquittoServer, free_port
 
 LAMP = shipped_profiles()["sw-lamp-controller"]
 

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
+from benchmarks.servers import free_port
 from gateway.composition.runtime import Gateway, GatewayContext, RunOptions, ServiceSpec, running
 from streetwatch.readings import Reading
-from tests.fixtures.services import free_port
 from tests.gateway.conftest import eventually, gateway_settings, http_get, modbus_device, register
 from tests.gateway.test_poller import lamp_servers
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from benchmarks.servers import MosquittoServer
+from benchmarks.tls import TlsMaterial
 from control import CommandStore
 from control.model import DeliveryStatus
 from device_registry import Device
@@ -27,8 +29,6 @@ from streetwatch.database import open_database
 from streetwatch.mqtt import MqttTransport, TlsFiles
 from tests.control.conftest import MQTT_LAMP_PROFILE
 from tests.control.mqtt_device import MqttTestLamp
-from tests.fixtures.services import MosquittoServer
-from tests.fixtures.tls import TlsMaterial
 from tests.gateway.conftest import eventually, every_client_failed, gateway_settings, http_get, register
 from tests.rules.mqtt_support import Subscriber
 

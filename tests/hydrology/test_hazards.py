@@ -45,7 +45,7 @@ def test_hazard_points_from_the_command_line(database_url: str, monkeypatch: pyt
     assert main(["device", "import", str(tmp_path / "devices.csv")]) == 0
     assert main(["water", "hazard", "add", "XJH-UP", "--name", "Xujiahui underpass", "--kind", "underpass",
                  "--no-pass-depth", "300", "--datum", "3.2", "--yellow", "150", "--orange", "250",
-                 "--red", "400"]) == 0
+                 "--red", "400", "--landmark", "Zhaojiabang Rd at Tianyaoqiao Rd"]) == 0
     assert main(["water", "hazard", "add", "LR-9", "--name", "Empty", "--kind", "low_road",
                  "--no-pass-depth", "200"]) == 0
     now = datetime.now(UTC)
@@ -56,10 +56,12 @@ def test_hazard_points_from_the_command_line(database_url: str, monkeypatch: pyt
 
     assert main(["water", "hazard", "list", "--format", "json"]) == 0
     rows = {row["hazard"]: row for row in json.loads(capsys.readouterr().out)}
-    assert rows["XJH-UP"] == {"hazard": "XJH-UP", "name": "Xujiahui underpass", "kind": "underpass",
+    assert rows["XJH-UP"] == {"hazard": "XJH-UP", "name": "Xujiahui underpass",
+                              "landmark": "Zhaojiabang Rd at Tianyaoqiao Rd", "kind": "underpass",
                               "gauges": "CG-1 CG-2", "depth_mm": 262.0, "level": "orange", "passable": True,
                               "no_pass_mm": 300.0, "surface_m": 3.462}
     assert (rows["LR-9"]["gauges"], rows["LR-9"]["depth_mm"], rows["LR-9"]["passable"]) == ("", None, None)
+    assert rows["LR-9"]["landmark"] == ""
 
     assert main(["water", "hazard", "apply", "XJH-UP", "--by", "duty-officer"]) == 0
     assert capsys.readouterr().out.strip() == "hazard point XJH-UP: levels set on 2 of 2 gauge(s) (CG-1, CG-2)"

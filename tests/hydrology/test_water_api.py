@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from benchmarks.servers import free_port
 from device_registry import Device
 from gateway.composition.runtime import Gateway, RunOptions, running
 from hydrology import Section, SectionStore, WaterClass
@@ -16,7 +17,6 @@ from streetwatch.config import DatabaseUrl
 from streetwatch.database import open_database
 from streetwatch.readings import Reading
 from telemetry_store import open_store
-from tests.fixtures.services import free_port
 from tests.gateway.conftest import eventually, gateway_settings, http_get, mqtt_device, register
 
 pytestmark = pytest.mark.services

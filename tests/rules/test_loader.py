@@ -66,7 +66,7 @@ rules:
         "culverts.yaml:15: rules[2].levels.red: Input should be a valid number, unable to parse string as a number",
         "culverts.yaml:16: rules[2].for: cannot read duration '3 fortnights'; write e.g. 30s, 5m, 1h30m",
         "culverts.yaml:17: rules[3]: unknown kind 'nonsense'; one of threshold, rate_of_change, projected, quality, "
-        "absence, condition, group",
+        "rain_rise, absence, condition, group",
         "culverts.yaml:20: rules[4].when: not allowed in an expression: \"__import__('os').system('x')\"",
         "culverts.yaml:21: rules[4].severity: unknown severity 'purple'; the scale is blue < yellow < orange < red",
         "culverts.yaml:26: rules[5].colour: unknown field",

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from benchmarks.servers import PostgresServer
 from rules.alert_store import AlertStore
 from rules.engine import RulesEngine
 from rules.loader import parse_ruleset
@@ -17,7 +18,6 @@ from streetwatch.config import DatabaseUrl, NotificationSettings
 from streetwatch.database import open_database
 from streetwatch.mqtt import MqttTransport
 from streetwatch.readings import Reading
-from tests.fixtures.services import PostgresServer
 from tests.rules.mqtt_support import Subscriber
 from tests.rules.support import START, device
 

@@ -114,7 +114,7 @@ async def test_a_bad_rule_file_is_left_out_at_start_and_reported(tmp_path: Path,
     assert problems == [
         f"rule file {rules_dir / 'bad.yaml'} not loaded: 1 problem(s), first: "
         f"{rules_dir / 'bad.yaml'}:2: rules[0]: unknown kind 'wrong'; one of threshold, rate_of_change, "
-        "projected, quality, absence, condition, group",
+        "projected, quality, rain_rise, absence, condition, group",
         f"rule file {rules_dir / 'not.yaml'} not loaded: 1 problem(s), first: {rules_dir / 'not.yaml'}:2: "
         "rules[0].when: longer than 500 characters (12001): 'not not not not not not not not not not not not not not "
         "n...'",

@@ -84,7 +84,7 @@ async def test_sigterm_stops_simulate_cleanly_with_a_summary() -> None:
     import signal
     import sys
 
-    from tests.fixtures.services import free_port as port_for
+    from benchmarks.servers import free_port as port_for
 
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "simulate", "--lamps", "2", "--base-port", str(port_for()),

@@ -16,13 +16,13 @@ from datetime import UTC, datetime
 import aiomqtt
 import pytest
 
+from benchmarks.servers import MosquittoServer
 from device_drivers.mqtt import parse_ack, parse_telemetry
 from device_registry.profile import shipped_profiles
 from simulators.faults import FaultSpec
 from simulators.fleet import Fleet
 from simulators.scenario import ProbeTransport, Scenario
 from streetwatch import topics
-from tests.fixtures.services import MosquittoServer
 
 pytestmark = pytest.mark.services
 PROFILES = shipped_profiles()

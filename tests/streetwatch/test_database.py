@@ -45,7 +45,7 @@ async def test_transaction_rolls_back_and_integrity_error_is_ours(database_url: 
 
 
 async def test_unreachable_postgres_is_a_clear_error() -> None:
-    from tests.fixtures.services import free_port
+    from benchmarks.servers import free_port
 
     url = DatabaseUrl.parse(f"postgresql://nobody@127.0.0.1:{free_port()}/none?connect_timeout=1")
     with pytest.raises(DatabaseUnavailable, match=r"cannot connect to PostgreSQL at 127.0.0.1:\d+/none"):

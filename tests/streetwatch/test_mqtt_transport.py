@@ -8,9 +8,9 @@ from pathlib import Path
 import paho.mqtt.client as paho_mqtt
 import pytest
 
+from benchmarks.tls import TlsMaterial
 from gateway.cli import main
 from streetwatch.mqtt import BrokerUrl, MqttInternalsError, MqttSetupError, MqttTransport, TlsFiles, internals
-from tests.fixtures.tls import TlsMaterial
 
 
 @pytest.mark.parametrize(("url", "expected"), [

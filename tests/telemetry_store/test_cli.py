@@ -14,7 +14,7 @@ import pytest
 from gateway.cli import main
 from streetwatch.config import DatabaseUrl, Settings, StoreSettings
 from streetwatch.readings import Reading
-from telemetry_store import cli, open_store
+from telemetry_store import FlaggedReading, cli, open_store
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 
@@ -63,6 +63,33 @@ def test_history_raw_and_bucketed(populated: str, capsys: pytest.CaptureFixture[
     buckets = json.loads(capsys.readouterr().out)
     assert [(b["bucket"], b["min"], b["max"], b["avg"], b["count"]) for b in buckets] == [
         ("2026-03-01T12:00:00+08:00", 100.0, 105.0, 102.5, 6), ("2026-03-01T13:00:00+08:00", 106.0, 111.0, 108.5, 6)]
+
+
+def test_flagged_readings_are_shown_alone_and_in_the_history(populated: str,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    spike = FlaggedReading("gauge-7", "water_level_mm", T0 + timedelta(minutes=30), 103.0, ("spike", "gradient"),
+                           "gauge-quality")
+    battery = FlaggedReading("gauge-7", "battery_v", T0 + timedelta(minutes=40), 3.1, ("low_battery",), "gauge-quality")
+
+    async def flag() -> None:
+        async with open_store(DatabaseUrl.parse(populated), StoreSettings()) as store:
+            await store.write_flags([spike, battery])
+
+    asyncio.run(flag())
+    assert main(["readings", "flagged", "--from", "2026-03-01T12:00", "--to", "2026-03-01T14:00",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"time": "2026-03-01T12:30:00+08:00", "device": "gauge-7", "metric": "water_level_mm", "value": 103.0,
+         "unit": "mm", "flags": "spike,gradient", "rule": "gauge-quality"},
+        {"time": "2026-03-01T12:40:00+08:00", "device": "gauge-7", "metric": "battery_v", "value": 3.1,
+         "unit": "V", "flags": "low_battery", "rule": "gauge-quality"}]
+    assert main(["readings", "flagged", "--metric", "battery_v", "--from", "2026-03-01T12:00",
+                 "--to", "2026-03-01T14:00", "--format", "csv"]) == 0
+    assert [r["flags"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))] == ["low_battery"]
+    assert main(["readings", "history", "gauge-7", "water_level_mm", "--from", "2026-03-01T12:15",
+                 "--to", "2026-03-01T12:45", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["value"], r["flags"]) for r in rows] == [("102", ""), ("103", "spike,gradient"), ("104", "")]
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from benchmarks.servers import PostgresServer
 from tests.conftest import _database_name
-from tests.fixtures.services import PostgresServer
 from tests.web.world import World, world_on
 
 

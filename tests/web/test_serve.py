@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.services import free_port
+from benchmarks.servers import free_port
 
 
 def test_serve_listens_on_loopback_and_answers_without_credentials_401(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 import uvicorn
 
+from benchmarks.servers import free_port
 from control import Action, CommandStore, CommandTarget
 from device_registry import Registry, device_from_fields
 from people import People, Role
@@ -28,7 +29,6 @@ from rules.alerts import AlertEvent, AlertTransition
 from streetwatch.clock import FakeClock
 from streetwatch.config import ApiSettings, DatabaseUrl, Settings
 from streetwatch.database import Database, open_database
-from tests.fixtures.services import free_port
 from web import create_app
 from web.approvals import Approvals
 

@@ -22,12 +22,12 @@ from typing import TypeVar
 
 import httpx
 
+from benchmarks.servers import free_port
 from device_registry import Registry
 from device_registry.importer import read_csv
 from people import People
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import Database, open_database
-from tests.fixtures.services import free_port
 
 T = TypeVar("T")
 PASSWORD = "a long enough password"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.servers import PostgresServer
 from tests.conftest import _database_name
-from tests.fixtures.services import PostgresServer
 from tests.web.console.city import City, gauge_rows, lamp_rows, seed, serve
 
 pytest.importorskip("playwright")

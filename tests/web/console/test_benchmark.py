@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser
 
+from benchmarks.servers import PostgresServer
 from tests.conftest import _database_name
-from tests.fixtures.services import PostgresServer
 from tests.web.console.city import City, lamp_rows, seed, serve
 from tests.web.console.conftest import log_in
 
