@@ -13,17 +13,15 @@ import pytest
 from device_registry import Registry
 from duty.ack_links import AckSigner
 from duty.escalation import Escalator
-from duty.files import parse_duty_text
 from duty.outbox import Outbox
 from duty.places import registry_places
-from duty.roster import Roster
 from duty.suppression import Silences
 from rules.alert_store import AlertStore
 from rules.alerts import AlertEvent, AlertTransition
 from streetwatch.clock import FakeClock
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import Database, open_database
-from tests.duty.world import DUTY_FILE, GAUGE, START, build
+from tests.duty.world import DUTY_FILE, GAUGE, START, city
 
 SUPPRESSION = "suppression: {offline_rules: [device-offline, gauge-silent], hold: 30s}\n"
 
@@ -54,12 +52,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     clock = FakeClock(START)
     async with open_database(DatabaseUrl.parse(f"sqlite:///{tmp_path}/s.db")) as db:
         text = DUTY_FILE.replace("policies:", SUPPRESSION + "policies:")
-        roster = Roster(db, parse_duty_text(text, ".yaml", "d.yaml"), "Asia/Shanghai")
-        await roster.migrate()
-        registry, alerts = Registry(db), AlertStore(db)
-        await registry.migrate()
-        await alerts.migrate()
-        await build(roster, registry)
+        roster, registry, alerts = await city(db, text)
         escalator = Escalator(roster, alerts, Outbox(db), AckSigner(b"k" * 32), registry_places(registry),
                               clock=clock)
         yield World(db, clock, alerts, escalator, registry)
