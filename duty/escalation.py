@@ -191,7 +191,7 @@ class Escalator:
         token = self.signer.sign(alert.id, expires=epoch(now) + int(self.link_ttl_s), nonce=nonce)
         notice = notice_of(alert, f"{self.public_url}/ack/{token}", self.map_url)
         message = render(notice, "en" if language == "en" else "zh")
-        body = message.sms if channel in ("sms", "voice") else message.text
+        body = message.sms if channel == "sms" else message.voice if channel == "voice" else message.text
         chain = round(escalation.started_at.timestamp() * 1_000_000)
         key = f"{alert.id}:{chain}:{escalation.step}:{person}:{channel}:{address}"
         return OutboxItem(key, alert.id, person, channel, address, message.subject, body), nonce

@@ -27,7 +27,7 @@ from duty.channels import (
     DingTalkAdapter,
     EmailAdapter,
     FeishuAdapter,
-    SmsGatewayAdapter,
+    HttpGatewayAdapter,
     WeComAdapter,
 )
 from duty.contacts import Contacts
@@ -110,7 +110,9 @@ def adapters(settings: Settings, client: httpx.AsyncClient, clock: Clock) -> dic
         "wecom": WeComAdapter(client, clock), "dingtalk": DingTalkAdapter(client, clock),
         "feishu": FeishuAdapter(client, clock), "console": ConsoleAdapter()}
     if duty.sms is not None:
-        found["sms"] = found["voice"] = SmsGatewayAdapter(duty.sms, client, clock)
+        found["sms"] = HttpGatewayAdapter(duty.sms, client, clock, "sms")
+    if duty.voice is not None:
+        found["voice"] = HttpGatewayAdapter(duty.voice, client, clock, "voice")
     return found
 
 
