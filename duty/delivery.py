@@ -13,7 +13,7 @@ a message and the mark being written sends that one message again (the e-mail ke
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from duty.channels.base import Adapter, Outgoing
@@ -24,6 +24,8 @@ from streetwatch.clock import Clock
 from streetwatch.database import DatabaseError
 
 log = logging.getLogger(__name__)
+BATCH = 100
+MAX_BATCHES = 50
 
 
 class Deliverer:
@@ -50,15 +52,25 @@ class Deliverer:
             await self.outbox.mark_sent(row_id, at)
             del self._unrecorded[row_id]
 
-    async def run_once(self) -> int:
-        """Deliver what is due now; the number handed over. Raises DatabaseError when the database is down."""
+    async def run_once(self, *, alerts: Sequence[int] = (), stop_when: Callable[[], bool] | None = None) -> int:
+        """Deliver what is due now (only the rows of ``alerts`` when given); the number handed over.
+
+        ``stop_when()`` is asked between rows: the rest waits for the next run. Raises DatabaseError when
+        the database is down.
+        """
         await self._record_pending_marks()
         handed = 0
-        for row in await self.outbox.due(self.clock.now()):
-            if row.id in self._unrecorded:
-                continue
-            if await self._deliver(row):
-                handed += 1
+        for _ in range(MAX_BATCHES):  # a burst of more than one batch goes out in this run, not a tick later
+            rows = await self.outbox.due(self.clock.now(), limit=BATCH, alerts=alerts)
+            batch = 0
+            for row in rows:
+                if stop_when is not None and stop_when():
+                    return handed + batch
+                if row.id not in self._unrecorded and await self._deliver(row):
+                    batch += 1
+            handed += batch
+            if len(rows) < BATCH or not batch:  # all done, or what is left waits for its channel's backoff
+                break
         return handed
 
     async def _deliver(self, row: OutboxRow) -> bool:

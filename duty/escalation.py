@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from duty.ack_links import AckSigner, epoch, new_nonce
 from duty.outbox import Outbox, OutboxItem
@@ -66,17 +67,32 @@ class Escalator:
         self.map_url = map_url
         self.steps_run = 0
         self.suppressed = 0
+        self.started: list[int] = []
+        """The alerts whose chain's first step the last tick took up."""
 
-    async def tick(self) -> int:
-        """Start, advance and stop escalations as of now; the number of steps run."""
+    async def tick(self, steps: Literal["all", "first", "later"] = "all", *,
+                   stop_when: Callable[[], bool] | None = None) -> int:
+        """Start, advance and stop escalations as of now; the number of steps run.
+
+        First steps (a chain's step 0: a new alert, or one whose chain starts again) run before the later
+        steps of older chains, so a new alert's first message never waits behind a thousand reminders;
+        ``steps="first"`` starts and stops chains and runs only those (their alerts are then in
+        :attr:`started`), ``"later"`` only the others (the duty service delivers the first messages in
+        between). ``stop_when()`` is asked between steps: the steps left stay due for the next tick.
+        """
         now = self.clock.now()
-        await self._start_new(now)
-        await self._stop_finished(now)
+        if steps != "later":
+            await self._start_new(now)
+            await self._stop_finished(now)
         ran = 0
+        which = {"all": "", "first": " AND step = 0", "later": " AND step > 0"}[steps]
         rows = await self.db.fetch_all(
-            "SELECT * FROM duty_escalations WHERE stopped_at IS NULL AND next_at <= ? ORDER BY next_at, alert_id",
-            (time_param(self.db, now),))
+            f"SELECT * FROM duty_escalations WHERE stopped_at IS NULL AND next_at <= ?{which} "
+            f"ORDER BY step > 0, next_at, alert_id", (time_param(self.db, now),))
+        self.started = [int(row["alert_id"]) for row in rows if int(row["step"]) == 0]
         for row in rows:
+            if stop_when is not None and stop_when():
+                break
             started = time_value(row["started_at"])
             assert started is not None
             escalation = Escalation(int(row["alert_id"]), str(row["severity"]), str(row["area"]), int(row["step"]),

@@ -75,12 +75,17 @@ class DutyService:
 
     async def tick(self) -> None:
         self.deliverer.secrets = await self.contacts.secrets()
-        await self.escalator.tick()
-        now = self.escalator.clock.now()
-        if self.rule_tasks is not None:
-            await self.rule_tasks.tick(now)
-        await escalate_overdue(self.tasks, self.escalator.roster, self.escalator.outbox, now)
-        await self.deliverer.run_once()
+        with self.escalator.roster.remembering():
+            # New alerts' first messages go out before older chains' next steps; a newer alert's wake-up
+            # interrupts those (they stay due), so its first message never waits behind a thousand others.
+            if await self.escalator.tick("first"):
+                await self.deliverer.run_once(alerts=self.escalator.started)
+            await self.escalator.tick("later", stop_when=self._wake.is_set)
+            now = self.escalator.clock.now()
+            if self.rule_tasks is not None:
+                await self.rule_tasks.tick(now)
+            await escalate_overdue(self.tasks, self.escalator.roster, self.escalator.outbox, now)
+            await self.deliverer.run_once(stop_when=self._wake.is_set)
 
     async def run(self) -> None:
         failing = False
