@@ -39,6 +39,7 @@ from duty.outbox import Outbox
 from duty.places import registry_places
 from duty.roster import Roster
 from duty.rule_tasks import RuleTasks
+from duty.sent_marks import PendingMarks
 from duty.task_sla import escalate_overdue
 from duty.tasks import Tasks
 from rules.alert_store import AlertStore
@@ -149,5 +150,6 @@ async def open_duty_service(settings: Settings, db: Database, registry: Registry
     async with httpx.AsyncClient(timeout=10.0) as client:
         deliverer = Deliverer(outbox, adapters(settings, client, clock), clock=clock,
                               retry_initial_s=duty.retry_initial_s, retry_max_s=duty.retry_max_s,
-                              max_attempts=duty.max_attempts)
+                              max_attempts=duty.max_attempts,
+                              pending=PendingMarks(settings.data_dir / "duty" / "sent-unrecorded.log"))
         yield DutyService(escalator, deliverer, roster.contacts, tick_s=duty.tick_s, rule_tasks=rule_tasks)
