@@ -26,6 +26,8 @@ _SCRIPTS: dict[str, tuple[str, str]] = {
     "modbus-drivers": ("modbus_drivers", "The drivers' Modbus polls/s and latency (e.g. --devices 200 --seconds 10)."),
     "payload": ("payload", "MQTT telemetry parsing speed (e.g. --messages 100000)."),
     "rules": ("rules", "From a reading's arrival to its alert stored and published (e.g. --postgres)."),
+    "rules-duty": ("rules_duty", "From a reading's arrival to its first SMS handed to the channel, with 1,000 open "
+                                 "alerts escalating (e.g. --postgres)."),
     "control": ("control", "From `lamp dim` to the register confirmed; dimming 10,000 lamps (e.g. --postgres)."),
     "simulators": ("simulators", "What one simulator process serves: Modbus polls/s, MQTT messages/s."),
 }

@@ -181,7 +181,8 @@ async def _subscriber(mqtt_url: str, probes: Probes, ready: asyncio.Event) -> No
 
 
 async def run_phase(service: RulesService, devices: dict[str, Device], *, rate: float, seconds: float,
-                    probes_per_s: float, probes: Probes, first_probe: int) -> dict[str, float]:
+                    probes_per_s: float, probes: Probes, first_probe: int, probe_gauges: int = 200
+                    ) -> dict[str, float]:
     """Feed background readings at ``rate``/s and probes; return the achieved rate and queue figures."""
     queue: asyncio.Queue[list[Reading]] = asyncio.Queue(maxsize=200)
     began = time.monotonic()
@@ -210,7 +211,7 @@ async def run_phase(service: RulesService, devices: dict[str, Device], *, rate: 
                 await queue.put(batch)
                 sent += len(batch)
             if loop.time() >= next_probe:
-                probe_id = f"PROBE-{probe % 200:03d}"
+                probe_id = f"PROBE-{probe % probe_gauges:03d}"
                 await queue.put([Reading(probe_id, "water_level_mm", now, 100.0)])  # reset it first
                 probes.arrived[probe_id] = time.perf_counter()
                 await queue.put([Reading(probe_id, "water_level_mm", now, 900.0)])
@@ -375,18 +376,24 @@ def _phases(args: argparse.Namespace) -> list[tuple[str, float, float, bool]]:
     return phases
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="streetwatch bench rules", description=__doc__.split("\n\n")[0])
+def pipeline_arguments(parser: argparse.ArgumentParser, *, probes_per_s: float) -> None:
+    """The options of the readings pipeline this benchmark and ``bench rules-duty`` share."""
     parser.add_argument("--rate", type=float, default=20_000, help="background readings per second")
-    parser.add_argument("--seconds", type=float, default=30, help="length of the loaded phase")
+    parser.add_argument("--seconds", type=float, default=30, help="length of each loaded phase")
     parser.add_argument("--baseline-seconds", type=float, default=10, help="length of the unloaded phase")
-    parser.add_argument("--probes-per-s", type=float, default=5, help="probe gauges jumping to 900 mm per second")
+    parser.add_argument("--probes-per-s", type=float, default=probes_per_s,
+                        help="probe gauges jumping to 900 mm per second")
     parser.add_argument("--lamps", type=int, default=2_000)
     parser.add_argument("--gauges", type=int, default=500)
     parser.add_argument("--probes", type=int, default=100, help="water-quality probes")
     parser.add_argument("--database-url", help="default: SQLite in a temp dir (or --postgres)")
     parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL+TimescaleDB")
     parser.add_argument("--mqtt-url", help="default: start a throwaway Mosquitto")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="streetwatch bench rules", description=__doc__.split("\n\n")[0])
+    pipeline_arguments(parser, probes_per_s=5)
     parser.add_argument("--hydrology", action="store_true",
                         help="add a quality and a projected rule on the background gauges (docs/rules.md)")
     parser.add_argument("--alternate", type=int, default=0, metavar="N",

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from duty.ack_links import AckSigner, epoch, new_nonce
 from duty.outbox import Outbox, OutboxItem
@@ -67,17 +68,32 @@ class Escalator:
         self.map_url = map_url
         self.steps_run = 0
         self.suppressed = 0
+        self.started: list[int] = []
+        """The alerts whose chain's first step the last tick took up."""
 
-    async def tick(self) -> int:
-        """Start, advance and stop escalations as of now; the number of steps run."""
+    async def tick(self, steps: Literal["all", "first", "later"] = "all", *,
+                   stop_when: Callable[[], bool] | None = None) -> int:
+        """Start, advance and stop escalations as of now; the number of steps run.
+
+        First steps (a chain's step 0: a new alert, or one whose chain starts again) run before the later
+        steps of older chains, so a new alert's first message never waits behind a thousand reminders;
+        ``steps="first"`` starts and stops chains and runs only those (their alerts are then in
+        :attr:`started`), ``"later"`` only the others (the duty service delivers the first messages in
+        between). ``stop_when()`` is asked between steps: the steps left stay due for the next tick.
+        """
         now = self.clock.now()
-        await self._start_new(now)
-        await self._stop_finished(now)
+        if steps != "later":
+            await self._start_new(now)
+            await self._stop_finished(now)
         ran = 0
+        which = {"all": "", "first": " AND step = 0", "later": " AND step > 0"}[steps]
         rows = await self.db.fetch_all(
-            "SELECT * FROM duty_escalations WHERE stopped_at IS NULL AND next_at <= ? ORDER BY next_at, alert_id",
-            (time_param(self.db, now),))
+            f"SELECT * FROM duty_escalations WHERE stopped_at IS NULL AND next_at <= ?{which} "
+            f"ORDER BY step > 0, next_at, alert_id", (time_param(self.db, now),))
+        self.started = [int(row["alert_id"]) for row in rows if int(row["step"]) == 0]
         for row in rows:
+            if stop_when is not None and stop_when():
+                break
             started = time_value(row["started_at"])
             assert started is not None
             escalation = Escalation(int(row["alert_id"]), str(row["severity"]), str(row["area"]), int(row["step"]),
@@ -100,6 +116,7 @@ class Escalator:
             f"OR (e.stopped_at IS NULL AND e.severity <> a.severity)))) ORDER BY a.id",
             (AlertState.raised.value, *severities))
         silences = await Silences(self.db).active(now)
+        await self._silences_ended(marks, severities, silences, now)
         for row in rows:
             alert = await self.alerts.get(int(row["id"]))
             if row["known"] is not None:
@@ -122,6 +139,26 @@ class Escalator:
             if why:
                 self.suppressed += 1
                 log.info("alert %d (%s %s) recorded, not escalated: %s", alert.id, alert.rule, alert.device_id, why)
+
+    async def _silences_ended(self, marks: str, severities: list[str], silences: list[Silence],
+                              now: datetime) -> None:
+        """Start the chain of every alert a silence kept quiet that is still raised, nobody acknowledged, and no
+        silence covers any more (it expired or was ended): the flood did not stop with the maintenance."""
+        rows = await self.db.fetch_all(
+            f"SELECT a.id FROM alerts a JOIN duty_escalations e ON e.alert_id = a.id WHERE e.suppressed LIKE ? "
+            f"AND a.state = ? AND a.acknowledged_at IS NULL AND a.severity IN ({marks}) ORDER BY a.id",
+            ("silence %", AlertState.raised.value, *severities))
+        for row in rows:
+            alert = await self.alerts.get(int(row["id"]))
+            place = await self.place_of(alert)
+            if silenced_by(silences, place.device_id, place.groups, await self.roster.chain(place.area)) is not None:
+                continue
+            await self.db.execute(
+                "UPDATE duty_escalations SET severity = ?, step = 0, next_at = ?, started_at = ?, stopped_at = NULL, "
+                "stopped_by = '', suppressed = '' WHERE alert_id = ? AND suppressed LIKE ?",
+                (alert.severity, time_param(self.db, now), time_param(self.db, now), alert.id, "silence %"))
+            log.info("alert %d (%s %s): its silence is over and it is still raised; escalation starts", alert.id,
+                     alert.rule, alert.device_id)
 
     async def _suppressed(self, alert: Alert, place: Place, silences: list[Silence],
                           now: datetime) -> str | _Wait | None:
@@ -192,7 +229,7 @@ class Escalator:
         token = self.signer.sign(alert.id, expires=epoch(now) + int(self.link_ttl_s), nonce=nonce)
         notice = notice_of(alert, f"{self.public_url}/ack/{token}", self.map_url)
         message = render(notice, "en" if language == "en" else "zh")
-        body = message.sms if channel in ("sms", "voice") else message.text
+        body = message.sms if channel == "sms" else message.voice if channel == "voice" else message.text
         chain = round(escalation.started_at.timestamp() * 1_000_000)
         key = f"{alert.id}:{chain}:{escalation.step}:{person}:{channel}:{address}"
         return OutboxItem(key, alert.id, person, channel, address, message.subject, body), nonce

@@ -66,10 +66,12 @@ class Outbox:
                 (item.key, item.alert_id, item.recipient, item.channel, item.address, item.subject, item.body, at, at))
         return added
 
-    async def due(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
+    async def due(self, now: datetime, limit: int = 100, *, alerts: Sequence[int] = ()) -> list[OutboxRow]:
+        """Rows to hand to their channels now, oldest first; only those of ``alerts`` when given."""
+        only = f" AND alert_id IN ({', '.join('?' for _ in alerts)})" if alerts else ""
         rows = await self.db.fetch_all(
-            "SELECT * FROM duty_outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? "
-            "ORDER BY next_attempt_at, id LIMIT ?", (time_param(self.db, now), limit))
+            f"SELECT * FROM duty_outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?{only} "
+            f"ORDER BY next_attempt_at, id LIMIT ?", (time_param(self.db, now), *alerts, limit))
         return [_row(row) for row in rows]
 
     async def mark_sent(self, row_id: int, now: datetime) -> None:

@@ -39,6 +39,6 @@ async def contacts_for(roster: Roster, people: Sequence[str], channels: Sequence
     """Each person's addresses on the step's channels, in the step's order of channels."""
     found: list[Contact] = []
     for person in people:
-        theirs = await roster.contacts.of(person)
+        theirs = await roster.contacts_of(person)
         found += [c for channel in channels for c in theirs if c.channel == channel]
     return found

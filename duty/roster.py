@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 
-from duty.contacts import Contacts, Responsibility
+from duty.contacts import Contact, Contacts, Responsibility
 from duty.files import DutyPlan, reference_problems
 from duty.schema import MIGRATIONS
 from people import Areas, Users
@@ -34,6 +34,20 @@ class Roster:
         self.users = Users(db)
         self.contacts = Contacts(db)
         self.responsibility = Responsibility(db)
+        self._chains: dict[str, list[str]] | None = None  # while remembering: read once each
+        self._zones: dict[str, str] = {}
+        self._contacts: dict[str, list[Contact]] = {}
+
+    @contextmanager
+    def remembering(self) -> Iterator[None]:
+        """Within, each area's chain and zone and each person's contacts are read once: one tick of the
+        escalation engine runs a thousand steps in a few areas, and a change made meanwhile counts from the
+        next tick."""
+        self._chains, self._zones, self._contacts = {}, {}, {}
+        try:
+            yield
+        finally:
+            self._chains, self._zones, self._contacts = None, {}, {}
 
     async def migrate(self) -> None:
         await migrate(self.db, PEOPLE_MIGRATIONS)
@@ -41,13 +55,31 @@ class Roster:
 
     async def chain(self, area_id: str) -> list[str]:
         """``area_id`` and every area above it, nearest first (the root last)."""
+        if self._chains is not None and area_id in self._chains:
+            return list(self._chains[area_id])
         area = await self.areas.get(area_id)
         if area is None:
             raise NotFound(f"no area {area_id!r}")
-        return area.path.strip("/").split("/")[::-1]
+        chain = area.path.strip("/").split("/")[::-1]
+        if self._chains is not None:
+            self._chains[area_id] = list(chain)
+        return chain
 
     async def zone(self, area_id: str) -> str:
-        return await self.areas.timezone_of(area_id, self.default_zone)
+        if self._chains is not None and area_id in self._zones:
+            return self._zones[area_id]
+        zone = await self.areas.timezone_of(area_id, self.default_zone)
+        if self._chains is not None:
+            self._zones[area_id] = zone
+        return zone
+
+    async def contacts_of(self, person: str) -> list[Contact]:
+        if self._chains is not None and person in self._contacts:
+            return self._contacts[person]
+        found = await self.contacts.of(person)
+        if self._chains is not None:
+            self._contacts[person] = found
+        return found
 
     async def on_duty(self, area_id: str, role: str, at: datetime) -> str | None:
         """The person on duty in ``area_id`` for ``role`` at ``at``, by the area's rota in the area's zone."""

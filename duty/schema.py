@@ -1,5 +1,6 @@
 """The duty package's tables: channels of people, who is responsible for what, the notification outbox,
-escalations in progress and the acknowledgement links handed out (and whether they were used).
+escalations in progress and the acknowledgement links handed out (and whether they were used), task
+orders, silences, and which alert transitions' rule task orders were dispatched (``duty_rule_tasks``).
 
 The outbox's ``key`` is unique: the alert, the transition, the escalation step, the recipient and the
 channel. Queueing a notification twice (a retried step after a restart, a second gateway) inserts once.
@@ -107,6 +108,17 @@ CREATE INDEX duty_silences_ends ON duty_silences (ends_at);
 ALTER TABLE duty_escalations ADD COLUMN suppressed TEXT NOT NULL DEFAULT '';
 """
 
+_RULE_TASKS = """
+CREATE TABLE duty_rule_tasks (
+    history_id BIGINT PRIMARY KEY,
+    alert_id   BIGINT NOT NULL,
+    handled_at {ts} NOT NULL,
+    tasks      INTEGER NOT NULL
+);
+ALTER TABLE duty_tasks ADD COLUMN request_key TEXT;
+CREATE UNIQUE INDEX duty_tasks_request_key ON duty_tasks (request_key);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(COMPONENT, 1, "contacts, responsibility, outbox, escalations, used acknowledgement links",
               postgresql=_TABLES.format(ts="TIMESTAMPTZ", serial="BIGSERIAL PRIMARY KEY"),
@@ -117,4 +129,6 @@ MIGRATIONS: list[Migration] = [
     Migration(COMPONENT, 3, "silences (maintenance windows); suppressed escalations say why",
               postgresql=_SILENCES.format(ts="TIMESTAMPTZ", serial="BIGSERIAL PRIMARY KEY"),
               sqlite=_SILENCES.format(ts="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT")),
+    Migration(COMPONENT, 4, "task orders of rules' dispatch_task actions, once per alert transition",
+              postgresql=_RULE_TASKS.format(ts="TIMESTAMPTZ"), sqlite=_RULE_TASKS.format(ts="TEXT")),
 ]

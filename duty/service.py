@@ -1,4 +1,5 @@
-"""Duty as a gateway service: each tick the escalation engine runs, then the outbox is delivered.
+"""Duty as a gateway service: each tick the escalation engine runs, rules' task orders are dispatched, overdue
+tasks are escalated, then the outbox is delivered.
 
     async with open_duty_service(settings, db, registry, clock) as duty:   # doctest: +SKIP
         await duty.run()
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
@@ -26,7 +27,7 @@ from duty.channels import (
     DingTalkAdapter,
     EmailAdapter,
     FeishuAdapter,
-    SmsGatewayAdapter,
+    HttpGatewayAdapter,
     WeComAdapter,
 )
 from duty.contacts import Contacts
@@ -37,9 +38,12 @@ from duty.files import DutyPlan, load_duty
 from duty.outbox import Outbox
 from duty.places import registry_places
 from duty.roster import Roster
+from duty.rule_tasks import RuleTasks
+from duty.sent_marks import PendingMarks
 from duty.task_sla import escalate_overdue
 from duty.tasks import Tasks
 from rules.alert_store import AlertStore
+from rules.loader import RuleSet
 from streetwatch.clock import Clock
 from streetwatch.config import Settings
 from streetwatch.database import Database, DatabaseError
@@ -49,8 +53,10 @@ log = logging.getLogger(__name__)
 
 
 class DutyService:
-    def __init__(self, escalator: Escalator, deliverer: Deliverer, contacts: Contacts, *, tick_s: float) -> None:
+    def __init__(self, escalator: Escalator, deliverer: Deliverer, contacts: Contacts, *, tick_s: float,
+                 rule_tasks: RuleTasks | None = None) -> None:
         self.tasks = Tasks(escalator.db)
+        self.rule_tasks = rule_tasks
         self.escalator = escalator
         self.deliverer = deliverer
         self.contacts = contacts
@@ -70,9 +76,17 @@ class DutyService:
 
     async def tick(self) -> None:
         self.deliverer.secrets = await self.contacts.secrets()
-        await self.escalator.tick()
-        await escalate_overdue(self.tasks, self.escalator.roster, self.escalator.outbox, self.escalator.clock.now())
-        await self.deliverer.run_once()
+        with self.escalator.roster.remembering():
+            # New alerts' first messages go out before older chains' next steps; a newer alert's wake-up
+            # interrupts those (they stay due), so its first message never waits behind a thousand others.
+            if await self.escalator.tick("first"):
+                await self.deliverer.run_once(alerts=self.escalator.started)
+            await self.escalator.tick("later", stop_when=self._wake.is_set)
+            now = self.escalator.clock.now()
+            if self.rule_tasks is not None:
+                await self.rule_tasks.tick(now)
+            await escalate_overdue(self.tasks, self.escalator.roster, self.escalator.outbox, now)
+            await self.deliverer.run_once(stop_when=self._wake.is_set)
 
     async def run(self) -> None:
         failing = False
@@ -102,13 +116,16 @@ def adapters(settings: Settings, client: httpx.AsyncClient, clock: Clock) -> dic
         "wecom": WeComAdapter(client, clock), "dingtalk": DingTalkAdapter(client, clock),
         "feishu": FeishuAdapter(client, clock), "console": ConsoleAdapter()}
     if duty.sms is not None:
-        found["sms"] = found["voice"] = SmsGatewayAdapter(duty.sms, client, clock)
+        found["sms"] = HttpGatewayAdapter(duty.sms, client, clock, "sms")
+    if duty.voice is not None:
+        found["voice"] = HttpGatewayAdapter(duty.voice, client, clock, "voice")
     return found
 
 
 @asynccontextmanager
-async def open_duty_service(settings: Settings, db: Database, registry: Registry,
-                            clock: Clock) -> AsyncIterator[DutyService]:
+async def open_duty_service(settings: Settings, db: Database, registry: Registry, clock: Clock,
+                            rules_of: Callable[[], RuleSet | None] | None = None) -> AsyncIterator[DutyService]:
+    """The duty service; ``rules_of`` gives the rules in force, whose ``dispatch_task`` actions it carries out."""
     duty = settings.duty
     try:
         plan = load_duty(duty.duty_dir)
@@ -126,10 +143,13 @@ async def open_duty_service(settings: Settings, db: Database, registry: Registry
     await alerts.migrate()
     signer = AckSigner(load_key(duty.ack_secret.get_secret_value(), settings.data_dir))
     outbox = Outbox(db)
-    escalator = Escalator(roster, alerts, outbox, signer, registry_places(registry), clock=clock,
+    place_of = registry_places(registry)
+    rule_tasks = RuleTasks(roster, alerts, place_of, rules_of) if rules_of is not None else None
+    escalator = Escalator(roster, alerts, outbox, signer, place_of, clock=clock,
                           public_url=duty.public_url, link_ttl_s=duty.ack_link_ttl_s, map_url=duty.map_url)
     async with httpx.AsyncClient(timeout=10.0) as client:
         deliverer = Deliverer(outbox, adapters(settings, client, clock), clock=clock,
                               retry_initial_s=duty.retry_initial_s, retry_max_s=duty.retry_max_s,
-                              max_attempts=duty.max_attempts)
-        yield DutyService(escalator, deliverer, roster.contacts, tick_s=duty.tick_s)
+                              max_attempts=duty.max_attempts,
+                              pending=PendingMarks(settings.data_dir / "duty" / "sent-unrecorded.log"))
+        yield DutyService(escalator, deliverer, roster.contacts, tick_s=duty.tick_s, rule_tasks=rule_tasks)

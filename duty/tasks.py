@@ -95,16 +95,27 @@ class Tasks:
 
     async def create(self, *, kind: str, title: str, area: str, assignee: str, by: str, now: datetime,
                      accept_within_s: float, alert_id: int | None = None) -> Task:
+        async with self.db.transaction() as tx:
+            task_id = await self.insert(tx, kind=kind, title=title, area=area, assignee=assignee, by=by, now=now,
+                                        accept_within_s=accept_within_s, alert_id=alert_id)
+        assert task_id is not None
+        return await self.get(task_id)
+
+    async def insert(self, tx: Database, *, kind: str, title: str, area: str, assignee: str, by: str,
+                     now: datetime, accept_within_s: float, alert_id: int | None = None,
+                     request_key: str | None = None) -> int | None:
+        """Dispatch a task inside the transaction ``tx``; None when ``request_key`` was dispatched already."""
         if not title.strip() or not kind.strip():
             raise TaskError("a task needs a type and a title")
-        async with self.db.transaction() as tx:
-            task_id = await tx.fetch_value(
-                "INSERT INTO duty_tasks (kind, title, area, assignee, state, alert_id, created_at, created_by, "
-                "accept_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (kind, title.strip(), area, assignee, TaskState.dispatched.value, alert_id, time_param(tx, now), by,
-                 time_param(tx, now + timedelta(seconds=accept_within_s))))
-            await self._event(tx, int(task_id), TaskState.dispatched, by, now, f"to {assignee}")
-        return await self.get(int(task_id))
+        task_id = await tx.fetch_value(
+            "INSERT INTO duty_tasks (kind, title, area, assignee, state, alert_id, created_at, created_by, "
+            "accept_by, request_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+            (kind, title.strip(), area, assignee, TaskState.dispatched.value, alert_id, time_param(tx, now), by,
+             time_param(tx, now + timedelta(seconds=accept_within_s)), request_key))
+        if task_id is None:
+            return None
+        await self._event(tx, int(task_id), TaskState.dispatched, by, now, f"to {assignee or '(nobody)'}")
+        return int(task_id)
 
     async def move(self, task_id: int, move: Move, *, by: str, now: datetime, note: str = "") -> Task:
         """One step; :class:`TaskError` when the task's state does not allow it."""

@@ -72,6 +72,7 @@ class Message:
     subject: str
     text: str   # e-mail and robots
     sms: str
+    voice: str  # read out by a voice-call gateway: no links, units in words
 
 
 def sms_segments(text: str) -> int:
@@ -142,4 +143,31 @@ def render(n: Notice, lang: Language) -> Message:
                  f"What to do: {action}" if action else "", f"Map: {n.map_url}" if n.map_url else "",
                  f"Acknowledge: {n.ack_url}", f"Alert {n.alert_id}"]
         subject = f"[{level}] {n.place}"
-    return Message(subject, "\n".join(line for line in lines if line), render_sms(n, lang))
+    return Message(subject, "\n".join(line for line in lines if line), render_sms(n, lang), render_voice(n, lang))
+
+
+SPOKEN_UNITS = {"zh": {"mm": "毫米", "cm": "厘米", "m": "米", "ntu": "NTU"},
+                "en": {"mm": "millimetres", "cm": "centimetres", "m": "metres", "ntu": "NTU"}}
+
+
+def render_voice(n: Notice, lang: Language) -> str:
+    """What a voice call says: short sentences to be heard once, no links, units as words; the listener
+    acknowledges through the SMS or e-mail that goes with it.
+
+    >>> render_voice(Notice(7, "red", "京泰路涵洞", "water_level_mm", 620.0, "mm", 35.0, "https://x/ack/y"), "zh")
+    '城市防汛值班通知。红色预警，京泰路涵洞，水位620毫米，10分钟上涨35毫米。立即封闭道路，派泵排水。请在短信中确认。'
+    """
+    action = ACTIONS[lang].get(n.severity, "")
+    unit = SPOKEN_UNITS[lang].get(n.unit, n.unit)
+    name = METRICS[lang].get(n.metric or "", n.metric or "")
+    if lang == "zh":
+        reading = f"，{name}{n.value:g}{unit}" if n.value is not None else ""
+        if n.value is not None and n.rise_10min:
+            reading += f"，10分钟{'上涨' if n.rise_10min > 0 else '下降'}{abs(n.rise_10min):g}{unit}"
+        return f"城市防汛值班通知。{_level(n, 'zh')}，{n.place}{reading}。{action}请在短信中确认。"
+    reading = f" {name.capitalize()} {n.value:g} {unit}" if n.value is not None else ""
+    if n.value is not None and n.rise_10min:
+        reading += f", {'rising' if n.rise_10min > 0 else 'falling'} {abs(n.rise_10min):g} {unit} in 10 minutes"
+    level = _level(n, "en").replace("RED", "Red").replace("ORANGE", "Orange").replace("YELLOW", "Yellow")
+    return (f"Streetwatch duty call. {level} at {n.place}.{reading + '.' if reading else ''} {action} "
+            f"Please acknowledge from the text message.").replace("  ", " ")

@@ -31,6 +31,7 @@ from rules.spec import (
     RuleSpec,
     ThresholdRule,
 )
+from rules.task_actions import is_task, task_problems
 from streetwatch.expressions import Expression, ExpressionError
 from streetwatch.figures import show
 
@@ -313,6 +314,8 @@ def _condition_problems(rule: ConditionRule) -> list[tuple[Loc, str]]:
 
 
 def _action_problems(action: ActionSpec) -> list[tuple[Loc, str]]:
+    if is_task(action):
+        return task_problems(action)
     if action.target == "tag" and (action.value is None or "=" not in action.value):
         return [(("value",), "a tag target needs value: key=value")]
     if action.groups_matching is not None and action.target != "group":

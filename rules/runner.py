@@ -107,6 +107,8 @@ class RulesService:
         self.store: AlertStore | None = None
         self.alerts: AlertService | None = None
         self._engine: RulesEngine | None = None
+        self.ruleset: RuleSet | None = None
+        """The rules in force (None until started); duty reads their ``dispatch_task`` actions from it."""
         self.reloaded = asyncio.Event()
         """Set each time rule files are reloaded successfully (clear it to wait for the next)."""
 
@@ -142,7 +144,7 @@ class RulesService:
                                  flags=self.flags)
             await stack.enter_async_context(engine)
             engine.restore(await self.store.active_alerts())
-            self._engine = engine
+            self._engine, self.ruleset = engine, ruleset
             group = await stack.enter_async_context(asyncio.TaskGroup())
             timers = [group.create_task(self._ticker(), name="rules-ticker"),
                       group.create_task(self._sweeper(notifications.sweep_interval_s), name="rules-sweeper")]
@@ -223,6 +225,7 @@ class RulesService:
 
     def apply_rules(self, ruleset: RuleSet) -> None:
         self.engine.load_rules(ruleset)
+        self.ruleset = ruleset
         if self.store is not None:
             self.store.scale = ruleset.scale
 

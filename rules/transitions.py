@@ -13,6 +13,7 @@ from rules.alerts import Alert, AlertEvent, AlertLocation, AlertTransition
 from rules.evidence import Evidence
 from rules.severity import SeverityScale
 from rules.spec import CLEARED, ActionSpec
+from rules.task_actions import is_task
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +80,8 @@ def action_requests(rule: str, actions: Sequence[ActionSpec], device: Device | N
     requests: list[ActionRequest] = []
     untargeted: list[ActionSpec] = []
     for spec in actions:
-        if not change.triggers(spec.at):
-            continue
+        if is_task(spec) or not change.triggers(spec.at):
+            continue  # task orders are dispatched by duty from the stored transition (rules.task_actions)
         prefix, _, key = transition.device_id.partition(":")
         targets = resolve_targets(spec, device, None if device is not None else (prefix, key))
         if not targets:

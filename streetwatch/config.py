@@ -17,10 +17,10 @@ import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from streetwatch.redact import redact_url
@@ -149,12 +149,23 @@ class GatewaySettings(BaseModel):
         return value
 
 
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{redact_url(value)!r} is not an http:// or https:// URL")
+    return value
+
+
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
+"""A URL (or URL template) that must be http:// or https:// with a host."""
+
+
 class WebhookSettings(BaseModel):
     """One webhook: alert notifications POSTed as JSON, signed with HMAC-SHA256 of the body."""
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(description="http(s)://… to POST alert notifications to")
+    url: HttpUrlText = Field(description="http(s)://… to POST alert notifications to")
     secret: SecretStr = Field(SecretStr(""), description="HMAC-SHA256 key; X-Streetwatch-Signature: sha256=<hex>")
     severities: list[str] = Field(default_factory=list, description="only these severities; empty: all")
     sites: list[str] = Field(default_factory=list, description="only alerts of these sites; empty: all")
@@ -162,14 +173,6 @@ class WebhookSettings(BaseModel):
     max_attempts: int = Field(6, ge=1, description="tries per notification, with exponential backoff")
     backoff_initial_s: float = Field(1.0, gt=0)
     backoff_max_s: float = Field(60.0, gt=0)
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{redact_url(value)!r} is not an http:// or https:// URL")
-        return value
 
 
 class NotificationSettings(BaseModel):
@@ -211,12 +214,12 @@ class ApiSettings(BaseModel):
     events_poll_s: float = Field(0.5, gt=0, description="how often the event stream looks for new events")
 
 
-class SmsGatewaySettings(BaseModel):
-    """A generic HTTP SMS gateway: the provider-specific part is this configuration (docs/duty.md)."""
+class HttpGatewaySettings(BaseModel):
+    """A generic HTTP gateway for SMS or voice calls: the provider-specific part is this configuration."""
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(description="URL template; {mobile} and {text} are filled in, URL-encoded")
+    url: HttpUrlText = Field(description="URL template; {mobile} and {text} are filled in, URL-encoded")
     method: Literal["GET", "POST"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict, description="extra request headers")
     body: str = Field('{"to": "{mobile}", "text": "{text}"}', description="body template for POST (JSON-escaped)")
@@ -242,7 +245,8 @@ class DutySettings(BaseModel):
     smtp_user: str = ""
     smtp_password: SecretStr = SecretStr("")
     mail_from: str = Field("streetwatch@localhost", description="sender of alert e-mails")
-    sms: SmsGatewaySettings | None = Field(None, description="the SMS gateway; unset: no SMS")
+    sms: HttpGatewaySettings | None = Field(None, description="the SMS gateway; unset: no SMS")
+    voice: HttpGatewaySettings | None = Field(None, description="the voice-call gateway; unset: no voice calls")
     retry_initial_s: float = Field(2.0, gt=0, description="first wait before a channel retries")
     retry_max_s: float = Field(300.0, gt=0, description="longest wait between retries")
     max_attempts: int = Field(20, ge=1, description="tries per notification before it is given up")

@@ -4,7 +4,8 @@
               shared with the poller; MQTT: cmd and cmd/ack) and the lighting scheduler; told when
               devices go offline and come back
     rules     the rules engine with the alert store and notifications; its actions go to control
-    duty      escalation of raised alerts to the people on duty, and the notification outbox
+    duty      escalation of raised alerts to the people on duty, the notification outbox, and the
+              task orders of rules' ``dispatch_task`` actions, read from the stored alert history
               (composed when ``[duty] duty_dir`` holds rotas and policies; docs/duty.md)
 
 Rules see every reading and online/offline change through the gateway's fan-out; a rule's action
@@ -45,6 +46,7 @@ from hydrology import HazardStore, watched_by
 from rules.actions import CommandTarget as RuleTarget
 from rules.alerts import Alert, AlertTransition, HazardPlace
 from rules.errors import CommandSinkUnavailable
+from rules.loader import RuleSet
 from rules.runner import RulesService
 from rules.service import Announced
 from streetwatch.clock import Clock
@@ -198,9 +200,11 @@ class HazardPlaces:
                                        for device_id, p in watched.items()})
 
 
-def default_services(*, schedules: bool = True, on_announced: Announced | None = None) -> list[ServiceSpec]:
-    """Control first (rules hand it their actions), then rules."""
+def default_services(*, schedules: bool = True, on_announced: Announced | None = None,
+                     rules_holder: dict[str, RulesService] | None = None) -> list[ServiceSpec]:
+    """Control first (rules hand it their actions), then rules (kept in ``rules_holder`` once open)."""
     holder: dict[str, ControlService] = {}
+    opened_rules = rules_holder if rules_holder is not None else {}
 
     @contextlib.asynccontextmanager
     async def control(ctx: GatewayContext) -> AsyncIterator[ControlService]:
@@ -208,14 +212,23 @@ def default_services(*, schedules: bool = True, on_announced: Announced | None =
             holder["control"] = service
             yield service
 
-    def rules(ctx: GatewayContext) -> contextlib.AbstractAsyncContextManager[RulesService]:
-        return open_rules(ctx, holder.get("control"), on_announced)
+    @contextlib.asynccontextmanager
+    async def rules(ctx: GatewayContext) -> AsyncIterator[RulesService]:
+        async with open_rules(ctx, holder.get("control"), on_announced) as service:
+            opened_rules["rules"] = service
+            yield service
 
     return [ServiceSpec("control", control), ServiceSpec("rules", rules, needs_devices=True)]
 
 
-def open_duty(ctx: GatewayContext) -> contextlib.AbstractAsyncContextManager[DutyService]:
-    return open_duty_service(ctx.settings, ctx.db, ctx.registry, ctx.clock)
+def open_duty(ctx: GatewayContext, rules: dict[str, RulesService] | None = None
+              ) -> contextlib.AbstractAsyncContextManager[DutyService]:
+    """The duty service; with the rules service (once open) it carries out rules' ``dispatch_task`` actions."""
+    def rules_of() -> RuleSet | None:
+        service = (rules or {}).get("rules")
+        return service.ruleset if service is not None else None
+
+    return open_duty_service(ctx.settings, ctx.db, ctx.registry, ctx.clock, rules_of)
 
 
 def composed_services(settings: Settings) -> list[ServiceSpec]:
@@ -223,6 +236,7 @@ def composed_services(settings: Settings) -> list[ServiceSpec]:
     if settings.duty.duty_dir is None:
         return default_services()
     duty: dict[str, DutyService] = {}
+    rules: dict[str, RulesService] = {}
 
     def announced(_transition: AlertTransition | None, _alert: Alert) -> None:
         # An alert was stored and announced: escalate now rather than at the next tick.
@@ -231,8 +245,8 @@ def composed_services(settings: Settings) -> list[ServiceSpec]:
 
     @contextlib.asynccontextmanager
     async def opened(ctx: GatewayContext) -> AsyncIterator[DutyService]:
-        async with open_duty(ctx) as service:
+        async with open_duty(ctx, rules) as service:
             duty["duty"] = service
             yield service
 
-    return [*default_services(on_announced=announced), ServiceSpec("duty", opened)]
+    return [*default_services(on_announced=announced, rules_holder=rules), ServiceSpec("duty", opened)]

@@ -6,8 +6,8 @@ import pytest
 
 from gateway.cli import main
 
-BENCHMARKS = ["store", "import", "modbus-drivers", "payload", "rules", "control", "simulators", "ingest", "modbus",
-              "memory"]
+BENCHMARKS = ["store", "import", "modbus-drivers", "payload", "rules", "rules-duty", "control", "simulators", "ingest",
+              "modbus", "memory"]
 
 
 def test_bench_group_lists_every_benchmark(capsys: pytest.CaptureFixture[str]) -> None:

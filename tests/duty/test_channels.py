@@ -14,10 +14,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from duty.channels import DingTalkAdapter, EmailAdapter, FeishuAdapter, Outgoing, SmsGatewayAdapter, WeComAdapter
+from duty.channels import DingTalkAdapter, EmailAdapter, FeishuAdapter, HttpGatewayAdapter, Outgoing, WeComAdapter
 from duty.errors import DeliveryError
 from streetwatch.clock import FakeClock
-from streetwatch.config import SmsGatewaySettings
+from streetwatch.config import HttpGatewaySettings
 from tests.fixtures.receivers import Request, SmtpServer, http_receiver
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
@@ -93,11 +93,12 @@ async def test_a_robot_that_answers_an_error_code_is_a_delivery_error() -> None:
 
 async def test_sms_gateway_is_configuration_url_template_headers_body_and_signature() -> None:
     async with http_receiver(lambda _r: (200, {"ok": True})) as receiver, httpx.AsyncClient() as client:
-        settings = SmsGatewaySettings(url=receiver.url + "/sms/send?to={mobile}", headers={"X-Api-Key": "k1"},
+        settings = HttpGatewaySettings(url=receiver.url + "/sms/send?to={mobile}", headers={"X-Api-Key": "k1"},
                                       body='{"phone": "{mobile}", "content": "{text}", "sign": "街道办"}',
                                       secret=SecretStr("s3cret"))
         text = '水位620mm "急"\n确认'
-        await SmsGatewayAdapter(settings, client, FakeClock(NOW)).send(Outgoing("k", "sms", "+8613800138000", "", text))
+        adapter = HttpGatewayAdapter(settings, client, FakeClock(NOW))
+        await adapter.send(Outgoing("k", "sms", "+8613800138000", "", text))
     (request,) = receiver.requests
     assert request.method == "POST" and request.path == "/sms/send" and request.query == {"to": "+8613800138000"}
     assert request.headers["x-api-key"] == "k1"
@@ -111,8 +112,8 @@ async def test_sms_gateway_is_configuration_url_template_headers_body_and_signat
 async def test_sms_gateway_get_puts_the_text_in_the_url_and_a_5xx_is_a_delivery_error() -> None:
     async with http_receiver(lambda r: (503 if "fail" in r.target else 200, {})) as receiver, \
             httpx.AsyncClient() as client:
-        settings = SmsGatewaySettings(url=receiver.url + "/send?m={mobile}&t={text}", method="GET")
-        adapter = SmsGatewayAdapter(settings, client, FakeClock(NOW))
+        settings = HttpGatewaySettings(url=receiver.url + "/send?m={mobile}&t={text}", method="GET")
+        adapter = HttpGatewayAdapter(settings, client, FakeClock(NOW))
         await adapter.send(Outgoing("k", "sms", "+8613800138000", "", "涵洞 & 水位"))
         assert receiver.requests[0].query == {"m": "+8613800138000", "t": "涵洞 & 水位"}
         with pytest.raises(DeliveryError, match="HTTP 503"):

@@ -15,7 +15,7 @@ import pytest
 from device_registry import Registry
 from duty.ack_links import AckSigner
 from duty.acknowledge import acknowledge_by_link
-from duty.channels import EmailAdapter, SmsGatewayAdapter
+from duty.channels import EmailAdapter, HttpGatewayAdapter
 from duty.delivery import Deliverer
 from duty.errors import AckLinkError
 from duty.escalation import Escalator
@@ -26,7 +26,7 @@ from duty.roster import Roster
 from rules.alert_store import AlertStore
 from rules.alerts import AlertEvent, AlertLocation, AlertState, AlertTransition
 from streetwatch.clock import FakeClock
-from streetwatch.config import DatabaseUrl, SmsGatewaySettings
+from streetwatch.config import DatabaseUrl, HttpGatewaySettings
 from streetwatch.database import open_database
 from tests.duty.world import DUTY_FILE, START, build
 from tests.fixtures.receivers import HttpReceiver, SmtpServer, http_receiver
@@ -72,7 +72,7 @@ async def world(database_url: str, tmp_path: Path, smtp: SmtpServer) -> AsyncIte
         escalator = Escalator(roster, alerts, outbox, signer, registry_places(registry), clock=clock,
                               public_url="https://sw.example.cn", map_url="https://map.example.cn/?q={lat},{lon}")
         adapters = {"email": EmailAdapter(host="127.0.0.1", port=smtp.port, sender="alerts@sw.example.cn"),
-                    "sms": SmsGatewayAdapter(SmsGatewaySettings(url=sms.url + "/send", body='{"to": "{mobile}", '
+                    "sms": HttpGatewayAdapter(HttpGatewaySettings(url=sms.url + "/send", body='{"to": "{mobile}", '
                                                                 '"text": "{text}"}'), client, clock)}
         deliverer = Deliverer(outbox, adapters, clock=clock)
         yield World(clock, roster, alerts, outbox, escalator, deliverer, signer, sms, smtp)

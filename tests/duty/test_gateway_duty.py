@@ -25,7 +25,7 @@ from gateway.composition.runtime import Gateway, RunOptions, running
 from gateway.composition.services import composed_services
 from streetwatch import topics
 from streetwatch.clock import SystemClock
-from streetwatch.config import ApiSettings, DatabaseUrl, DutySettings, Settings, SmsGatewaySettings
+from streetwatch.config import ApiSettings, DatabaseUrl, DutySettings, HttpGatewaySettings, Settings
 from streetwatch.database import open_database
 from tests.duty.world import DUTY_FILE, build
 from tests.fixtures.receivers import HttpReceiver, SmtpServer, http_receiver
@@ -64,7 +64,8 @@ def _settings(tmp_path: Path, database_url: str, mqtt_url: str, smtp: SmtpServer
         "rules_dir": rules_dir,
         "duty": DutySettings(duty_dir=duty_dir, smtp_port=smtp.port, mail_from="alerts@sw.example.cn",
                              ack_secret=SecretStr("end-to-end acknowledgement key"), tick_s=0.2,
-                             sms=SmsGatewaySettings(url=sms.url + "/send", body='{"to": "{mobile}", "text": "{text}"}'),
+                             sms=HttpGatewaySettings(url=sms.url + "/send",
+                                                     body='{"to": "{mobile}", "text": "{text}"}'),
                              retry_initial_s=0.2, retry_max_s=1.0)})
 
 

@@ -15,6 +15,7 @@ from duty.delivery import Deliverer
 from duty.errors import DeliveryError
 from duty.outbox import Outbox, OutboxItem
 from duty.schema import MIGRATIONS
+from duty.sent_marks import PendingMarks
 from duty.service import open_duty_service
 from streetwatch.clock import FakeClock
 from streetwatch.config import DatabaseUrl, DutySettings, Settings
@@ -116,6 +117,23 @@ async def test_a_database_outage_after_sending_does_not_send_twice(db: Database)
     assert await deliverer.run_once() == 0
     (row,) = await outbox.of_alert(7)
     assert row.sent_at is not None and len(email.taken) == 1
+
+
+async def test_a_restart_while_the_database_is_away_does_not_send_again(db: Database, tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2026, 7, 1, tzinfo=UTC))
+    outbox, email = GoesAway(db), Flaky()
+    marks = PendingMarks(tmp_path / "duty" / "sent-unrecorded.log")
+    await outbox.enqueue([_item("wang", "email")], clock.now())
+    outbox.refusals = 1
+    with pytest.raises(DatabaseUnavailable):
+        await Deliverer(outbox, {"email": email}, clock=clock, pending=marks).run_once()
+    assert marks.path.exists()
+    # the process stops before the database is back; a new one starts once it is
+    restarted = Deliverer(outbox, {"email": email}, clock=clock, pending=marks)
+    assert await restarted.run_once() == 0
+    (row,) = await outbox.of_alert(7)
+    assert row.sent_at is not None and len(email.taken) == 1
+    assert not marks.path.exists()  # every mark is in the database
 
 
 async def test_invalid_duty_files_leave_the_service_running_without_escalation(

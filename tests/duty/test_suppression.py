@@ -1,5 +1,6 @@
 """Suppression: a converter offline with 30 gauges behind it is one escalation, 30 recorded and none notified;
-a silence (maintenance window) records its alerts without calling anyone, until it ends."""
+a silence (maintenance window) records its alerts without calling anyone, until it ends; an alert still
+raised and unacknowledged when its silence expires escalates then."""
 
 from __future__ import annotations
 
@@ -13,17 +14,15 @@ import pytest
 from device_registry import Registry
 from duty.ack_links import AckSigner
 from duty.escalation import Escalator
-from duty.files import parse_duty_text
 from duty.outbox import Outbox
 from duty.places import registry_places
-from duty.roster import Roster
 from duty.suppression import Silences
 from rules.alert_store import AlertStore
 from rules.alerts import AlertEvent, AlertTransition
 from streetwatch.clock import FakeClock
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import Database, open_database
-from tests.duty.world import DUTY_FILE, GAUGE, START, build
+from tests.duty.world import DUTY_FILE, GAUGE, START, city
 
 SUPPRESSION = "suppression: {offline_rules: [device-offline, gauge-silent], hold: 30s}\n"
 
@@ -54,12 +53,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     clock = FakeClock(START)
     async with open_database(DatabaseUrl.parse(f"sqlite:///{tmp_path}/s.db")) as db:
         text = DUTY_FILE.replace("policies:", SUPPRESSION + "policies:")
-        roster = Roster(db, parse_duty_text(text, ".yaml", "d.yaml"), "Asia/Shanghai")
-        await roster.migrate()
-        registry, alerts = Registry(db), AlertStore(db)
-        await registry.migrate()
-        await alerts.migrate()
-        await build(roster, registry)
+        roster, registry, alerts = await city(db, text)
         escalator = Escalator(roster, alerts, Outbox(db), AckSigner(b"k" * 32), registry_places(registry),
                               clock=clock)
         yield World(db, clock, alerts, escalator, registry)
@@ -118,3 +112,30 @@ async def test_a_silence_records_without_calling_until_it_ends(world: World) -> 
     assert len(await world.db.fetch_all("SELECT id FROM duty_outbox")) == 2  # SMS and e-mail to chen
     with pytest.raises(Exception, match="has ended already"):
         await silences.end(silence.id, world.clock.now())
+
+
+async def test_an_alert_still_raised_when_its_silence_expires_starts_its_escalation_then(world: World) -> None:
+    await world.registry.add(GAUGE.model_copy(update={"id": "CUL-8"}), by="test")
+    now = world.clock.now()
+    await Silences(world.db).add("group", "hazard-jingtai", starts_at=now, ends_at=now + timedelta(hours=2),
+                                 reason="pump maintenance", by="ops")
+    flooding = await world.raise_alert("culvert-water-level", "CUL-7")
+    seen = await world.raise_alert("culvert-water-level", "CUL-8")
+    await world.escalator.tick()
+    assert {a: why for a, (_stopped, why) in (await world.escalations()).items()} == {
+        flooding: "silence 1 (group hazard-jingtai): pump maintenance",
+        seen: "silence 1 (group hazard-jingtai): pump maintenance"}
+    await world.alerts.acknowledge(seen, "ops", "the pump crew is on it", world.clock.now())
+    world.clock.advance(seconds=2 * 3600 - 1)
+    await world.escalator.tick()
+    assert await world.db.fetch_all("SELECT id FROM duty_outbox") == []  # one second before the end
+    world.clock.advance(seconds=1)
+    await world.escalator.tick()
+    found = await world.escalations()
+    assert found[flooding] == ("", "")  # escalating now
+    assert found[seen] == ("suppressed", "silence 1 (group hazard-jingtai): pump maintenance")
+    rows = await world.db.fetch_all("SELECT alert_id, recipient, channel FROM duty_outbox ORDER BY id")
+    assert [(int(r["alert_id"]), r["recipient"], r["channel"]) for r in rows] == [
+        (flooding, "chen", "sms"), (flooding, "chen", "email")]  # 12:00 local: the community's day officer
+    await world.escalator.tick()
+    assert len(await world.db.fetch_all("SELECT id FROM duty_outbox")) == 2  # started once

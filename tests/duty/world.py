@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from device_registry import Device, Registry
+from duty.files import parse_duty_text
 from duty.roster import Roster
 from people import Areas, Users
+from rules.alert_store import AlertStore
+from streetwatch.database import Database
 
 START = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)  # 10:00 in Guangzhou
 DUTY_FILE = """\
@@ -48,3 +51,14 @@ async def build(roster: Roster, registry: Registry) -> None:
         await roster.contacts.add(name, "email", f"{name}@baiyun.example", language="en" if name == "li" else "zh")
     await roster.responsibility.assign("area", "baiyun", "zhao", "head")
     await registry.add(GAUGE, by="test")
+
+
+async def city(db: Database, duty_text: str = DUTY_FILE) -> tuple[Roster, Registry, AlertStore]:
+    """The city above in ``db`` (migrated), with the duty files ``duty_text``."""
+    roster = Roster(db, parse_duty_text(duty_text, ".yaml", "d.yaml"), "Asia/Shanghai")
+    await roster.migrate()
+    registry, alerts = Registry(db), AlertStore(db)
+    await registry.migrate()
+    await alerts.migrate()
+    await build(roster, registry)
+    return roster, registry, alerts

@@ -188,3 +188,56 @@ def test_bad_durations(bad: object) -> None:
 
 def test_durations_format_back() -> None:
     assert [format_duration_s(s) for s in (0, 45, 600, 5400, 90061)] == ["0s", "45s", "10m", "1h30m", "1d1h1m1s"]
+
+
+def test_dispatch_task_actions_are_checked_with_file_line_and_kept_from_the_command_sink(tmp_path: Path) -> None:
+    assert problems_of(tmp_path, "tasks.yaml", """\
+rules:
+  - name: level
+    kind: threshold
+    metric: water_level_mm
+    levels: {red: 800}
+    actions:
+      - {at: red, action: dispatch_task, params: {type: close_underpass, to: pump-crew-3}}
+      - at: cleared
+        action: dispatch_task
+        target: group
+        params: {kind: send_pump, title: ""}
+""") == [
+        "tasks.yaml:8: rules[0].actions[1].at: a task order is dispatched when an alert reaches a severity, "
+        "not when it clears",
+        "tasks.yaml:10: rules[0].actions[1].target: a task order has no device target; name its assignee with "
+        "params.to",
+        "tasks.yaml:11: rules[0].actions[1].params.kind: unknown parameter; a task order takes title, to, type",
+        "tasks.yaml:11: rules[0].actions[1].params.type: give the task type: lower-case letters, digits, '.', '_', "
+        "'-' (e.g. close_underpass)",
+        "tasks.yaml:11: rules[0].actions[1].params.title: must be a non-empty text",
+    ]
+
+
+def test_a_dispatch_task_action_is_no_command() -> None:
+    from datetime import UTC, datetime
+
+    from rules.evidence import Evidence
+    from rules.task_actions import TaskAction, triggered
+    from rules.transitions import RankChange, action_requests, make_transition
+
+    ruleset = parse_ruleset("""\
+rules:
+  - name: level
+    kind: threshold
+    metric: water_level_mm
+    levels: {yellow: 300, red: 800}
+    actions:
+      - {at: red, action: dispatch_task, params: {type: close_underpass}}
+      - {at: red, action: set_dim, target: site, value: baiyun, params: {level_pct: 100}}
+""")
+    rule = ruleset.rules[0]
+    change = RankChange(ruleset.scale, 0, ruleset.scale.rank("red"))
+    transition = make_transition(1, "level", "CUL-7", device=None, evidence=Evidence(change.after), change=change,
+                                 now=datetime(2026, 7, 1, tzinfo=UTC), message="m")
+    requests, untargeted = action_requests("level", rule.actions, None, transition, change)
+    assert [r.action for r in requests] == ["set_dim"] and untargeted == []
+    assert triggered(rule, ruleset.scale, None, "red") == [TaskAction(0, "red", "close_underpass", "close_underpass",
+                                                                      None)]
+    assert triggered(rule, ruleset.scale, "red", "red") == triggered(rule, ruleset.scale, None, "yellow") == []

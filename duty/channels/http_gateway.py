@@ -1,8 +1,11 @@
-"""SMS (and voice) through a generic HTTP SMS gateway: the provider's part is configuration.
+"""SMS and voice calls through a generic HTTP gateway: the provider's part is configuration.
 
-The URL template and the body template get ``{mobile}`` and ``{text}`` (URL-encoded in the URL,
-JSON-escaped in the body); with a secret, ``X-Timestamp`` (seconds) and ``X-Signature`` (hex
-HMAC-SHA256 of the timestamp followed by the body) are added. Any 2xx answer means the gateway took it.
+``[duty.sms]`` and ``[duty.voice]`` are each a gateway of their own (a voice provider's API is not its SMS
+API), with the same form. The URL template and the body template get ``{mobile}`` and ``{text}``
+(URL-encoded in the URL, JSON-escaped in the body); with a secret, ``X-Timestamp`` (seconds) and
+``X-Signature`` (hex HMAC-SHA256 of the timestamp followed by the body) are added. Any 2xx answer means
+the gateway took it. The text is the message's SMS for ``sms`` and its short spoken text for ``voice``
+(:func:`duty.templates.render_voice`); the outbox row holds the right one.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from typing import Literal
 from urllib.parse import quote
 
 import httpx
@@ -17,14 +21,16 @@ import httpx
 from duty.channels.base import Outgoing
 from duty.errors import DeliveryError
 from streetwatch.clock import Clock
-from streetwatch.config import SmsGatewaySettings
+from streetwatch.config import HttpGatewaySettings
 
 
-class SmsGatewayAdapter:
-    def __init__(self, settings: SmsGatewaySettings, client: httpx.AsyncClient, clock: Clock) -> None:
+class HttpGatewayAdapter:
+    def __init__(self, settings: HttpGatewaySettings, client: httpx.AsyncClient, clock: Clock,
+                 channel: Literal["sms", "voice"] = "sms") -> None:
         self.settings = settings
         self.client = client
         self.clock = clock
+        self.channel = channel
 
     def request(self, message: Outgoing) -> tuple[str, dict[str, str], bytes]:
         s = self.settings
@@ -48,6 +54,6 @@ class SmsGatewayAdapter:
             response = await self.client.request(self.settings.method, url, headers=headers,
                                                  content=body or None, timeout=self.settings.timeout_s)
         except httpx.HTTPError as exc:
-            raise DeliveryError(f"sms gateway: {type(exc).__name__}: {exc}") from None
+            raise DeliveryError(f"{self.channel} gateway: {type(exc).__name__}: {exc}") from None
         if not 200 <= response.status_code < 300:
-            raise DeliveryError(f"sms gateway: HTTP {response.status_code} {response.text[:200]!r}")
+            raise DeliveryError(f"{self.channel} gateway: HTTP {response.status_code} {response.text[:200]!r}")
