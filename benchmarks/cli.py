@@ -16,7 +16,8 @@ import typer
 from streetwatch.cli_support import UserError
 
 app = typer.Typer(help="Benchmarks, each beside a same-run baseline: MQTT ingest end to end, the store, "
-                       "registry import, Modbus polling, payload parsing, rules, control, simulators, memory.",
+                       "registry import, Modbus polling, payload parsing, rules, control, simulators, memory, "
+                       "the operator API.",
                   no_args_is_help=True)
 
 # command name → (module in this package, one line of help); each module has main(argv).
@@ -117,6 +118,34 @@ def memory_command(
     from benchmarks import memory as bench_memory
 
     bench_memory.run(devices=devices, seconds=seconds, mqtt_url=mqtt_url)
+
+
+@app.command("api")
+def api_command(
+    devices: int = typer.Option(100_000, "--devices", min=100, help="registered devices (about 2,000 per street)"),
+    samples: int = typer.Option(300, "--samples", min=10, help="requests per measured route"),
+    geojson_samples: int = typer.Option(10, "--geojson-samples", min=1, help="requests for the whole fleet's GeoJSON"),
+    sse_clients: int = typer.Option(500, "--sse-clients", min=1, max=5_000, help="clients on /api/v1/events"),
+    alerts: int = typer.Option(5, "--alerts", min=1, help="alerts raised while they listen"),
+    poll_s: float = typer.Option(0.25, "--poll-s", min=0.05, help="api.events_poll_s of the served API"),
+    database_url: str | None = typer.Option(None, "--database-url",
+                                            help="an empty TimescaleDB database (default: a throwaway one)"),
+    json_out: Path | None = typer.Option(None, "--json", dir_okay=False, help="also write the figures here"),
+) -> None:
+    """The operator API over HTTP with a city's fleet on TimescaleDB, beside the bare SQL queries.
+
+    Example: streetwatch bench api --devices 100000
+    """
+    import json
+
+    from benchmarks import api as bench_api
+
+    if database_url is not None and not database_url.startswith(("postgresql://", "postgres://")):
+        raise UserError("--database-url: the benchmark needs TimescaleDB (postgresql://…)")
+    report = bench_api.run(devices=devices, samples=samples, geojson_samples=geojson_samples, sse_clients=sse_clients,
+                           alerts=alerts, database_url=database_url, poll_s=poll_s)
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
 
 
 @app.command("check")

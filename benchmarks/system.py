@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,20 @@ class ProcessCpu:
 
     def seconds(self) -> dict[str, float]:
         return {name: self._total(pids, self.include) - self._start[name] for name, pids in self.groups.items()}
+
+
+@contextmanager
+def throwaway_database(name: str, database_url: str | None = None) -> Iterator[str]:
+    """``database_url`` when given, else a database ``name`` in a throwaway durable TimescaleDB (closed after)."""
+    if database_url is not None:
+        yield database_url
+        return
+    server = durable_postgres()
+    server.start()
+    try:
+        yield server.create_database(name)
+    finally:
+        server.close()
 
 
 def durable_postgres() -> Any:

@@ -32,6 +32,7 @@ from device_registry.profile import Profile, ProfileError
 from device_registry.query import DeviceFilter
 from device_registry.registry import Registry, open_registry
 from device_registry.schema import MIGRATIONS
+from device_registry.summaries import DeviceSummary
 
 __all__ = [
     "COLUMNS",
@@ -40,6 +41,7 @@ __all__ = [
     "DeviceFilter",
     "DeviceNotFound",
     "DeviceStatus",
+    "DeviceSummary",
     "DuplicateDevice",
     "FieldProblem",
     "HistoryEntry",

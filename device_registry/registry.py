@@ -36,6 +36,7 @@ from device_registry.lifecycle import check_status_change
 from device_registry.positions import Positions, read_positions
 from device_registry.query import DeviceFilter, parse_selector
 from device_registry.schema import MIGRATIONS
+from device_registry.summaries import DeviceSummary, read_summaries
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import Database, IntegrityError, open_database
@@ -91,6 +92,11 @@ class Registry:
         tail = f" LIMIT {int(limit)}" if limit is not None else ""
         rows = await self.db.fetch_all(f"SELECT d.doc FROM devices d WHERE {condition} ORDER BY d.id{tail}", params)
         return _decode(rows)
+
+    async def summaries(self, where: DeviceFilter | None = None, *, after: str | None = None,
+                        limit: int | None = None) -> builtins.list[DeviceSummary]:
+        """What :meth:`list` gives, as listings show it, without building a model per device (much faster)."""
+        return await read_summaries(self.db, where, after=after, limit=limit)
 
     async def positions(self, where: DeviceFilter | None = None) -> Positions:
         """Id, kind, area and position of the devices matching ``where``, as columns, in one query."""

@@ -122,15 +122,14 @@ class Areas:
         return await self.require(area_id)
 
     async def subtree_ids(self, roots: Iterable[str]) -> frozenset[str]:
-        """The ids of ``roots`` and of every area under any of them."""
-        ids: set[str] = set()
-        for root in dict.fromkeys(roots):
-            area = await self.get(root)
-            if area is None:
-                continue
-            rows = await self.db.fetch_all(f"SELECT id FROM areas WHERE {_UNDER}", (len(area.path), area.path))
-            ids.update(str(row["id"]) for row in rows)
-        return frozenset(ids)
+        """The ids of ``roots`` and of every area under any of them (one query: every API request asks)."""
+        wanted = list(dict.fromkeys(roots))
+        if not wanted:
+            return frozenset()
+        rows = await self.db.fetch_all(
+            f"SELECT DISTINCT a.id FROM areas a JOIN areas r ON substr(a.path, 1, length(r.path)) = r.path "
+            f"WHERE r.id IN ({', '.join('?' * len(wanted))})", wanted)
+        return frozenset(str(row["id"]) for row in rows)
 
     async def timezone_of(self, area_id: str, default: str) -> str:
         """The area's own zone, else the nearest ancestor's, else ``default``."""

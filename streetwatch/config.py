@@ -211,7 +211,7 @@ class ApiSettings(BaseModel):
     approval_ttl_s: float = Field(3600.0, gt=0, description="a request nobody approves within this expires")
     requests_per_minute: int = Field(600, ge=1, description="per token, session or address; then 429")
     cookie_secure: bool = Field(True, description="session cookies only over HTTPS (browsers allow localhost)")
-    events_poll_s: float = Field(0.5, gt=0, description="how often the event stream looks for new events")
+    events_poll_s: float = Field(0.25, gt=0, description="how often the event reader looks for new events")
 
 
 class HttpGatewaySettings(BaseModel):

@@ -131,6 +131,8 @@ class _Partial:
 
 def merge_parts(rows: list[tuple[datetime, float, float, float, int]]) -> list[Bucket]:
     """Combine (start, min, max, sum, count) rows that may repeat a start into sorted buckets."""
+    if len({row[0] for row in rows}) == len(rows):  # read from one resolution only: nothing to combine
+        return [Bucket(start, low, high, total / count, count) for start, low, high, total, count in sorted(rows)]
     merged: dict[datetime, _Partial] = {}
     for start, low, high, total, count in rows:
         seen = merged.get(start)

@@ -32,6 +32,7 @@ from web import (
     routes_tasks,
 )
 from web.auth import permission_of
+from web.event_hub import running_hub
 from web.nul_guard import RefuseNul
 from web.services import open_services
 
@@ -77,8 +78,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings, chosen_clock) as services:
+        async with open_services(settings, chosen_clock) as services, running_hub(services) as hub:
             app.state.services = services
+            app.state.events = hub
             yield
 
     app = FastAPI(title="Streetwatch operator API", version=__version__, lifespan=lifespan,

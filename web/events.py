@@ -1,104 +1,102 @@
-"""``/api/v1/events``: Server-Sent Events of alert changes and command progress in the caller's areas.
+"""``/api/v1/events``: Server-Sent Events of alert changes, device online/offline and command progress.
 
 Alert changes come from the alert history that every raise, escalation, acknowledgement and clearing
-writes (by the gateway, the CLI or this API); each event's id is the history row's id, so a client that
-reconnects with ``Last-Event-ID`` gets what it missed. Command progress is a snapshot (``command`` events,
-without an id): a reconnecting client simply receives the current state. The stream polls the database every
-``api.events_poll_s``, which works the same on SQLite and PostgreSQL.
+writes (by the gateway, the CLI or this API); device changes from the log the gateway writes when a device
+goes offline or comes back. Both are read in id order by the process's :class:`web.event_hub.EventHub`,
+and each event's id is the position in both (``ALERT-DEVICE``), so a client that reconnects with
+``Last-Event-ID`` gets what it missed, from the database. Command progress is a snapshot (``command``
+events, without an id): a client receives the current state when it connects, then the changes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from people import ROOT_AREA, Permission
-from web.auth import Access, authorized, services_of
+from people import Permission
+from web.auth import Access, authorized
 from web.command_areas import commands_in_areas
 from web.errors import invalid
-from web.models import ERROR_RESPONSES, MAX_ID
+from web.event_feeds import ALERT_ROWS, CURSOR_PATTERN, DEVICE_ROWS, Cursor, Event, catch_up, last_id
+from web.event_hub import EventHub, command_frame
+from web.models import ERROR_RESPONSES
 from web.services import Services
 
 router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERROR_RESPONSES)
 KEEPALIVE_S = 15.0
-_BATCH = 500
+DISCONNECT_CHECK_S = 5.0
 _RECENT_COMMANDS = 20
 
 
-def _frame(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"
-
-
-async def _alert_changes(services: Services, access: Access, after: int) -> tuple[list[str], int]:
-    rows = await services.db.fetch_all(
-        "SELECT h.id, h.alert_id, h.at, h.event, h.severity, h.state, h.value, h.actor, h.note, a.device_id, "
-        "a.rule, a.site, a.message FROM alert_history h JOIN alerts a ON a.id = h.alert_id WHERE h.id > ? "
-        "ORDER BY h.id LIMIT ?", (after, _BATCH))
-    if not rows:
-        return [], after
-    devices = await services.registry.get_many({str(row["device_id"]) for row in rows})
-    frames = []
-    for row in rows:
-        device = devices.get(str(row["device_id"]))
-        if not access.sees((device.area if device else "") or ROOT_AREA):
-            continue
-        data = {key: row[key] for key in ("alert_id", "event", "severity", "state", "value", "actor", "note",
-                                          "rule", "site", "message")}
-        frames.append(_frame("alert", {**data, "device": row["device_id"], "at": str(row["at"])}, int(row["id"])))
-    return frames, int(rows[-1]["id"])
-
-
-async def _command_changes(services: Services, access: Access, seen: dict[int, str]) -> list[str]:
+async def _current_commands(services: Services, access: Access) -> list[str]:
     frames = []
     for command_id in await commands_in_areas(services.db, access.device_areas(), limit=_RECENT_COMMANDS):
-        progress = await services.commands.progress(command_id)
-        state = f"{progress.status}:{progress.summary}"
-        if seen.get(command_id) != state:
-            seen[command_id] = state
-            frames.append(_frame("command", {"command": command_id, "status": progress.status,
-                                             "counts": {s.value: n for s, n in progress.counts.items()},
-                                             "device_count": progress.command.device_count}))
+        frames.append(command_frame(await services.commands.progress(command_id)))
     return frames
 
 
-async def _stream(request: Request, services: Services, access: Access, after: int) -> AsyncIterator[str]:
-    seen: dict[int, str] = {}
-    idle_s = 0.0
-    poll_s = services.settings.api.events_poll_s
-    yield ": streetwatch events\n\n"
-    while not await request.is_disconnected():
-        frames, after = await _alert_changes(services, access, after)
-        frames += await _command_changes(services, access, seen)
-        for frame in frames:
+def _new(event: Event, position: Cursor) -> bool:
+    """Not given already (another process's hub, or the catch-up, may be ahead of this one's)."""
+    if event.feed == "alert":
+        return event.seq > position.alert
+    if event.feed == "device":
+        return event.seq > (position.device or 0)
+    return True
+
+
+async def _stream(request: Request, hub: EventHub, access: Access, start: Cursor) -> AsyncIterator[str]:
+    subscription, here = hub.subscribe()
+    try:
+        yield ": streetwatch events\n\n"
+        for frame in await _current_commands(hub.services, access):
             yield frame
-        idle_s = 0.0 if frames else idle_s + poll_s
-        if idle_s >= KEEPALIVE_S:  # proxies close a silent connection
-            idle_s = 0.0
-            yield ": keepalive\n\n"
-        await asyncio.sleep(poll_s)
+        for event in await catch_up(hub.services, start, here):
+            if event.visible_to(access.sees):
+                yield event.frame
+        position = Cursor(max(start.alert, here.alert), max(start.device or 0, here.device or 0))
+        quiet_s = 0.0
+        while True:
+            try:
+                batch = await asyncio.wait_for(subscription.queue.get(), DISCONNECT_CHECK_S)
+            except TimeoutError:
+                if await request.is_disconnected():
+                    return
+                quiet_s += DISCONNECT_CHECK_S
+                if quiet_s >= KEEPALIVE_S:  # proxies close a silent connection
+                    quiet_s = 0.0
+                    yield ": keepalive\n\n"
+                continue
+            if batch is None:  # too far behind: the client reconnects and catches up
+                return
+            for event in batch:
+                if _new(event, position) and event.visible_to(access.sees):
+                    yield event.frame
+    finally:
+        hub.unsubscribe(subscription)
 
 
-@router.get("/events", summary="Server-Sent Events: alert changes (resumable) and command progress",
+@router.get("/events", summary="Server-Sent Events: alert changes and device online/offline (resumable), "
+                                "command progress",
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
 async def events(request: Request,
-                 last_event_id: str | None = Header(None, description="resume after this alert event"),
-                 since: int | None = Query(None, ge=0, le=MAX_ID,
+                 last_event_id: str | None = Header(None, description="resume after this event (its id)"),
+                 since: str | None = Query(None, pattern=CURSOR_PATTERN,
                                            description="like Last-Event-ID, for clients without it"),
                  access: Access = Depends(authorized(Permission.read))) -> StreamingResponse:
-    services = services_of(request)
+    start = None
     if last_event_id is not None:
-        if not last_event_id.isdigit() or int(last_event_id) > MAX_ID:
+        start = Cursor.parse(last_event_id)
+        if start is None:
             raise invalid("Last-Event-ID", f"{last_event_id!r} is not an event id")
-        after = int(last_event_id)
     elif since is not None:
-        after = since
-    else:  # a new client starts with what happens from now on
-        after = int(await services.db.fetch_value("SELECT COALESCE(MAX(id), 0) AS last FROM alert_history"))
-    return StreamingResponse(_stream(request, services, access, after), media_type="text/event-stream",
+        start = Cursor.parse(since)
+        if start is None:
+            raise invalid("since", f"{since!r} is not an event id")
+    hub: EventHub = request.app.state.events
+    if start is None:  # a new client starts with what happens from now on (read before the answer starts)
+        start = Cursor(await last_id(hub.services.db, ALERT_ROWS), await last_id(hub.services.db, DEVICE_ROWS))
+    return StreamingResponse(_stream(request, hub, access, start), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

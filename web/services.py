@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from control import CommandStore
 from device_registry import Registry
@@ -22,6 +22,7 @@ from streetwatch.database import Database, open_database
 from streetwatch.migrations import migrate
 from telemetry_store import TelemetryStore, open_store
 from web.approvals import Approvals
+from web.geojson_cache import GeoJsonCache
 from web.preferences import MIGRATIONS as CONSOLE_MIGRATIONS
 from web.ratelimit import RateLimiter
 from web.schema import MIGRATIONS
@@ -40,6 +41,7 @@ class Services:
     approvals: Approvals
     limiter: RateLimiter
     ack_signer: AckSigner
+    geojson: GeoJsonCache = field(default_factory=GeoJsonCache)
 
     async def unit_of(self, profile: str, metric: str) -> str:
         library = await self.registry.profiles()

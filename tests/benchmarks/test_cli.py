@@ -7,7 +7,7 @@ import pytest
 from gateway.cli import main
 
 BENCHMARKS = ["store", "import", "modbus-drivers", "payload", "rules", "rules-duty", "control", "simulators", "ingest",
-              "modbus", "memory"]
+              "modbus", "memory", "api"]
 
 
 def test_bench_group_lists_every_benchmark(capsys: pytest.CaptureFixture[str]) -> None:

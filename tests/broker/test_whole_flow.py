@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import pytest
 
+from benchmarks.servers import free_port
 from control import CommandStore
 from control.model import DeliveryStatus
 from gateway.cli import main
@@ -35,7 +36,6 @@ from telemetry_store import open_store
 from tests.broker.conftest import Install
 from tests.control.conftest import MQTT_LAMP_PROFILE
 from tests.control.mqtt_device import MqttTestLamp
-from benchmarks.servers import free_port
 from tests.gateway.conftest import eventually, gateway_settings, http_get
 from tests.rules.mqtt_support import Subscriber
 

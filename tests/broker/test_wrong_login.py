@@ -11,11 +11,11 @@ from urllib.parse import quote
 
 import pytest
 
+from benchmarks.servers import free_port
 from gateway.cli import main
 from gateway.composition.runtime import Gateway, RunOptions, running
 from gateway.composition.services import default_services
 from tests.broker.conftest import Install
-from benchmarks.servers import free_port
 from tests.gateway.conftest import eventually, every_client_failed, gateway_settings, http_get
 
 pytestmark = pytest.mark.services

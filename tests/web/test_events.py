@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from queue import Empty, Queue
 
 import httpx
 import pytest
 
+from gateway.intake.records import GatewayRecords, StatusChange
+from gateway.intake.schema import MIGRATIONS as GATEWAY_MIGRATIONS
+from streetwatch.database import Database
+from streetwatch.migrations import migrate
 from tests.web.world import World
 
 pytestmark = pytest.mark.services
@@ -106,3 +110,77 @@ def test_a_bad_last_event_id_is_named(world: World) -> None:
     with world.client("viewer") as client:
         answer = client.get("/api/v1/events", headers={"Last-Event-ID": "yesterday"})
     assert answer.status_code == 422 and answer.json()["field"] == "Last-Event-ID"
+
+
+def _device_change(world: World, device_id: str, online: bool, detail: str = "") -> None:
+    async def work(db: Database) -> None:
+        await migrate(db, GATEWAY_MIGRATIONS)
+        await GatewayRecords(db).add_status_changes([StatusChange(device_id, online, world.clock.now(), "modbus",
+                                                                  detail)])
+    world.run(work)
+
+
+def _collect_until_device_stop(world: World, headers: dict[str, str], then: Callable[[], object] = lambda: None
+                               ) -> list[Event]:
+    """Alert and device events a viewer sees, with ``then`` run once connected, until the device event 'stop'."""
+    seen: list[Event] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with world.client("viewer") as client, client.stream("GET", "/api/v1/events", headers=headers) as response:
+            assert response.status_code == 200
+            ready.set()
+            for event in _events(response):
+                if event[1] in ("alert", "device"):
+                    seen.append(event)
+                if event[1] == "device" and event[2]["detail"] == "stop":
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert ready.wait(20)
+    then()
+    listener.join(30)
+    assert not listener.is_alive(), f"the stream went quiet; saw {seen}"
+    return seen
+
+
+def test_devices_going_offline_and_online_are_streamed_in_the_callers_areas_and_resumed(world: World) -> None:
+    alerts: list[int] = []
+
+    def changes() -> None:
+        _device_change(world, "LP-OUT-1", False, "outside")
+        _device_change(world, "LP-IN-1", False, "no answer to 3 polls")
+        alerts.append(world.new_alert("inside"))
+        _device_change(world, "LP-IN-1", True)
+        _device_change(world, "LP-IN-2", False, "stop")
+
+    seen = _collect_until_device_stop(world, {}, changes)
+    devices = [(e[2]["device"], e[2]["state"], e[2]["detail"]) for e in seen if e[1] == "device"]
+    assert devices == [("LP-IN-1", "offline", "no answer to 3 polls"), ("LP-IN-1", "online", ""),
+                       ("LP-IN-2", "offline", "stop")]
+    assert [e[2]["alert_id"] for e in seen if e[1] == "alert"] == alerts
+    first = next(n for n, e in enumerate(seen) if e[1] == "device")
+    assert seen[first][2]["area"] == "jingtai" and seen[first][2]["online"] is False
+    ids = [e[0] for e in seen]
+    assert all(ids) and len(set(ids)) == len(ids)
+
+    # Resume after the first device event: exactly what came after it comes again, in order.
+    last_id = seen[first][0]
+    assert last_id is not None
+    replay = _collect_until_device_stop(world, {"Last-Event-ID": last_id})
+    assert [(e[1], e[2]) for e in replay] == [(e[1], e[2]) for e in seen[first + 1:]]
+
+
+def test_resuming_from_a_position_gives_only_what_came_after_it(world: World) -> None:
+    _device_change(world, "LP-IN-1", False, "before")
+    replay_from = world.run(_positions)
+    _device_change(world, "LP-IN-1", True, "stop")
+    replay = _collect_until_device_stop(world, {"Last-Event-ID": replay_from})
+    assert [(e[1], e[2]["detail"]) for e in replay] == [("device", "stop")]
+
+
+async def _positions(db: Database) -> str:
+    alert = await db.fetch_value("SELECT COALESCE(MAX(id), 0) AS last FROM alert_history")
+    device = await db.fetch_value("SELECT COALESCE(MAX(id), 0) AS last FROM gateway_device_events")
+    return f"{alert}-{device}"

@@ -8,21 +8,14 @@ Users: ``li.wei`` (operator and duty officer of the city), ``zhang.min`` (operat
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TypeVar
 
-import httpx
-
-from benchmarks.servers import free_port
+from benchmarks.api_server import serving
 from device_registry import Registry
 from device_registry.importer import read_csv
 from people import People
@@ -90,33 +83,9 @@ async def seed(db: Database, rows: list[str]) -> None:
 @contextmanager
 def serve(database_url: str, log_path: str, **settings: str) -> Iterator[str]:
     """``streetwatch serve`` as a subprocess on a free loopback port; its base URL while it runs."""
-    port = free_port()
-    env = {**os.environ, "STREETWATCH_DATABASE_URL": database_url, "STREETWATCH_API__COOKIE_SECURE": "false",
-           "STREETWATCH_API__REQUESTS_PER_MINUTE": "100000", "STREETWATCH_API__EVENTS_POLL_S": "0.2",
-           "STREETWATCH_LOG_LEVEL": "WARNING", **settings}
-    with open(log_path, "w") as log:
-        process = subprocess.Popen([str(Path(sys.executable).with_name("streetwatch")), "serve", "--port", str(port)],
-                                   env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/login", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"streetwatch serve did not start:\n{Path(log_path).read_text()}")
-            time.sleep(0.2)
+    with serving(database_url, log_path=log_path, **{"STREETWATCH_API__REQUESTS_PER_MINUTE": "100000",
+                                                     "STREETWATCH_API__EVENTS_POLL_S": "0.2", **settings}) as (url, _):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def since(seconds: float) -> datetime:

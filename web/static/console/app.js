@@ -62,11 +62,15 @@ async function main() {
 
   let pending = null;
   const events = new EventSource("/api/v1/events");
+  const redrawSoon = () => {  // an alert or a device going offline changes a colour: redraw once the burst is over
+    clearTimeout(pending);
+    pending = setTimeout(refresh, MAP_REFRESH_AFTER_ALERT_MS);
+  };
   events.addEventListener("alert", (event) => {
     alerts.apply(JSON.parse(event.data));
-    clearTimeout(pending);  // an alert changes a device's colour: redraw once the burst is over
-    pending = setTimeout(refresh, MAP_REFRESH_AFTER_ALERT_MS);
+    redrawSoon();
   });
+  events.addEventListener("device", redrawSoon);
   events.addEventListener("command", (event) => {
     if (control) control.progress(JSON.parse(event.data));
   });
