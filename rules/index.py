@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from device_registry.device import Device
 from rules.quality_rule import QualityRuntime
 from rules.runtime import (
     AbsenceRuntime,
@@ -19,6 +18,7 @@ from rules.runtime import (
     MetricRuntime,
     Runtime,
 )
+from rules.watched import WatchedDevice
 
 
 class _Routes:
@@ -62,17 +62,17 @@ class RuleIndex:
         """Forget the cached routes of a device that changed."""
         self._routes.pop(device_id, None)
 
-    def _routes_of(self, device: Device) -> _Routes:
+    def _routes_of(self, device: WatchedDevice) -> _Routes:
         routes = self._routes.get(device.id)
         if routes is None:
             absence = tuple(rt for rt in self.absence if rt.spec.applies_to.matches(device))
             routes = self._routes[device.id] = _Routes(absence)
         return routes
 
-    def absence_for(self, device: Device) -> tuple[AbsenceRuntime, ...]:
+    def absence_for(self, device: WatchedDevice) -> tuple[AbsenceRuntime, ...]:
         return self._routes_of(device).absence
 
-    def rules_for(self, device: Device, metric: str) -> tuple[MetricRuntime, ...]:
+    def rules_for(self, device: WatchedDevice, metric: str) -> tuple[MetricRuntime, ...]:
         routes = self._routes_of(device)
         found = routes.by_metric.get(metric)
         if found is None:

@@ -181,7 +181,7 @@ def default_services(*, schedules: bool = True, on_announced: Announced | None =
     def rules(ctx: GatewayContext) -> contextlib.AbstractAsyncContextManager[RulesService]:
         return open_rules(ctx, holder.get("control"), on_announced)
 
-    return [ServiceSpec("control", control), ServiceSpec("rules", rules, needs_devices=True)]
+    return [ServiceSpec("control", control), ServiceSpec("rules", rules)]
 
 
 def open_duty(ctx: GatewayContext) -> contextlib.AbstractAsyncContextManager[DutyService]:
