@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.system import free_port
+from benchmarks.servers import free_port
 
 
 @contextmanager

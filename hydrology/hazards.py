@@ -21,7 +21,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from device_registry import Device, DeviceFilter, Registry
 from hydrology.errors import HydrologyError
@@ -113,7 +113,17 @@ def _point(row: Row) -> HazardPoint:
                        {k: float(v) for k, v in json.loads(row["levels"]).items()}, row["landmark"] or "")
 
 
-def watched_by(points: Sequence[HazardPoint], devices: Iterable[Device]) -> dict[str, HazardPoint]:
+class Tagged(Protocol):
+    """Anything with a device id and tags: a registry ``Device`` or the gateway's compact entry."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def tags(self) -> Mapping[str, str]: ...
+
+
+def watched_by(points: Sequence[HazardPoint], devices: Iterable[Tagged]) -> dict[str, HazardPoint]:
     """The hazard point each device watches (device id → point), from the devices' ``hazard`` tags."""
     by_id = {point.id: point for point in points}
     return {d.id: by_id[d.tags[HAZARD_TAG]] for d in devices if d.tags.get(HAZARD_TAG) in by_id}

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from device_registry.device import Device
 from rules.spec import ActionSpec
+from rules.watched import WatchedDevice
 
 TargetKind = Literal["device", "group", "site", "tag"]
 
@@ -55,7 +55,7 @@ class ActionRequest:
     key: str = field(default_factory=_new_key)
 
 
-def resolve_targets(spec: ActionSpec, device: Device | None, subject_key: tuple[str, str] | None = None
+def resolve_targets(spec: ActionSpec, device: WatchedDevice | None, subject_key: tuple[str, str] | None = None
                     ) -> list[CommandTarget]:
     """The targets of an action for the alerting device (or group subject ``(group_by, key)``).
 

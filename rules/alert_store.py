@@ -73,31 +73,53 @@ class AlertStore:
         the alert and plans again. Raises :class:`AlertSinkUnavailable` when the database cannot be
         reached.
         """
-        key = (t.rule, t.device_id)
-        current: OpenAlert | None
         try:
-            if key in self._open:
-                current = self._open[key]
-            elif t.event in (AlertEvent.cleared, AlertEvent.deescalated):
-                current = await self._read_open(key)
-            else:
-                current = None  # most likely none; an unfinished one makes the INSERT return nothing
-            for _ in range(_ATTEMPTS):
-                write = plan_write(current, t, rank=self._rank, time=self._time)
-                if write is None:
-                    return None
-                row = await self.db.write_then(write.sql, write.params, write.then)
-                if row is not None:
-                    alert = alert_from_row(row)
-                    self._remember(alert, key)
-                    return AlertChange(alert, write.events)
-                current = await self._read_open(key)
+            return await self._apply(self.db, t)
         except DatabaseUnavailable as exc:
             raise AlertSinkUnavailable(str(exc)) from exc
+
+    async def apply_many(self, transitions: Sequence[AlertTransition]) -> list[AlertChange | None]:
+        """Store transitions in order in one transaction: what :meth:`apply` gives for each, one commit for all.
+
+        All or none: when the database cannot be reached (:class:`AlertSinkUnavailable`) or a write
+        fails, nothing of the batch is stored. When 80,000 devices go offline at once, one commit per
+        alert kept tens of thousands of transitions waiting in memory for minutes.
+        """
+        if len(transitions) == 1:
+            return [await self.apply(transitions[0])]
+        try:
+            async with self.db.transaction() as tx:
+                return [await self._apply(tx, t) for t in transitions]
+        except BaseException as exc:
+            for t in transitions:  # what was planned in the transaction undone is not known: read it when needed
+                self._open.pop((t.rule, t.device_id), None)
+            if isinstance(exc, DatabaseUnavailable):
+                raise AlertSinkUnavailable(str(exc)) from exc
+            raise
+
+    async def _apply(self, db: Database, t: AlertTransition) -> AlertChange | None:
+        key = (t.rule, t.device_id)
+        current: OpenAlert | None
+        if key in self._open:
+            current = self._open[key]
+        elif t.event in (AlertEvent.cleared, AlertEvent.deescalated):
+            current = await self._read_open(db, key)
+        else:
+            current = None  # most likely none; an unfinished one makes the INSERT return nothing
+        for _ in range(_ATTEMPTS):
+            write = plan_write(current, t, rank=self._rank, time=self._time)
+            if write is None:
+                return None
+            row = await db.write_then(write.sql, write.params, write.then)
+            if row is not None:
+                alert = alert_from_row(row)
+                self._remember(alert, key)
+                return AlertChange(alert, write.events)
+            current = await self._read_open(db, key)
         raise AlertSinkUnavailable(f"alert {t.rule}/{t.device_id} kept changing while it was stored")
 
-    async def _read_open(self, key: tuple[str, str]) -> OpenAlert | None:
-        row = await self.db.fetch_one(
+    async def _read_open(self, db: Database, key: tuple[str, str]) -> OpenAlert | None:
+        row = await db.fetch_one(
             f"SELECT id, state, severity, peak_severity FROM alerts WHERE rule = ? AND device_id = ? "
             f"AND state IN ({_OPEN})", key)
         current = (OpenAlert(int(row["id"]), AlertState(row["state"]), sys.intern(row["severity"]),
@@ -212,6 +234,13 @@ class AlertStore:
         await self.db.execute("UPDATE alerts SET notified_state = ?, notified_severity = ? "
                               "WHERE id = ? AND state = ? AND severity = ?",
                               (state.value, severity, alert_id, state.value, severity))
+
+    async def mark_notified_many(self, alerts: Sequence[Alert]) -> None:
+        """:meth:`mark_notified` for each alert (as it is now: its state and severity), in one transaction."""
+        if alerts:
+            await self.db.executemany("UPDATE alerts SET notified_state = ?, notified_severity = ? "
+                                      "WHERE id = ? AND state = ? AND severity = ?",
+                                      [(a.state.value, a.severity, a.id, a.state.value, a.severity) for a in alerts])
 
     async def unnotified(self, since: datetime, limit: int = 200) -> list[Alert]:
         """Alerts changed since ``since`` whose subscribers have not heard of their current state."""

@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from device_registry.device import Device
 from rules.alerts import Alert, AlertEvent, AlertTransition
 from rules.durations import format_duration_s
 from rules.evidence import Evidence
 from rules.index import RuleIndex
 from rules.severity import SeverityScale
 from rules.transitions import RankChange, clear_transition, make_transition
+from rules.watched import WatchedDevice
 from streetwatch.block_faults import BlockFault
 
 FAULT_RULE = "modbus-block-refused"
@@ -38,13 +38,13 @@ DEFAULT_AFTER_S = 900.0
 class FaultPolicy:
     """For one device: how long a block may be refused before the alert, and at which rank of ``scale``."""
 
-    device: Device
+    device: WatchedDevice
     after_s: float
     scale: SeverityScale
     rank: int
 
 
-def fault_policy(device: Device | None, index: RuleIndex, scale: SeverityScale,
+def fault_policy(device: WatchedDevice | None, index: RuleIndex, scale: SeverityScale,
                  after_s: float | None) -> FaultPolicy | None:
     """The policy for ``device`` (None: not watched) from the absence rules that watch it (``after_s``: the
     window, if set)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -23,6 +23,9 @@ from streetwatch.backoff import Backoff
 from streetwatch.clock import Clock
 
 log = logging.getLogger(__name__)
+
+BATCH = 200
+"""Transitions handed to the alert sink at once at most (when that many wait)."""
 
 
 @dataclass
@@ -67,24 +70,43 @@ async def _until_taken(give: Callable[[], Awaitable[None]], unavailable: type[Ex
 
 async def deliver_transitions(queue: asyncio.Queue[AlertTransition | None], sink: AlertSink, clock: Clock,
                               stats: EngineStats) -> None:
-    """Hand each transition to ``sink`` in order until the ``None`` that ends the queue."""
+    """Hand each transition to ``sink`` in order until the ``None`` that ends the queue.
+
+    What has queued up meanwhile goes as one batch (at most :data:`BATCH`) to a sink that takes
+    batches (``apply_many``, all or none); if a batch fails otherwise than by the sink being
+    unavailable, its transitions go one by one, so one bad transition costs only itself.
+    """
 
     def retried() -> None:
         stats.sink_retries += 1
 
+    apply_many: Callable[[Sequence[AlertTransition]], Awaitable[None]] | None = getattr(sink, "apply_many", None)
     while True:
-        transition = await queue.get()
+        batch: list[AlertTransition | None] = [await queue.get()]
+        while len(batch) < BATCH and batch[-1] is not None and not queue.empty():
+            batch.append(queue.get_nowait())
         try:
-            if transition is None:
-                return
-            def apply(t: AlertTransition = transition) -> Awaitable[None]:
-                return sink.apply(t)
+            transitions = [t for t in batch if t is not None]
+            if len(transitions) > 1 and apply_many is not None:
+                def give(ts: Sequence[AlertTransition] = transitions,
+                         many: Callable[[Sequence[AlertTransition]], Awaitable[None]] = apply_many) -> Awaitable[None]:
+                    return many(ts)
 
-            what = f"alert {transition.rule}/{transition.device_id} ({transition.event})"
-            if not await _until_taken(apply, AlertSinkUnavailable, what, "the alert store", clock, retried):
-                stats.sink_errors += 1
+                what = f"a batch of {len(transitions)} alert transitions (each is tried alone next)"
+                if await _until_taken(give, AlertSinkUnavailable, what, "the alert store", clock, retried):
+                    transitions = []
+            for transition in transitions:
+                def apply(t: AlertTransition = transition) -> Awaitable[None]:
+                    return sink.apply(t)
+
+                what = f"alert {transition.rule}/{transition.device_id} ({transition.event})"
+                if not await _until_taken(apply, AlertSinkUnavailable, what, "the alert store", clock, retried):
+                    stats.sink_errors += 1
+            if batch[-1] is None:
+                return
         finally:
-            queue.task_done()
+            for _ in batch:
+                queue.task_done()
 
 
 async def deliver_actions(queue: asyncio.Queue[ActionRequest | None], commands: CommandSink | None, clock: Clock,

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 
-from device_registry.device import Device, DeviceStatus
+from device_registry.device import DeviceStatus
 from rules.actions import CommandSink
 from rules.alerts import Alert, AlertSink
 from rules.block_faults import FAULT_RULE, BlockFaults, fault_policy
@@ -40,6 +40,7 @@ from rules.runtime import AbsenceRuntime, ConditionRuntime, GroupRuntime, Runtim
 from rules.severity import SeverityScale
 from rules.tracks import Track, Tracks
 from rules.transitions import RankChange, action_requests, clear_transition, make_transition
+from rules.watched import WatchedDevice
 from streetwatch.clock import Clock
 from streetwatch.expressions import ExpressionBudgetError
 from streetwatch.readings import Reading
@@ -56,7 +57,7 @@ class RulesEngine:
     """See the module docstring. ``restore`` the open alerts after loading rules and devices."""
 
     def __init__(self, sink: AlertSink, *, clock: Clock, commands: CommandSink | None = None,
-                 rules: RuleSet | None = None, devices: Mapping[str, Device] | None = None,
+                 rules: RuleSet | None = None, devices: Mapping[str, WatchedDevice] | None = None,
                  max_reading_age_s: float = 900.0, fault_after_s: float | None = None,
                  flags: FlagRecorder | None = None) -> None:
         self._clock = clock
@@ -66,7 +67,7 @@ class RulesEngine:
         self._scale = SeverityScale()
         self._runtimes: dict[str, Runtime] = {}
         self._index = RuleIndex()
-        self._devices: dict[str, Device] = {}
+        self._devices: dict[str, WatchedDevice] = {}
         self._tracks = Tracks()
         self._latest: dict[str, dict[str, float]] = {}
         self._ruleset = RuleSet()
@@ -179,7 +180,7 @@ class RulesEngine:
         self._index.rebuild(self._runtimes)
         self._regroup_all(t, now)
 
-    def update_devices(self, devices: Mapping[str, Device]) -> None:
+    def update_devices(self, devices: Mapping[str, WatchedDevice]) -> None:
         """The registry changed: new, edited and removed devices (removed ones clear their alerts)."""
         now = self._clock.now()
         t = now.timestamp()
@@ -310,7 +311,7 @@ class RulesEngine:
             self._emit(rt, track, now, levels=(before, after), arrived=arrived)
         self._tracks.schedule(track)
 
-    def _seen(self, rt: AbsenceRuntime, device: Device, metric: str | None, t: float, now: datetime) -> None:
+    def _seen(self, rt: AbsenceRuntime, device: WatchedDevice, metric: str | None, t: float, now: datetime) -> None:
         if metric is not None and not rt.counts(metric):
             return
         rt.seen(device.id, t)
@@ -384,7 +385,7 @@ class RulesEngine:
         self._out.transition(self.disabled.disable(rt.spec, why, device_id, self._scale, next(self._counter), now))
         self.load_rules(self._ruleset)  # the same rules, less this one
 
-    def _watched(self, device_id: str) -> Device | None:
+    def _watched(self, device_id: str) -> WatchedDevice | None:
         """The device, if the rules watch it (registered, neither in maintenance nor retired)."""
         device = self._devices.get(device_id)
         return device if device is not None and device.status not in UNWATCHED else None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from device_registry.device import Device
 from rules.quality_rule import QualityRuntime
 from rules.rain_rule import RainRiseRuntime
 from rules.runtime import (
@@ -21,6 +20,7 @@ from rules.runtime import (
     Runtime,
 )
 from rules.spec import Selector
+from rules.watched import WatchedDevice
 
 
 class _Routes:
@@ -64,17 +64,17 @@ class RuleIndex:
         """Forget the cached routes of a device that changed."""
         self._routes.pop(device_id, None)
 
-    def _routes_of(self, device: Device) -> _Routes:
+    def _routes_of(self, device: WatchedDevice) -> _Routes:
         routes = self._routes.get(device.id)
         if routes is None:
             absence = tuple(rt for rt in self.absence if rt.spec.applies_to.matches(device))
             routes = self._routes[device.id] = _Routes(absence)
         return routes
 
-    def absence_for(self, device: Device) -> tuple[AbsenceRuntime, ...]:
+    def absence_for(self, device: WatchedDevice) -> tuple[AbsenceRuntime, ...]:
         return self._routes_of(device).absence
 
-    def rules_for(self, device: Device, metric: str) -> tuple[MetricRuntime, ...]:
+    def rules_for(self, device: WatchedDevice, metric: str) -> tuple[MetricRuntime, ...]:
         routes = self._routes_of(device)
         found = routes.by_metric.get(metric)
         if found is None:
@@ -94,5 +94,5 @@ def _keys(selector: Selector) -> list[tuple[str, str]]:
     return [("profile", p) for p in selector.profiles] if selector.profiles else [("any", "")]
 
 
-def _reads(rt: MetricRuntime, device: Device) -> bool:
+def _reads(rt: MetricRuntime, device: WatchedDevice) -> bool:
     return rt.matches(device) if isinstance(rt, RainRiseRuntime) else rt.spec.applies_to.matches(device)

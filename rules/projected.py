@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import math
 
-from device_registry.device import Device
 from rules.evidence import Evidence
 from rules.levels import Levels, effective_levels
 from rules.projection import FitWindow, Projection
 from rules.severity import SeverityScale
 from rules.spec import ProjectedRule
+from rules.watched import WatchedDevice
 from streetwatch.figures import show
 from streetwatch.readings import Reading
 
@@ -52,14 +52,14 @@ class ProjectedRuntime:
         self._levels.pop(device_id, None)
         self._windows.pop(device_id, None)
 
-    def levels_for(self, device: Device) -> Levels:
+    def levels_for(self, device: WatchedDevice) -> Levels:
         levels = self._levels.get(device.id)
         if levels is None:
             own = device.thresholds.get(self.spec.metric) if self.spec.device_thresholds else None
             levels = self._levels[device.id] = effective_levels(self.scale, "above", self.spec.levels, own)
         return levels
 
-    def evaluate(self, device: Device, reading: Reading, previous: int) -> Evidence | None:
+    def evaluate(self, device: WatchedDevice, reading: Reading, previous: int) -> Evidence | None:
         spec = self.spec
         window = self._windows.get(device.id)
         if window is None:

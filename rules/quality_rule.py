@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from device_registry.device import Device
 from rules.evidence import Evidence
 from rules.flag_log import FlagRecorder
 from rules.quality import QualityChecker
 from rules.severity import SeverityScale
 from rules.spec import QualityRule
+from rules.watched import WatchedDevice
 from streetwatch.figures import show
 from streetwatch.readings import Reading
 
@@ -51,7 +51,7 @@ class QualityRuntime:
     def device_changed(self, device_id: str) -> None:
         self._devices.pop(device_id, None)  # its floor or ceiling may have changed
 
-    def _faults(self, device: Device) -> _Faults:
+    def _faults(self, device: WatchedDevice) -> _Faults:
         faults = self._devices.get(device.id)
         if faults is None:
             own = device.thresholds.get(self.spec.metric, {})
@@ -60,7 +60,7 @@ class QualityRuntime:
             faults = self._devices[device.id] = _Faults(checker)
         return faults
 
-    def evaluate(self, device: Device, reading: Reading, previous: int) -> Evidence | None:
+    def evaluate(self, device: WatchedDevice, reading: Reading, previous: int) -> Evidence | None:
         spec = self.spec
         faults = self._faults(device)
         t = reading.ts.timestamp()

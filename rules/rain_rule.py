@@ -20,17 +20,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from device_registry.device import Device
 from rules.durations import format_duration_s
 from rules.evidence import Evidence
 from rules.severity import SeverityScale
 from rules.spec import RainRiseRule, Selector
+from rules.watched import WatchedDevice
 from rules.windows import SampleWindow
 from streetwatch.figures import show
 from streetwatch.readings import Reading
 
 
-def district_keys(device: Device, by: str) -> tuple[str, ...]:
+def district_keys(device: WatchedDevice, by: str) -> tuple[str, ...]:
     """The districts a device is in: its area, site, groups, or the value of one tag."""
     if by == "area":
         return (device.area,)  # '' is the whole city: a fleet without areas is one district
@@ -68,7 +68,7 @@ class RainRiseRuntime:
         self._by_district: dict[str, set[str]] = {}
         self._levels: dict[str, SampleWindow] = {}
 
-    def matches(self, device: Device) -> bool:
+    def matches(self, device: WatchedDevice) -> bool:
         """Whether the rule reads this device at all: a level gauge or a rain gauge."""
         return self.spec.applies_to.matches(device) or self.spec.rain_from.matches(device)
 
@@ -79,7 +79,7 @@ class RainRiseRuntime:
             for district in gauge.districts:
                 self._by_district.get(district, set()).discard(device_id)
 
-    def evaluate(self, device: Device, reading: Reading, previous: int) -> Evidence | None:
+    def evaluate(self, device: WatchedDevice, reading: Reading, previous: int) -> Evidence | None:
         spec = self.spec
         t = reading.ts.timestamp()
         if reading.metric == spec.rain_metric and spec.rain_from.matches(device):
@@ -129,7 +129,7 @@ class RainRiseRuntime:
                 best = DistrictRain(intensity, gauge_id)
         return best
 
-    def _rained(self, device: Device, t: float, intensity: float) -> None:
+    def _rained(self, device: WatchedDevice, t: float, intensity: float) -> None:
         gauge = self._rain.get(device.id)
         if gauge is None:
             gauge = self._rain[device.id] = _RainGauge(self.spec.intensity_window_s)
@@ -142,7 +142,7 @@ class RainRiseRuntime:
             gauge.districts = districts
         gauge.window.add(t, intensity)
 
-    def _wettest(self, device: Device, t: float) -> tuple[str, DistrictRain]:
+    def _wettest(self, device: WatchedDevice, t: float) -> tuple[str, DistrictRain]:
         found = ("", DistrictRain(None, None))
         for district in district_keys(device, self.spec.district_by):
             rain = self.district_rain(district, t)

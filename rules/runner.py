@@ -28,7 +28,6 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from device_registry.device import Device
 from rules.actions import CommandSink
 from rules.alert_store import AlertStore
 from rules.alerts import HazardPlace
@@ -38,6 +37,7 @@ from rules.loader import SHIPPED_RULES_DIR, RuleSet, check_rule_paths, load_rule
 from rules.notifier import Notifier
 from rules.service import AlertService, Announced
 from rules.sources import RULE_FILE_SUFFIXES
+from rules.watched import WatchedDevice
 from streetwatch.block_faults import BlockFault
 from streetwatch.clock import Clock
 from streetwatch.config import Settings
@@ -77,7 +77,7 @@ class RulesService:
         *,
         clock: Clock,
         mqtt: MqttTransport | None,
-        devices: Mapping[str, Device] | None = None,
+        devices: Mapping[str, WatchedDevice] | None = None,
         commands: CommandSink | None = None,
         rules_dir: Path | None = None,
         tick_interval_s: float = 1.0,
@@ -180,7 +180,7 @@ class RulesService:
         """A Modbus device refuses a register block at every poll, or answers it again (a device fault alert)."""
         self.engine.faults.observe(fault, self._clock.now())
 
-    def update_devices(self, devices: Mapping[str, Device]) -> None:
+    def update_devices(self, devices: Mapping[str, WatchedDevice]) -> None:
         self._devices = devices
         self.engine.update_devices(devices)
 

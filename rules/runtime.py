@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 
-from device_registry.device import Device
 from rules.durations import format_duration_s
 from rules.evidence import Evidence
 from rules.flag_log import FlagRecorder
@@ -32,6 +31,7 @@ from rules.spec import (
     RuleSpec,
     ThresholdRule,
 )
+from rules.watched import WatchedDevice
 from rules.windows import SampleWindow, TransitionCounter
 from streetwatch.expressions import Expression, ExpressionBudgetError, ExpressionError
 from streetwatch.figures import show
@@ -51,7 +51,7 @@ class ThresholdRuntime:
     def device_changed(self, device_id: str) -> None:
         self._levels.pop(device_id, None)
 
-    def levels_for(self, device: Device) -> Levels:
+    def levels_for(self, device: WatchedDevice) -> Levels:
         levels = self._levels.get(device.id)
         if levels is None:
             own = device.thresholds.get(self.spec.metric) if self.spec.device_thresholds else None
@@ -62,7 +62,7 @@ class ThresholdRuntime:
     def forget(self, device_id: str) -> None:
         self._levels.pop(device_id, None)
 
-    def evaluate(self, device: Device, reading: Reading, previous: int) -> Evidence | None:
+    def evaluate(self, device: WatchedDevice, reading: Reading, previous: int) -> Evidence | None:
         levels = self.levels_for(device)
         if not levels.thresholds:
             return None
@@ -90,7 +90,7 @@ class RateRuntime:
     def forget(self, device_id: str) -> None:
         self._windows.pop(device_id, None)
 
-    def evaluate(self, device: Device, reading: Reading, previous: int) -> Evidence | None:
+    def evaluate(self, device: WatchedDevice, reading: Reading, previous: int) -> Evidence | None:
         spec = self.spec
         window = self._windows.get(device.id)
         if window is None:
@@ -139,7 +139,8 @@ class ConditionRuntime:
             self._windows[key] = window
         return window
 
-    def evaluate(self, device: Device, reading: Reading, latest: Mapping[str, float], at: datetime) -> Evidence | None:
+    def evaluate(self, device: WatchedDevice, reading: Reading, latest: Mapping[str, float],
+                 at: datetime) -> Evidence | None:
         t = reading.ts.timestamp()
         for name, spec in self.spec.windows.items():
             if spec.metric == reading.metric:
@@ -165,7 +166,8 @@ class ConditionRuntime:
 
         return Evidence(self.rank if result else 0, reading.metric, reading.value, None, message, values)
 
-    def _value_of(self, name: str, device: Device, latest: Mapping[str, float], at: datetime) -> float | bool | None:
+    def _value_of(self, name: str, device: WatchedDevice, latest: Mapping[str, float],
+                  at: datetime) -> float | bool | None:
         if name in self.spec.windows:
             spec = self.spec.windows[name]
             window = self._windows.get((device.id, name))
@@ -248,7 +250,7 @@ class GroupRuntime:
         for ranks in self.members.values():
             ranks.pop(device_id, None)
 
-    def keys_of(self, device: Device) -> list[str]:
+    def keys_of(self, device: WatchedDevice) -> list[str]:
         by = self.spec.group_by
         if by == "site":
             keys = [device.site] if device.site else []

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from rules.alert_store import AlertStore
-from rules.alerts import Alert, AlertEvent, AlertState, AlertTransition, HazardPlace
+from rules.alerts import Alert, AlertChange, AlertEvent, AlertState, AlertTransition, HazardPlace
 from rules.errors import AlertSinkUnavailable, NotificationError
 from rules.notifier import Notifier
 from streetwatch.clock import Clock
@@ -73,12 +73,44 @@ class AlertService:
             return
         await self._announce(change.alert, change.event, transition)
 
+    async def apply_many(self, transitions: Sequence[AlertTransition]) -> None:
+        """:meth:`apply` for transitions in order: stored in one transaction, announced together (each
+        QoS 1 publish in flight at once, in order on the wire), marked notified in one write."""
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(self.announce_unstored_after_s, self._start_all_unstored, transitions)
+        try:
+            changes = await self.store.apply_many(transitions)
+        except AlertSinkUnavailable:
+            self._start_all_unstored(transitions)
+            raise
+        finally:
+            timer.cancel()
+        told: list[Alert] = []
+        to_announce: list[tuple[AlertChange, AlertTransition]] = []
+        for transition, change in zip(transitions, changes, strict=True):
+            unstored = self._unstored.pop(transition.seq, None)
+            if change is None:
+                continue
+            if unstored is not None and await unstored:  # subscribers heard of it already
+                told.append(change.alert)
+            else:
+                to_announce.append((change, transition))
+        announced = await asyncio.gather(*(self._announce(change.alert, change.event, transition, mark=False)
+                                           for change, transition in to_announce))
+        told += [change.alert for (change, _), done in zip(to_announce, announced, strict=True) if done]
+        await self.store.mark_notified_many(told)
+
+    def _start_all_unstored(self, transitions: Sequence[AlertTransition]) -> None:
+        for transition in transitions:
+            self._start_unstored(transition)
+
     def _start_unstored(self, transition: AlertTransition) -> None:
         if self.notifier is not None and transition.seq not in self._unstored:
             self._unstored[transition.seq] = asyncio.get_running_loop().create_task(
                 self._announce_unstored(transition), name=f"announce unstored alert {transition.seq}")
 
-    async def _announce(self, alert: Alert, event: AlertEvent, transition: AlertTransition | None = None) -> bool:
+    async def _announce(self, alert: Alert, event: AlertEvent, transition: AlertTransition | None = None, *,
+                        mark: bool = True) -> bool:
         if alert.notified or self.notifier is None:
             return False
         try:
@@ -93,7 +125,8 @@ class AlertService:
         self._failing = False
         if self._on_announced is not None:
             self._on_announced(transition, alert)
-        await self.store.mark_notified(alert.id, alert.state, alert.severity)
+        if mark:
+            await self.store.mark_notified(alert.id, alert.state, alert.severity)
         return True
 
     async def _announce_unstored(self, t: AlertTransition) -> bool:

@@ -26,8 +26,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from device_registry.device import Device
 from rules.durations import DurationS
+from rules.watched import WatchedDevice
 
 RULE_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 CLEARED = "cleared"
@@ -51,7 +51,7 @@ class Selector(_Spec):
     groups: tuple[str, ...] = ()
     devices: tuple[str, ...] = ()
 
-    def matches(self, device: Device) -> bool:
+    def matches(self, device: WatchedDevice) -> bool:
         if self.kinds and device.kind not in self.kinds:
             return False
         if self.profiles and device.profile not in self.profiles:

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 
-from device_registry.device import Device
 from rules.actions import ActionRequest, resolve_targets
 from rules.alerts import Alert, AlertEvent, AlertLocation, AlertTransition
 from rules.evidence import Evidence
 from rules.severity import SeverityScale
 from rules.spec import CLEARED, ActionSpec
 from rules.task_actions import is_task
+from rules.watched import WatchedDevice
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class RankChange:
 _NO_CONTEXT: Mapping[str, float] = MappingProxyType({})
 
 
-def make_transition(seq: int, rule: str, subject: str, *, device: Device | None, evidence: Evidence,
+def make_transition(seq: int, rule: str, subject: str, *, device: WatchedDevice | None, evidence: Evidence,
                     change: RankChange, now: datetime, message: str, arrived: float | None = None
                     ) -> AlertTransition:
     """The transition for ``subject``: a device, or ``site:<name>``-style for a group rule."""
@@ -74,7 +74,7 @@ def clear_transition(seq: int, alert: Alert, now: datetime, why: str) -> AlertTr
         location=alert.location, metric=alert.metric, value=alert.value, threshold=alert.threshold, message=why)
 
 
-def action_requests(rule: str, actions: Sequence[ActionSpec], device: Device | None, transition: AlertTransition,
+def action_requests(rule: str, actions: Sequence[ActionSpec], device: WatchedDevice | None, transition: AlertTransition,
                     change: RankChange) -> tuple[list[ActionRequest], list[ActionSpec]]:
     """The commands ``transition`` triggers, and the actions that found no target."""
     requests: list[ActionRequest] = []

@@ -48,6 +48,7 @@ from device_drivers.errors import (
     ModbusExceptionResponse,
     StaleResponse,
 )
+from device_drivers.modbus.connecting import connect_client
 from device_drivers.modbus.endpoint import BusSettings, Endpoint
 from device_drivers.modbus.replies import describe_bad_pdu
 from device_registry.profile import RegisterTable
@@ -94,6 +95,7 @@ class ModbusBus:
         self.timeout_s = self.settings.timeout_s
         self._connect_timeout_s, self._pause_s, self._quiet_s = self.settings.resolve(endpoint)
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+        self._unconnected: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None  # a connect failed
         self._lock = asyncio.Lock()
         self._open = False
         self._ready_at = 0.0  # monotonic time before which no frame may be sent
@@ -119,6 +121,7 @@ class ModbusBus:
                         tb: TracebackType | None) -> None:
         self._open = False
         self._close()
+        self._unconnected = None
 
     @property
     def connected(self) -> bool:
@@ -199,15 +202,21 @@ class ModbusBus:
         if self._client is not None and self._client.connected:
             return self._client
         self._close()
-        self._client = client = self._new_client()
-        self._guard_decoding(client)
+        client, self._unconnected = self._unconnected, None
+        if client is None:
+            client = self._new_client()
+            self._guard_decoding(client)
+        self._client = client
         try:
             async with asyncio.timeout(self._connect_timeout_s):
-                ok = await client.connect()
-        except TimeoutError:
+                ok = await connect_client(client)
+        except (TimeoutError, OSError):
             ok = False
         if not ok:
             self._close()
+            # It never had a connection, so no frame or state of one: the next attempt takes it again. (A
+            # new client per attempt left about 4 kB of cyclic garbage each, hundreds of attempts a second.)
+            self._unconnected = client
             where = self.endpoint.serial_port if self.endpoint.kind == "rtu" else f"{self.endpoint.host}:" \
                 f"{self.endpoint.port}"
             raise ConnectionFailed(f"cannot connect to {where} (refused, unreachable or no such port)",

@@ -167,7 +167,7 @@ async def run_demo(base: Settings, *, duration_s: float | None, scenario: Scenar
         async with Fleet(scenario, mqtt_url=mqtt_url, lamp_initial_dim_pct=60) as fleet:
             await _register(settings, fleet)
             gateway = Gateway(settings, services=default_services(),
-                              options=RunOptions(keep_devices=True, registry_check_s=2.0))
+                              options=RunOptions(registry_check_s=2.0))
             started = time.monotonic()
             fleet_task = asyncio.create_task(fleet.run(), name="demo-fleet")
             gateway_task = asyncio.create_task(gateway.run(), name="demo-gateway")

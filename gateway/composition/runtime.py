@@ -17,7 +17,7 @@ runs as a task if it has ``async def run()``, and what its ``problems()`` lists 
 shows in ``/health`` and the ``streetwatch_service_problems`` metric::
 
     ServiceSpec("rules", lambda ctx: RulesService(ctx.db, ctx.settings, clock=ctx.clock, mqtt=ctx.mqtt,
-                                                  devices=ctx.directory.devices), needs_devices=True)
+                                                  devices=ctx.directory.devices))
 
 ``gateway/composition/services.py`` lists the services ``streetwatch run`` composes.
 
@@ -85,14 +85,10 @@ class GatewayContext:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """A service to compose: ``open(ctx)`` gives an async context manager (see the module doc).
-
-    ``needs_devices``: the service reads whole devices from ``ctx.directory.devices``.
-    """
+    """A service to compose: ``open(ctx)`` gives an async context manager (see the module doc)."""
 
     name: str
     open: Callable[[GatewayContext], AbstractAsyncContextManager[Any]]
-    needs_devices: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,7 +99,6 @@ class RunOptions:
     registry_check_s: float = 2.0
     stop_timeout_s: float = 9.0
     journal_fsync_interval_s: float = 0.005
-    keep_devices: bool = False  # keep whole Device objects (directory.devices) for services that need them
     max_backoff_s: float = 300.0  # a Modbus device offline is retried at most this far apart
 
 
@@ -246,9 +241,7 @@ class Gateway:
         self.store = store
         registry = Registry(db, profiles_dir=settings.profiles_dir, clock=self.clock)
         self.water = DailyReports(SectionStore(db), registry, store, settings.zone)
-        keep_devices = options.keep_devices or any(spec.needs_devices for spec in self.services)
-        self.directory = directory = DeviceDirectory(registry, check_interval_s=options.registry_check_s,
-                                                     keep_devices=keep_devices)
+        self.directory = directory = DeviceDirectory(registry, check_interval_s=options.registry_check_s)
         await directory.load()
         records = GatewayRecords(db)
         self.recorder = recorder = Recorder(records, clock=self.clock)

@@ -218,7 +218,7 @@ def default_services(*, schedules: bool = True, on_announced: Announced | None =
             opened_rules["rules"] = service
             yield service
 
-    return [ServiceSpec("control", control), ServiceSpec("rules", rules, needs_devices=True)]
+    return [ServiceSpec("control", control), ServiceSpec("rules", rules)]
 
 
 def open_duty(ctx: GatewayContext, rules: dict[str, RulesService] | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.intake.device_state import DeviceState
-from gateway.intake.directory import DeviceEntry
+from gateway.intake.entry import DeviceEntry
 
 
 def describe_device(entry: DeviceEntry, state: DeviceState | None) -> dict[str, Any]:

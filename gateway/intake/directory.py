@@ -1,8 +1,9 @@
 """The devices the running gateway serves, kept current from the registry without a restart.
 
-A gateway may serve 100,000 devices, so it does not keep every :class:`~device_registry.Device`
-(about 2.7 kB each as a pydantic model): a :class:`DeviceEntry` holds what the intake and the
-poller need (about 0.3 kB). Devices sharing a serial line or converter share one ``Endpoint``.
+A gateway may serve 100,000 devices, so it does not keep every :class:`~device_registry.Device`:
+a :class:`~gateway.intake.entry.DeviceEntry` holds what the intake, the poller and the rules engine
+read (about 0.2 kB), its equal parts shared. Devices sharing a serial line or converter share one
+``Endpoint``.
 
 Every ``check_interval_s`` the directory asks the registry's revision (one cheap query); when it
 moved, it reads the devices again page by page and decodes only documents that changed, so a
@@ -17,34 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 
-from device_drivers.modbus import Endpoint
-from device_registry import Device, DeviceStatus, Profile, ProfileLibrary, Registry, Transport, UnknownProfile
-from gateway.intake.compact import DeviceCompactor
+from device_registry import Device, DeviceStatus, Profile, ProfileLibrary, Registry, UnknownProfile
+from gateway.intake.entry import DeviceEntry, EntryMaker
 from streetwatch.database import DatabaseError
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 500
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceEntry:
-    """What the gateway keeps of a registered device."""
-
-    id: str
-    kind: str
-    profile: str
-    status: DeviceStatus
-    transport: Transport
-    poll_interval_s: float
-    endpoint: Endpoint | None = None  # Modbus devices only
-    unit: int = 0
-
-    @property
-    def is_modbus(self) -> bool:
-        return self.endpoint is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,43 +44,24 @@ class DirectoryChange:
 Listener = Callable[[DirectoryChange], None]
 
 
-@dataclass
-class _Interner:
-    """One shared object per distinct text or endpoint (100,000 lamps name one profile)."""
-
-    texts: dict[str, str] = field(default_factory=dict)
-    endpoints: dict[Endpoint, Endpoint] = field(default_factory=dict)
-
-    def text(self, value: str) -> str:
-        return self.texts.setdefault(value, value)
-
-    def endpoint(self, value: Endpoint) -> Endpoint:
-        return self.endpoints.setdefault(value, value)
-
-
 class DeviceDirectory:
     """Registered devices (retired ones left out) and their profiles, reloaded when the registry changes.
 
-    ``keep_devices``: also keep the whole :class:`Device` of each (:attr:`devices`), for services
-    that need thresholds, groups and tags; their equal parts shared (gateway.intake.compact), it costs
-    about 1.2 kB per device.
+    :attr:`devices` is a read-only view of the entries by id, as the rules engine reads them.
     """
 
-    def __init__(self, registry: Registry, *, check_interval_s: float = 2.0, keep_devices: bool = False,
-                 page_size: int = PAGE_SIZE) -> None:
+    def __init__(self, registry: Registry, *, check_interval_s: float = 2.0, page_size: int = PAGE_SIZE) -> None:
         self.registry = registry
         self.check_interval_s = check_interval_s
-        self.keep_devices = keep_devices
         self.page_size = page_size
         self.revision: int | None = None
-        self.devices: dict[str, Device] = {}
         self._entries: dict[str, DeviceEntry] = {}
+        self.devices: Mapping[str, DeviceEntry] = MappingProxyType(self._entries)
         self._hashes: dict[str, int] = {}
         self._profiles: dict[str, Profile | None] = {}
         self._library: ProfileLibrary | None = None
         self._listeners: list[Listener] = []
-        self._intern = _Interner()
-        self._compactor = DeviceCompactor()
+        self._maker = EntryMaker()
         self._failing = False
         self._check_now = asyncio.Event()
 
@@ -155,7 +119,7 @@ class DeviceDirectory:
                 if self._hashes.get(device_id) == digest:
                     continue
                 self._hashes[device_id] = digest
-                self._apply(Device.model_validate_json(doc), added, changed, removed)
+                self._apply(Device.model_validate_json(doc), device_id, added, changed, removed)
             after = str(rows[-1]["id"])
             await asyncio.sleep(0)  # let the intake run between pages
         for device_id in [d for d in self._hashes if d not in seen]:
@@ -170,32 +134,19 @@ class DeviceDirectory:
                 listener(change)
         return change
 
-    def _apply(self, device: Device, added: list[DeviceEntry], changed: list[DeviceEntry],
+    def _apply(self, device: Device, device_id: str, added: list[DeviceEntry], changed: list[DeviceEntry],
                removed: list[str]) -> None:
         if device.status is DeviceStatus.retired:
             self._drop(device.id, removed)
             return
-        entry = self._entry(device)
-        before = self._entries.get(device.id)
-        self._entries[device.id] = entry
-        if self.keep_devices:
-            self.devices[device.id] = self._compactor.compact(device)
+        entry = self._maker.entry(device, device_id)
+        before = self._entries.get(entry.id)
+        self._entries[entry.id] = entry
         (added if before is None else changed).append(entry)
 
     def _drop(self, device_id: str, removed: list[str]) -> None:
-        self.devices.pop(device_id, None)
         if self._entries.pop(device_id, None) is not None:
             removed.append(device_id)
-
-    def _entry(self, device: Device) -> DeviceEntry:
-        intern = self._intern.text
-        endpoint: Endpoint | None = None
-        unit = 0
-        if device.transport.is_modbus:
-            endpoint = self._intern.endpoint(Endpoint.of(device.address))  # type: ignore[arg-type]
-            unit = int(device.address.unit)  # type: ignore[union-attr]
-        return DeviceEntry(device.id, intern(device.kind), intern(device.profile), device.status, device.transport,
-                           device.poll_interval_s, endpoint, unit)
 
     # -- watching --------------------------------------------------------------------------------
 

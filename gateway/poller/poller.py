@@ -32,7 +32,8 @@ from device_drivers.errors import DriverError
 from device_drivers.modbus import BusPool, DeviceSample, read_device
 from gateway.intake.decode import encode_poll
 from gateway.intake.device_state import DeviceStates
-from gateway.intake.directory import DeviceDirectory, DeviceEntry, DirectoryChange
+from gateway.intake.directory import DeviceDirectory, DirectoryChange
+from gateway.intake.entry import DeviceEntry
 from gateway.intake.fanout import Fanout
 from gateway.intake.journal import Journal, JournalFull, Source
 from gateway.intake.pipeline import StorePipeline
@@ -122,7 +123,8 @@ class ModbusPoller:
             self._targets.pop(device_id, None)
         for entry in entries:
             before = self._targets.get(entry.id)
-            if before is not None and before.entry == entry:
+            if before is not None and before.entry.polled_as == entry.polled_as:
+                before.entry = entry  # e.g. a tag or the site changed: its polls go on as planned
                 continue
             target = _Target(entry, now + self.rng.uniform(0.0, entry.poll_interval_s))
             self._targets[entry.id] = target

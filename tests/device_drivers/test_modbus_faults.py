@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import time
 
@@ -160,6 +161,28 @@ async def test_nothing_listening_is_connection_failed() -> None:
     async with rtu:
         with pytest.raises(ConnectionFailed, match="/dev/does-not-exist"):
             await rtu.read_registers(1, INPUT, 0, 1)
+
+
+@pytest.mark.parametrize("bus_kind", ["tcp", "rtu-over-tcp"])
+async def test_a_refused_connection_leaves_no_garbage_and_the_device_is_read_once_it_listens(
+        bus_kind: BusKind, lamp: Profile) -> None:
+    # 80,000 devices behind unreachable converters: hundreds of refused connections a second, each of
+    # which left its error, traceback and client in a reference cycle of about 9 kB (issue #21).
+    port = free_port()
+    async with ModbusBus(Endpoint(bus_kind, host="127.0.0.1", port=port), BusSettings(timeout_s=0.5)) as bus:
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(20):
+                with pytest.raises(ConnectionFailed, match="cannot connect"):
+                    await bus.read_registers(1, INPUT, 0, 1)
+            assert gc.collect() == 0
+        finally:
+            gc.enable()
+        async with ModbusSimServer({1: lamp}, kind=bus_kind, port=port) as server:
+            load(server, 1)
+            assert await bus.read_registers(1, INPUT, 0, 1) == [2314]
+            assert bus.connected
 
 
 async def test_garbage_on_the_serial_line_is_a_framing_error(serial_pair: SerialPair, lamp: Profile) -> None:

@@ -54,7 +54,7 @@ def services(held: dict[str, object]) -> list[ServiceSpec]:
             held["rules"] = service
             yield service
 
-    return [ServiceSpec("control", control), ServiceSpec("rules", rules, needs_devices=True)]
+    return [ServiceSpec("control", control), ServiceSpec("rules", rules)]
 
 
 async def test_a_rule_action_raised_during_an_outage_is_carried_out_once_after_it(

@@ -52,14 +52,14 @@ async def test_a_service_is_composed_in_a_few_lines(tmp_path: Path) -> None:
 
     async with lamp_servers(1) as (server,):
         await register(url, [modbus_device("LP-0", server.port, interval_s=0.1)])
-        spec = ServiceSpec("rules", open_rules, needs_devices=True)
+        spec = ServiceSpec("rules", open_rules)
         gateway = Gateway(gateway_settings(tmp_path, url), services=[spec], options=RunOptions(mqtt=False))
         async with running(gateway):
             (rules,) = services
             await eventually(lambda: len(rules.readings) >= 24 and rules.ticks > 2, what="readings and ticks")
             assert rules.status == [("LP-0", True)]
             assert {r.metric for r in rules.readings} >= {"power_w", "supply_voltage_v"}
-            assert rules.ctx.directory.devices["LP-0"].poll_interval_s == 0.1  # whole devices, as asked
+            assert rules.ctx.directory.devices["LP-0"].poll_interval_s == 0.1
     assert rules.closed
 
 
@@ -78,7 +78,7 @@ async def test_a_rule_file_with_mistakes_is_left_out_and_shown_in_health_and_met
     api, metrics = free_port(), free_port()
     settings = gateway_settings(tmp_path, url, mqtt_url, api_port=api, metrics_port=metrics)
     settings = settings.model_copy(update={"rules_dir": rules_dir})
-    spec = ServiceSpec("rules", lambda ctx: open_rules(ctx, None), needs_devices=True)
+    spec = ServiceSpec("rules", lambda ctx: open_rules(ctx, None))
     gateway = Gateway(settings, services=[spec], options=RunOptions(modbus=False))
     async with running(gateway):
         async def served() -> bool:
