@@ -168,6 +168,35 @@ def rewrite_section(document: str, section: str) -> str:
     return document[:start + len(BEGIN)] + "\n" + section.strip() + "\n" + document[end:]
 
 
+def section_rows(document: str) -> dict[tuple[str, str], str]:
+    """The table rows of the generated section, by (benchmark, figure): what an earlier check wrote."""
+    start, end = document.find(BEGIN), document.find(END)
+    rows = {}
+    for line in document[start + len(BEGIN):end].splitlines() if 0 <= start < end else []:
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 6 and cells[0] not in ("benchmark", "---"):
+            rows[(cells[0], cells[1])] = line.strip()
+    return rows
+
+
+def merged_section(verdicts: Sequence[Verdict], stamps: Mapping[str, str], budgets: Sequence[Budget],
+                   earlier: Mapping[tuple[str, str], str]) -> str:
+    """The generated section: this run's rows, and for each budget this run did not measure (``--only``)
+    the row an earlier check wrote, with its own date and commit. Rows follow the budgets file."""
+    fresh = dict(zip([v.budget for v in verdicts], table(verdicts, stamps).splitlines()[2:], strict=True))
+    rows = []
+    for budget in budgets:
+        row = fresh.get(budget, earlier.get((budget.benchmark, budget.figure)))
+        if row is not None and row not in rows:
+            rows.append(row)
+    met = sum(1 for row in rows if "| ok |" in row)
+    header = table([]).splitlines()
+    return ("Written by `streetwatch bench check --write-docs` from the check's own output: each row's figure "
+            "was measured on the date and at the commit in its last column (load: the 1-minute load average "
+            f"when its benchmark started; `+changes`: uncommitted changes). {met} of {len(rows)} budgets met "
+            "(benchmarks/budgets.toml).\n\n" + "\n".join(header + rows))
+
+
 def _commit(root: Path) -> str:
     result = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             check=False)
@@ -213,9 +242,8 @@ def run(*, only: Sequence[str], budgets_file: Path, write_docs: Path | None, log
     print(f"{len(verdicts) - len(missed)} of {len(verdicts)} budgets met" + (
         "; missed: " + ", ".join(f"{v.budget.benchmark}.{v.budget.figure}" for v in missed) if missed else ""))
     if write_docs is not None:
-        section = (f"`streetwatch bench check` on {time.strftime('%Y-%m-%d %H:%M %Z')}, commit {_commit(root)}, "
-                   f"{len(verdicts) - len(missed)} of {len(verdicts)} budgets met (budgets: benchmarks/budgets.toml; "
-                   "load = the 1-minute load average when each benchmark started):\n\n" + table(verdicts, stamps))
-        write_docs.write_text(rewrite_section(write_docs.read_text(), section))
+        document = write_docs.read_text()
+        section = merged_section(verdicts, stamps, budgets, section_rows(document))
+        write_docs.write_text(rewrite_section(document, section))
         print(f"{write_docs} rewritten")
     return 1 if missed else 0

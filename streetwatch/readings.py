@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """One metric of one device at one instant. ``ts`` is timezone-aware (UTC inside Streetwatch).
 
     Metric names carry their unit: ``water_level_mm``, ``power_w``, ``dissolved_oxygen_mg_l``.
+
+    Immutable, as a frozen dataclass would be, and made at every reading the gateway takes in: a
+    named tuple is made in less than half the time of a frozen dataclass (issue #21).
     """
 
     device_id: str

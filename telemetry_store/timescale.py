@@ -25,9 +25,10 @@ from streetwatch.figures import show
 from streetwatch.readings import Reading
 from telemetry_store import timescale_sql as sql
 from telemetry_store.contract import TABLES, TelemetryStore, retention_keep, split_by_watermark
+from telemetry_store.copy_batch import EncodedBatch, encode_batch
 from telemetry_store.errors import StoreError, StoreUnavailable
 from telemetry_store.keys import KeyCache, KeyMap
-from telemetry_store.latest_batch import COPY_LATEST, Row, encode_latest
+from telemetry_store.latest_batch import COPY_LATEST
 from telemetry_store.model import (
     EPOCH,
     Bucket,
@@ -127,39 +128,37 @@ class TimescaleStore(TelemetryStore):
         if not readings:
             return
         async with self._connection() as conn:
-            await self._write_rows(conn, await self._rows(conn, readings))
+            await self._write_batch(conn, readings)
 
-    async def _rows(self, conn: Conn, readings: Sequence[Reading]) -> list[Row]:
-        """The readings as rows of keys; names seen for the first time get their keys first."""
-        devices, metrics = self._keys.devices.by_id, self._keys.metrics.by_id
+    async def _encode(self, conn: Conn, readings: Sequence[Reading]) -> EncodedBatch:
+        """The batch as COPY data; names seen for the first time get their keys first."""
         try:
-            return [(r.ts, devices[r.device_id], metrics[r.metric], r.value) for r in readings]
+            return encode_batch(readings, self._keys.devices.by_id, self._keys.metrics.by_id)
         except KeyError:
             await self._ensure_keys(conn, readings)
-            return [(r.ts, devices[r.device_id], metrics[r.metric], r.value) for r in readings]
+        return encode_batch(readings, self._keys.devices.by_id, self._keys.metrics.by_id)
 
-    async def _write_rows(self, conn: Conn, rows: list[Row]) -> None:
-        try:  # before any I/O: a naive time fails here
-            times = {row[0] for row in rows}
-            minutes = (minutes_touched(times),)
-        except (TypeError, ValueError, OverflowError) as exc:
+    async def _write_batch(self, conn: Conn, readings: Sequence[Reading]) -> None:
+        try:  # before any I/O: a naive time or a value that is no number fails here
+            batch = await self._encode(conn, readings)
+            minutes = (minutes_touched(batch.times),)
+        except (TypeError, ValueError, OverflowError, struct.error) as exc:
             raise StoreError(f"a reading in the batch is not storable: {exc}") from exc
         try:
             if self._careful_batches_left == 0:
                 try:
-                    await self._write(conn, rows, times, minutes, careful=False)
+                    await self._write(conn, batch, minutes, careful=False)
                     return
                 except psycopg.errors.UniqueViolation:
                     # Redeliveries come in runs (a gateway replaying its spool): stay careful a while.
                     self._careful_batches_left = CAREFUL_BATCHES_AFTER_DUPLICATE
             self._careful_batches_left = max(0, self._careful_batches_left - 1)
-            await self._write(conn, rows, times, minutes, careful=True)
-        except (psycopg.DataError, TypeError, ValueError, OverflowError, struct.error) as exc:
+            await self._write(conn, batch, minutes, careful=True)
+        except psycopg.DataError as exc:
             raise StoreError(f"a reading in the batch is not storable: {str(exc).strip()}") from exc
 
     @staticmethod
-    async def _write(conn: Conn, rows: list[Row], times: set[datetime], minutes: tuple[list[datetime]], *,
-                     careful: bool) -> None:
+    async def _write(conn: Conn, batch: EncodedBatch, minutes: tuple[list[datetime]], *, careful: bool) -> None:
         """One transaction: COPY the rows, COPY the newest values per device, then merge.
 
         The fast form copies straight into the hypertable (a duplicate fails the COPY, and the
@@ -167,12 +166,9 @@ class TimescaleStore(TelemetryStore):
         """
         async with conn.transaction():
             async with conn.cursor().copy(sql.COPY_STAGING if careful else sql.COPY_READINGS) as copy:
-                copy.set_types(sql.ROW_TYPES)
-                for row in rows:
-                    await copy.write_row(row)
-                latest = encode_latest(rows, times)  # while the server inserts the rows sent so far
+                await copy.write(batch.rows)
             async with conn.cursor().copy(COPY_LATEST) as copy:
-                await copy.write(latest)
+                await copy.write(batch.latest)
             await conn.execute(sql.MERGE_SKIPPING_DUPLICATES if careful else sql.MERGE_LATEST, minutes)
 
     async def _series_keys(self, conn: Conn, device_id: str, metric: str) -> tuple[int, int] | None:

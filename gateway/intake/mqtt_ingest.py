@@ -183,10 +183,11 @@ class MqttIngest:
         # aiomqtt 2.5 has no manual acknowledgement; its paho client does: PUBACK goes out when we
         # call ``ack`` (see _acker). Messages come to _put, decoded by mqtt_publish.
         internals.enable_manual_ack(client)
-        mqtt_publish.install(client, self._put)
+        take = mqtt_publish.install(client, self._put)
         if self._reader is not None:
             self._earlier_pauses += self._reader.pauses
-        self._reader = SocketReader(client, backlog=self._incoming.__len__, high_water=5 * self.receive_maximum)
+        self._reader = SocketReader(client, backlog=self._incoming.__len__, high_water=5 * self.receive_maximum,
+                                    publish=take)
         self._reader.install()
         return client
 
@@ -370,6 +371,5 @@ class MqttIngest:
         await self.journal.sync()  # covers every message counted: each was journaled before it was listed
         if internals.disconnected(client).done() or acks is not self._acks:
             return  # the connection is gone: the broker sends them again in the next session
-        for mid, qos in acks[:count]:
-            internals.acknowledge(client, mid, qos)
+        internals.acknowledge_all(client, acks[:count])
         del acks[:count]

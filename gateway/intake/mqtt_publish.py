@@ -69,11 +69,13 @@ def decode(header: int, packet: bytes | bytearray, *, v5: bool) -> Publish | Non
     return Publish(topic, bytes(packet[end:]), qos, mid, bool(header & 0x01))
 
 
-def install(client: aiomqtt.Client, deliver: Callable[[Publish], None]) -> None:
+def install(client: aiomqtt.Client, deliver: Callable[[Publish], None]) -> Callable[[int, bytes], bool]:
     """Have ``client`` hand its PUBLISH packets to ``deliver``, decoded as above or by paho (before connecting).
 
     ``client`` must acknowledge by hand (paho's ``manual_ack``): a QoS 1 message is acknowledged only
-    when the intake calls ``ack`` for it.
+    when the intake calls ``ack`` for it. Returns ``take(header, packet)``: a whole PUBLISH packet that
+    paho has not read (:class:`~gateway.intake.mqtt_reader.SocketReader` finds them in its buffer)
+    decoded and delivered, True; False when it is one to leave to paho.
     """
     paho = internals.paho_of(client)
     if not internals.manual_ack_enabled(paho):
@@ -92,5 +94,13 @@ def install(client: aiomqtt.Client, deliver: Callable[[Publish], None]) -> None:
         deliver(message)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
+    def take(header: int, packet: bytes) -> bool:
+        message = decode(header, packet, v5=v5)
+        if message is None:
+            return False
+        deliver(message)
+        return True
+
     paho.on_message = on_message
     internals.set_publish_handler(paho, handle_publish)
+    return take

@@ -11,6 +11,9 @@ turns and system calls than on the messages. Here:
   that buffer in one turn, so a burst becomes one batch for the intake. It reads from the kernel
   at most once a turn — while devices keep publishing, a reader that refilled as it went would
   never give the loop back, and nothing read would be handled or acknowledged;
+- whole PUBLISH packets in that buffer go straight to the intake's decoder (``publish``), past
+  paho's reader, which takes a packet in several calls and a dict of state (issue #21); anything
+  else, a packet the buffer holds only in part or one the decoder leaves to paho, paho reads;
 - and it stops reading while ``backlog()`` (messages received, not yet handled) is at its high
   water mark, until :meth:`SocketReader.resume` finds room again. The broker's in-flight limit
   should keep the backlog small, but a QoS 0 flood has none, and in a benchmark run aiomqtt's
@@ -34,6 +37,7 @@ import aiomqtt
 from streetwatch.mqtt import internals
 
 DEFAULT_CHUNK = 256 * 1024
+_PUBLISH = 3  # the packet type in a fixed header's high nibble
 
 
 class ReadAheadSocket:
@@ -67,6 +71,29 @@ class ReadAheadSocket:
         self._pos = end
         return buffer[pos:end]
 
+    def whole_publish(self) -> tuple[int, bytes, int] | None:
+        """The PUBLISH packet that starts the unread bytes, if all of it is here: (its fixed header's first
+        byte, the rest after the remaining length, where it ends); ``None`` for anything else. Nothing is
+        consumed until :meth:`consumed`."""
+        buffer, pos = self._buffer, self._pos
+        if pos >= len(buffer) or buffer[pos] >> 4 != _PUBLISH:
+            return None
+        length = 0
+        for index in range(4):  # the remaining length: 1-4 bytes of 7 bits, least significant first
+            if pos + 1 + index >= len(buffer):
+                return None
+            byte = buffer[pos + 1 + index]
+            length |= (byte & 0x7F) << (7 * index)
+            if not byte & 0x80:
+                start = pos + 2 + index
+                end = start + length
+                return (buffer[pos], buffer[start:end], end) if end <= len(buffer) else None
+        return None  # malformed: paho says so
+
+    def consumed(self, end: int) -> None:
+        """The bytes up to ``end`` (from :meth:`whole_publish`) are handled."""
+        self._pos = end
+
     def _next_turn(self) -> None:
         self._read_this_turn = False
 
@@ -82,8 +109,9 @@ class SocketReader:
     """Reads ``client``'s connections in its place (:meth:`install` before connecting, in the event loop)."""
 
     def __init__(self, client: aiomqtt.Client, backlog: Callable[[], int], high_water: int,
-                 chunk: int = DEFAULT_CHUNK) -> None:
+                 chunk: int = DEFAULT_CHUNK, publish: Callable[[int, bytes], bool] | None = None) -> None:
         self.client = client
+        self.publish = publish
         self.backlog = backlog
         self.high_water = high_water
         self.chunk = chunk
@@ -121,9 +149,18 @@ class SocketReader:
 
     def _read(self) -> None:
         paho = internals.paho_of(self.client)
+        publish = self.publish
+        taken = 0  # PUBLISH packets taken from the buffer here, past paho
         try:
             while True:
-                paho.loop_read()  # one packet
+                sock = internals.socket_of(paho)
+                found = (sock.whole_publish() if publish is not None and isinstance(sock, ReadAheadSocket)
+                         and internals.between_packets(paho) else None)
+                if found is not None and publish is not None and publish(found[0], found[1]):
+                    sock.consumed(found[2])
+                    taken += 1
+                else:
+                    paho.loop_read()  # one packet
                 if self.backlog() >= self.high_water:
                     self._pause()
                     return
@@ -132,6 +169,9 @@ class SocketReader:
                     return
         except Exception as exc:  # a broken connection: aiomqtt's session ends with it
             internals.fail_session(self.client, exc)
+        finally:
+            if taken:
+                internals.heard_from_broker(paho)  # paho's keepalive counts what it did not read itself
 
     def _pause(self) -> None:
         if self._fd is not None and not self.paused:

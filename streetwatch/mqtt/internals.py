@@ -17,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Any
 
 import aiomqtt
 import paho.mqtt.client as paho_mqtt
-from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import MessageType, MQTTErrorCode, MQTTProtocolVersion
 
 from streetwatch.mqtt.errors import MqttInternalsError
 
@@ -54,6 +55,22 @@ def acknowledge(client: aiomqtt.Client, mid: int, qos: int) -> None:
     paho_of(client).ack(mid, qos)
 
 
+_PUBACK = struct.Struct("!BBH")  # PUBACK, remaining length 2, the message id (success: no reason code, MQTT 5 too)
+
+
+def acknowledge_all(client: aiomqtt.Client, acks: Sequence[tuple[int, int]]) -> None:
+    """Acknowledge every ``(mid, qos)`` of ``acks``: the PUBACKs as one write, not one packet (and one socket
+    send) each as :func:`acknowledge` makes them; a QoS 2 message's PUBCOMP goes as paho sends it."""
+    paho = paho_of(client)
+    pubacks = b"".join([_PUBACK.pack(MessageType.PUBACK, 2, mid) for mid, qos in acks if qos == 1])
+    if pubacks:
+        # paho writes a queued packet's bytes as they are; after the write it looks only at PUBLISH and DISCONNECT.
+        paho._packet_queue(MessageType.PUBACK, pubacks, 0, 0)  # noqa: SLF001 - paho queues one PUBACK per call to ack()
+    for mid, qos in acks:
+        if qos == 2:
+            paho.ack(mid, qos)
+
+
 def speaks_v5(paho: paho_mqtt.Client) -> bool:
     return bool(paho._protocol == MQTTProtocolVersion.MQTTv5)  # noqa: SLF001 - no public getter
 
@@ -78,6 +95,17 @@ def set_publish_handler(paho: paho_mqtt.Client, handler: PublishHandler) -> None
 def socket_of(paho: paho_mqtt.Client) -> Any:
     """The socket paho reads from (None between connections)."""
     return paho._sock  # noqa: SLF001 - paho.socket() would do, but the reader swaps it (below)
+
+
+def between_packets(paho: paho_mqtt.Client) -> bool:
+    """paho is not in the middle of reading a packet: the next bytes on its socket start one."""
+    return paho._in_packet["command"] == 0  # noqa: SLF001 - paho resets it to 0 after each packet
+
+
+def heard_from_broker(paho: paho_mqtt.Client) -> None:
+    """Bytes came from the broker that paho did not read itself: its keepalive must not think the link quiet."""
+    with paho._msgtime_mutex:  # noqa: SLF001 - paho's keepalive reads the time under this lock
+        paho._last_bytes_received = paho_mqtt.time_func()  # noqa: SLF001 - paho's own clock
 
 
 def set_socket(paho: paho_mqtt.Client, sock: Any) -> None:
@@ -110,8 +138,9 @@ def sever(client: aiomqtt.Client) -> None:
 
 _AIOMQTT_INSTANCE = ("_client", "_disconnected", "_misc_task")
 _AIOMQTT_CLASS = ("_misc_loop",)
-_PAHO_INSTANCE = ("_sock", "_in_packet", "_manual_ack", "_protocol", "_handle_publish", "manual_ack_set", "ack",
-                  "loop_read", "socket", "on_socket_open", "on_socket_close")
+_PAHO_INSTANCE = ("_sock", "_in_packet", "_manual_ack", "_protocol", "_handle_publish", "_packet_queue",
+                  "_msgtime_mutex", "_last_bytes_received", "manual_ack_set", "ack", "loop_read", "socket",
+                  "on_socket_open", "on_socket_close")
 
 
 def _sample_client() -> aiomqtt.Client:

@@ -114,3 +114,24 @@ def test_a_real_short_run_fails_when_its_budget_is_missed(tmp_path: Path, capsys
     assert "| import | share_of_floor |" in out
     assert "| ≥ 0.01 | ok |" in out and "| ≤ 0.001 | MISSED |" in out
     assert "1 of 2 budgets met; missed: import.share_of_floor" in out
+
+
+def test_a_partial_check_rewrites_its_own_rows_and_keeps_the_others_with_their_dates() -> None:
+    budgets = check.load_budgets(check.BUDGETS_FILE.read_text())
+    everything = check.judge(budgets, recorded_figures())
+    first = check.merged_section(everything, dict.fromkeys(RECORDED, "2026-12-01, abc1234, load 3.1"), budgets, {})
+    document = check.rewrite_section(f"# Benchmarks\n{check.BEGIN}\n{check.END}\n## Hand-kept\nmine\n", first)
+    assert f"{len(budgets)} of {len(budgets)} budgets met" in document
+
+    # `--only memory` a week later, with a memory figure over its budget
+    memory = check.judge([b for b in budgets if b.benchmark == "memory"], {"memory": {"steady_mb": 412}})
+    second = check.merged_section(memory, {"memory": "2026-12-08, def5678, load 6.0"}, budgets,
+                                  check.section_rows(document))
+    rewritten = check.rewrite_section(document, second)
+    assert "| memory | steady_mb | 412 | ≤ 300 | MISSED | 2026-12-08, def5678, load 6.0 |" in rewritten
+    assert "| store | share_of_copy | 1.02 | ≥ 0.6 | ok | 2026-12-01, abc1234, load 3.1 |" in rewritten
+    assert "283" not in rewritten
+    assert f"{len(budgets) - 1} of {len(budgets)} budgets met" in rewritten
+    assert rewritten.endswith(f"{check.END}\n## Hand-kept\nmine\n")
+    lines = [line for line in rewritten.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [line.split(" | ")[0][2:] for line in lines] == [b.benchmark for b in budgets]

@@ -12,7 +12,8 @@ from paho.mqtt.properties import Properties
 
 from benchmarks.publisher import publish
 from benchmarks.servers import MosquittoServer
-from gateway.intake.mqtt_reader import SocketReader
+from gateway.intake.mqtt_publish import Publish, decode
+from gateway.intake.mqtt_reader import ReadAheadSocket, SocketReader
 
 pytestmark = pytest.mark.asyncio
 
@@ -77,3 +78,58 @@ async def test_a_burst_is_read_in_few_turns(mosquitto_server: MosquittoServer) -
         received, largest = await _receive(client, reader, count, stall_s=0.5, port=mosquitto_server.port)
     assert sorted(received) == list(range(count))
     assert largest > 100  # whole buffers per turn, not a packet per turn
+
+
+class _Chunks:
+    """A socket whose ``recv`` gives the chunks given, one a call."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+
+    def recv(self, _size: int) -> bytes:
+        return self.chunks.pop(0)
+
+
+def _publish(topic: bytes, payload: bytes, mid: int) -> bytes:
+    body = len(topic).to_bytes(2) + topic + mid.to_bytes(2) + b"\x00" + payload
+    length, encoded = len(body), b""
+    while True:
+        byte, length = length & 0x7F, length >> 7
+        encoded += bytes([byte | (0x80 if length else 0)])
+        if not length:
+            return b"\x32" + encoded + body
+
+
+@pytest.mark.parametrize("payload_size", [10, 200, 20_000])  # remaining length in 1, 2 and 3 bytes
+async def test_whole_publish_packets_are_found_in_the_buffer_and_a_partial_one_is_left(payload_size: int) -> None:
+    first, second = _publish(b"a/b", b"x" * payload_size, 7), _publish(b"c", b"{}", 8)
+    cut = len(second) // 2
+    sock = ReadAheadSocket(_Chunks(first + second[:cut], second[cut:]), asyncio.get_running_loop())  # type: ignore[arg-type]
+    assert sock.whole_publish() is None  # nothing read yet
+    assert sock.recv(0) == b""  # the first read from the kernel (paho's, in the reader)
+    found = sock.whole_publish()
+    assert found is not None
+    header, packet, end = found
+    assert (header, end) == (0x32, len(first))
+    assert decode(header, packet, v5=True) == Publish("a/b", b"x" * payload_size, 1, 7, False)
+    sock.consumed(end)
+    assert sock.whole_publish() is None  # half a packet: paho reads it (and the rest)
+    assert sock.recv(cut) == second[:cut]
+    assert sock.pending() == 0
+
+
+async def test_a_packet_that_is_no_publish_is_left_to_paho() -> None:
+    pingresp, connack = b"\xd0\x00", b"\x20\x03\x00\x00\x00"
+    sock = ReadAheadSocket(_Chunks(pingresp + connack + _publish(b"t", b"1", 1)), asyncio.get_running_loop())  # type: ignore[arg-type]
+    sock.recv(0)
+    assert sock.whole_publish() is None
+    assert sock.recv(2) == pingresp
+    assert sock.whole_publish() is None
+    assert sock.recv(5) == connack
+    assert sock.whole_publish() is not None
+
+
+async def test_a_remaining_length_of_five_bytes_is_left_to_paho() -> None:
+    sock = ReadAheadSocket(_Chunks(b"\x32\xff\xff\xff\xff\x01" + bytes(10)), asyncio.get_running_loop())  # type: ignore[arg-type]
+    sock.recv(0)
+    assert sock.whole_publish() is None
