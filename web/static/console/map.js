@@ -115,9 +115,13 @@ export class DeviceMap {
     this.rendered = false;
   }
 
+  // The devices of ``filters``; null when a later load began meanwhile (answers can come back out of order, and
+  // only the latest filters count).
   async load(filters) {
     const started = performance.now();
+    const ticket = this.loads = (this.loads || 0) + 1;
     const { data } = await api(`/map${query(filters)}`);
+    if (ticket !== this.loads) return null;
     this.data = data;
     this.fetchMs = performance.now() - started;
     const states = data.states;
