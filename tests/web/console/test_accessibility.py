@@ -1,15 +1,15 @@
 """The main flows pass an accessibility check of contrast and keyboard focus (tests/web/console/a11y.py says how
 both are measured): log in, the desk with its map, an alert raised through the gateway and acknowledged, a group
-dimmed with its confirmation, and the phone layout."""
+dimmed with its confirmation, and the phone layout; and a device on the map's canvas opens from the keyboard."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.web.console.a11y import contrast_failures, walk_focus
+from tests.web.console.a11y import MAX_TABS, contrast_failures, walk_focus
 from tests.web.console.city import City
-from tests.web.console.conftest import log_in
+from tests.web.console.conftest import A_DRAWN_DEVICE, log_in
 from tests.web.console.street import publish_level
 
 pytestmark = pytest.mark.services
@@ -108,3 +108,15 @@ def test_dimming_a_group_passes_with_its_confirmation(browser: Browser, city: Ci
     expect(page.locator("#control-status")).to_contain_text(f"{city.lamps} confirmed", timeout=30_000)
     found.both(page, "lamp control after the command")
     found.report()
+
+
+def test_a_device_on_the_map_opens_from_the_keyboard(browser: Browser, city: City) -> None:
+    page = log_in(browser, city, "li.wei")
+    device = page.evaluate(A_DRAWN_DEVICE)  # the map centred on one device, close enough to draw single devices
+    for _ in range(MAX_TABS):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "map":
+            break
+    expect(page.locator(".leaflet-tooltip")).to_contain_text(device["id"])
+    page.keyboard.press("Enter")
+    expect(page.locator("#detail h2")).to_contain_text(device["id"])
