@@ -2,7 +2,8 @@
 # Installs what Streetwatch runs on and what its test suite starts: PostgreSQL with the
 # TimescaleDB extension (Apache-2 edition, built from Debian's source package), Mosquitto,
 # and the tools the tests use (socat for serial pairs, mbpoll as an independent Modbus client,
-# Chromium for the console's browser tests).
+# Chromium for the console's browser tests, with a Chinese font so its screenshots show Chinese text
+# rather than empty boxes).
 #
 # Idempotent: every step checks first and is skipped when already done.
 # Debian/Ubuntu only; needs root (or sudo).
@@ -36,6 +37,8 @@ missing() {
   command -v socat >/dev/null 2>&1 || what+=("socat")
   command -v mbpoll >/dev/null 2>&1 || what+=("mbpoll")
   [ -x /usr/bin/chromium ] || what+=("chromium")
+  # Without a CJK font headless Chromium draws every Chinese character as an empty box.
+  [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || what+=("fonts-wqy-microhei")
   printf '%s\n' "${what[@]:-}"
 }
 
@@ -56,7 +59,7 @@ apt_update() { if [ "$apt_updated" -eq 0 ]; then apt-get update -qq; apt_updated
 
 packages=()
 for pkg in "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" mosquitto mosquitto-clients \
-           socat mbpoll chromium cmake libssl-dev build-essential dpkg-dev; do
+           socat mbpoll chromium fonts-wqy-microhei cmake libssl-dev build-essential dpkg-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || packages+=("$pkg")
 done
 if [ ${#packages[@]} -gt 0 ]; then

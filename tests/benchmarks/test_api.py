@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.servers import PostgresServer
 from gateway.cli import main
-from tests.fixtures.services import PostgresServer
 
 pytestmark = pytest.mark.services
 FIGURES = {"devices_page", "geojson", "geojson_cold", "readings_1m", "sse_alert"}

@@ -10,7 +10,7 @@ from device_registry.profile import ProfileError, check_profile, load_profile, s
 def test_shipped_profiles_are_valid_and_carry_units() -> None:
     profiles = shipped_profiles()
     assert set(profiles) == {
-        "sw-lamp-controller", "sw-culvert-gauge-modbus", "sw-culvert-gauge-mqtt",
+        "sw-lamp-controller", "sw-lamp-controller-mqtt", "sw-culvert-gauge-modbus", "sw-culvert-gauge-mqtt",
         "sw-water-quality-probe", "sw-water-quality-probe-mqtt", "sw-rain-gauge-modbus", "sw-rain-gauge-mqtt",
     }
     lamp = profiles["sw-lamp-controller"]

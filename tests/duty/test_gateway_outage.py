@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.servers import PostgresServer
 from device_drivers.mqtt import encode_telemetry
 from gateway.composition.runtime import Gateway, RunOptions, running
 from gateway.composition.services import composed_services
@@ -19,7 +20,6 @@ from streetwatch.config import DatabaseUrl
 from streetwatch.database import open_database
 from tests.duty.test_gateway_duty import WAIT_S, _seed, _settings, _sms_to
 from tests.fixtures.receivers import SmtpServer, http_receiver
-from tests.fixtures.services import PostgresServer
 from tests.gateway.conftest import eventually, publisher
 
 pytestmark = pytest.mark.services

@@ -25,13 +25,13 @@ from queue import Empty, Queue
 import httpx
 import pytest
 
+from benchmarks.servers import free_port
 from device_drivers.mqtt import encode_telemetry
 from device_registry import Device
 from people import People
 from streetwatch import topics
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import open_database
-from tests.fixtures.services import free_port
 from tests.gateway.conftest import eventually, http_get, publisher, register
 from tests.web.console.city import serve
 from tests.web.test_events import Event, _events

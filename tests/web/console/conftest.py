@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.servers import PostgresServer
+from benchmarks.servers import MosquittoServer, PostgresServer
 from tests.conftest import _database_name
 from tests.web.console.city import City, gauge_rows, lamp_rows, seed, serve
+from tests.web.console.street import gateway, lamps
 
 pytest.importorskip("playwright")
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -18,6 +19,19 @@ from playwright.sync_api import Browser, Page, sync_playwright
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS_SHOTS = Path(__file__).resolve().parents[3] / "docs" / "console"
 LAMPS, GAUGES = 60, 12
+
+# Zooms until the map shows single devices, then returns where one of them is drawn (page pixels).
+A_DRAWN_DEVICE = """() => new Promise((resolve) => {
+  const m = window.streetwatch.map;
+  const [lon, lat] = [m.data.lon[0], m.data.lat[0]];
+  m.map.once('moveend', () => setTimeout(() => {  // after the canvas has redrawn for the new view
+    const item = m.points.items.find((it) => !it.properties.cluster);
+    const at = m.map.latLngToContainerPoint([item.geometry.coordinates[1], item.geometry.coordinates[0]]);
+    const box = m.map.getContainer().getBoundingClientRect();
+    resolve({ id: m.data.ids[item.properties.i], x: box.left + at.x, y: box.top + at.y, drawn: m.points.items.length });
+  }, 50));
+  m.map.setView([lat, lon], 19, { animate: false });
+})"""
 
 
 # One browser a module, not a session: Playwright's synchronous API keeps an event loop running in the main
@@ -33,14 +47,39 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def city(request: pytest.FixtureRequest, postgres_server: PostgresServer,
+def city(request: pytest.FixtureRequest, postgres_server: PostgresServer, mosquitto_server: MosquittoServer,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
+    """The served city with its street: a real gateway on the test broker, and the lamps simulated on MQTT."""
     url = postgres_server.create_database(_database_name(request) + "_console")
-    made = City("", url, LAMPS, GAUGES)
-    made.run(lambda db: seed(db, lamp_rows(LAMPS, "jingtai", "riverside") + gauge_rows(GAUGES, "jingxi")))
-    with serve(url, str(tmp_path_factory.mktemp("serve") / "serve.log")) as base:
+    made = City("", url, LAMPS, GAUGES, mosquitto_server.url)
+    made.run(lambda db: seed(db, lamp_rows(LAMPS, "jingtai", "riverside", mqtt=True) + gauge_rows(GAUGES, "jingxi")))
+    folder = tmp_path_factory.mktemp("street")
+    # The lamps first: their retained "online" replaces what an earlier module's lamps of the same ids left with the
+    # broker, before the gateway subscribes.
+    with lamps(mosquitto_server.url, [f"LP-{i:06d}" for i in range(LAMPS)]) as street, \
+            gateway(url, mosquitto_server.url, folder), serve(url, str(folder / "serve.log")) as base:
         made.url = base
+        made.street = street
         yield made
+
+
+# Draws Chinese characters on a canvas in the page's font: without a CJK font each is the same empty box.
+_DISTINCT_CJK_GLYPHS = """() => {
+  const canvas = document.createElement('canvas');
+  canvas.width = 48; canvas.height = 48;
+  const g = canvas.getContext('2d', { willReadFrequently: true });
+  g.font = `32px ${getComputedStyle(document.body).fontFamily}`;
+  const drawn = ['路', '灯', '控', '制', '告', '警'].map((c) => {
+    g.clearRect(0, 0, 48, 48); g.fillText(c, 4, 38);
+    return g.getImageData(0, 0, 48, 48).data.join(',');
+  });
+  return new Set(drawn).size;
+}"""
+
+
+def distinct_cjk_glyphs(page: Page) -> int:
+    """How many of six Chinese characters the page draws differently (6 with a CJK font, 1 with boxes)."""
+    return int(page.evaluate(_DISTINCT_CJK_GLYPHS))
 
 
 @pytest.fixture

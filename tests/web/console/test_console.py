@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.web.console.city import City
-from tests.web.console.conftest import keep, log_in
+from tests.web.console.conftest import A_DRAWN_DEVICE, keep, log_in
 
 pytestmark = pytest.mark.services
 
@@ -21,26 +21,12 @@ def test_log_in_and_the_map_shows_every_device(browser: Browser, city: City, sho
     keep(shots / "desk.png", "desk.png")
 
 
-# Zooms until the map shows single devices, then returns where one of them is drawn (page pixels).
-_A_DRAWN_DEVICE = """() => new Promise((resolve) => {
-  const m = window.streetwatch.map;
-  const [lon, lat] = [m.data.lon[0], m.data.lat[0]];
-  m.map.once('moveend', () => setTimeout(() => {  // after the canvas has redrawn for the new view
-    const item = m.points.items.find((it) => !it.properties.cluster);
-    const at = m.map.latLngToContainerPoint([item.geometry.coordinates[1], item.geometry.coordinates[0]]);
-    const box = m.map.getContainer().getBoundingClientRect();
-    resolve({ id: m.data.ids[item.properties.i], x: box.left + at.x, y: box.top + at.y, drawn: m.points.items.length });
-  }, 50));
-  m.map.setView([lat, lon], 19, { animate: false });
-})"""
-
-
 def test_the_map_draws_on_one_canvas_and_a_click_opens_the_device(browser: Browser, city: City) -> None:
     page = log_in(browser, city, "li.wei")
     # No Leaflet layer or DOM marker per device or cluster: they are all drawn in one pass.
     assert page.evaluate("document.querySelectorAll('#map .leaflet-marker-icon, #map path').length") == 0
     assert page.evaluate("window.streetwatch.map.points.items.length") >= 1
-    device = page.evaluate(_A_DRAWN_DEVICE)
+    device = page.evaluate(A_DRAWN_DEVICE)
     assert device["drawn"] >= 1
     page.mouse.move(device["x"], device["y"])
     expect(page.locator(".leaflet-tooltip")).to_contain_text(device["id"])

@@ -52,6 +52,7 @@ export class AlertsPanel {
     const li = document.createElement("li");
     li.className = `alert sev-${alert.severity} st-${alert.state}`;
     li.dataset.alertId = alert.id;
+    li.dataset.device = alert.device;
     const open = document.createElement("button");
     open.type = "button";
     open.className = "alert-open";

@@ -32,7 +32,7 @@ async function main() {
   let control = null;
   const detail = $("detail");
   const map = new DeviceMap($("map"), config, (id) => showDevice(detail, id, {
-    zoneOf, stateOf: (d) => map.stateOf(d), onControl: control ? (d) => control.select("device", d) : null,
+    zoneOf, stateOf: (d) => map.stateOf(d), onControl: control ? (kind, value) => control.select(kind, value) : null,
   }));
   const zoneOf = (deviceId) => zones.get(map.areaOf(deviceId)) || defaultZone;
   window.streetwatch = { map, me, layout };
@@ -40,6 +40,7 @@ async function main() {
   const filters = () => ({ area: $("filter-area").value, kind: $("filter-kind").value, state: $("filter-state").value });
   const refresh = async () => {
     const data = await map.load(filters());
+    if (!data) return null;  // superseded by a later change of the filters
     $("device-count").textContent = t("devices", { n: data.count });
     renderCounters(map.counts());
     return data;

@@ -40,11 +40,17 @@ export async function showDevice(panel, deviceId, { zoneOf, stateOf, onControl }
   pick.addEventListener("change", draw);
   panel.querySelector(".close").addEventListener("click", () => { panel.hidden = true; });
   if (onControl && device.kind.startsWith("lamp")) {
-    const button = document.createElement("button");
-    button.type = "button";
-    button.textContent = t("control_this");
-    button.addEventListener("click", () => onControl(device.id));
-    panel.querySelector(".buttons").append(button);
+    // The lamp itself, or one of its groups: the control form is filled in, the count comes with the confirmation.
+    const targets = [["device", device.id, t("control_this")],
+                     ...device.groups.map((g) => ["group", g, t("control_group", { group: g })])];
+    panel.querySelector(".buttons").append(...targets.map(([kind, value, label]) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = label;
+      button.dataset.control = `${kind}:${value}`;
+      button.addEventListener("click", () => onControl(kind, value));
+      return button;
+    }));
   }
   await Promise.all([draw(), recentCommands(panel.querySelector(".commands"), device, zone)]);
 }

@@ -14,6 +14,7 @@ export const COLOURS = {
 const URGENCY = ["unknown", "normal", "on", "dimmed", "off", "offline", "blue", "yellow", "orange", "fault", "red"];
 const urgency = (state) => Math.max(0, URGENCY.indexOf(state));
 const POINT_RADIUS = 7;
+const KEYBOARD_REACH_PX = 80;  // how far from the centre Enter still finds a device
 const clusterRadius = (n) => Math.round(11 + 4 * Math.log10(n));
 
 // Leaflet's canvas renderer places, sizes, clears and zoom-animates the canvas; instead of drawing path
@@ -113,11 +114,36 @@ export class DeviceMap {
     this.map.on("click", (e) => this.clicked(this.points.hit(e.layerPoint)));
     this.points.onHover = (item) => this.hovered(item);
     this.rendered = false;
+    // The keyboard: with the map focused the arrow keys and +/- move it (Leaflet), the tooltip names the device or
+    // cluster nearest the centre, and Enter opens it as a click would.
+    element.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.target !== element) return;
+      const item = this.nearestToCentre();
+      if (item) { event.preventDefault(); this.clicked(item); }
+    });
+    element.addEventListener("focus", () => this.hovered(this.nearestToCentre()));
+    element.addEventListener("blur", () => this.hovered(null));
+    this.map.on("moveend", () => { if (document.activeElement === element) this.hovered(this.nearestToCentre()); });
   }
 
+  nearestToCentre() {
+    const centre = this.map.latLngToLayerPoint(this.map.getCenter());
+    let best = null;
+    let bestSquared = KEYBOARD_REACH_PX * KEYBOARD_REACH_PX;
+    for (const item of this.points.items || []) {
+      const squared = (item.x - centre.x) ** 2 + (item.y - centre.y) ** 2;
+      if (squared < bestSquared) { best = item; bestSquared = squared; }
+    }
+    return best;
+  }
+
+  // The devices of ``filters``; null when a later load began meanwhile (answers can come back out of order, and
+  // only the latest filters count).
   async load(filters) {
     const started = performance.now();
+    const ticket = this.loads = (this.loads || 0) + 1;
     const { data } = await api(`/map${query(filters)}`);
+    if (ticket !== this.loads) return null;
     this.data = data;
     this.fetchMs = performance.now() - started;
     const states = data.states;
