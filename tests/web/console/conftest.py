@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,14 +33,25 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="module")
-def city(request: pytest.FixtureRequest, postgres_server: PostgresServer,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
+@contextmanager
+def served_city(request: pytest.FixtureRequest, postgres_server: PostgresServer,
+                tmp_path_factory: pytest.TempPathFactory, *, more: Callable[[City], None] | None = None,
+                **settings: str) -> Iterator[City]:
+    """The small city of city.py (plus what ``more`` adds) on a database of its own, served with ``settings``."""
     url = postgres_server.create_database(_database_name(request) + "_console")
     made = City("", url, LAMPS, GAUGES)
     made.run(lambda db: seed(db, lamp_rows(LAMPS, "jingtai", "riverside") + gauge_rows(GAUGES, "jingxi")))
-    with serve(url, str(tmp_path_factory.mktemp("serve") / "serve.log")) as base:
+    if more is not None:
+        more(made)
+    with serve(url, str(tmp_path_factory.mktemp("serve") / "serve.log"), **settings) as base:
         made.url = base
+        yield made
+
+
+@pytest.fixture(scope="module")
+def city(request: pytest.FixtureRequest, postgres_server: PostgresServer,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
+    with served_city(request, postgres_server, tmp_path_factory) as made:
         yield made
 
 

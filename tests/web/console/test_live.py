@@ -57,7 +57,7 @@ def test_a_new_alert_appears_without_reloading_and_an_ack_reaches_the_database_a
     desk.screenshot(path=shots / "alert-detail.png")
     keep(shots / "alert-detail.png", "alert-detail.png")
     desk.click("#detail form.ack button[type=submit]")
-    expect(desk.locator("#detail [role=status]")).to_have_text("Acknowledged.")
+    expect(desk.locator("#detail form.ack [role=status]")).to_have_text("Acknowledged.")
 
     stored = city.run(lambda db: AlertStore(db).get(alert_id))
     assert stored.state.value == "acknowledged"
