@@ -1,11 +1,12 @@
 // The lasso: draw round lamps on the map (the lasso button, or Shift + drag on a desk) and they become
 // the control panel's selection. Pointer events, so a finger draws as a mouse does. The lamps inside are
-// found over the loaded columns (/api/v1/map): a bounding-box test first, then an even-odd ray test only
-// for the points inside the box; 100,000 devices take a few milliseconds (window.streetwatch.lasso.lastMs).
+// found over the loaded columns (/api/v1/map): a bounding-box test first, then an even-odd ray test against
+// the ring's edges in the point's horizontal band (docs/benchmarks.md; window.streetwatch.lasso.lastMs).
 /* global L */
 import { t } from "./i18n.js";
 
 const MIN_POINTS = 3;
+const BANDS = 64;
 
 // Even-odd rule: does the ring (lon/lat pairs) contain (x, y)?
 export function inside(ring, x, y) {
@@ -17,16 +18,31 @@ export function inside(ring, x, y) {
   return hit;
 }
 
-// Indices of the map's devices of `kind` inside the ring.
+// Indices of the map's devices of `kind` inside the ring. The ring's edges are sorted into horizontal bands,
+// so a point is tested against the few edges of its band, not every edge of a long freehand ring.
 export function pointsInRing(data, ring, kind) {
   let [w, s, e, n] = [Infinity, Infinity, -Infinity, -Infinity];
   for (const [x, y] of ring) { w = Math.min(w, x); e = Math.max(e, x); s = Math.min(s, y); n = Math.max(n, y); }
+  const bandCount = Math.max(1, Math.min(BANDS, ring.length));
+  const height = (n - s) / bandCount || 1;
+  const bands = Array.from({ length: bandCount }, () => []);
+  const band = (y) => Math.min(bandCount - 1, Math.max(0, Math.floor((y - s) / height)));
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i, i += 1) {
+    const [lo, hi] = [band(Math.min(ring[i][1], ring[j][1])), band(Math.max(ring[i][1], ring[j][1]))];
+    for (let b = lo; b <= hi; b += 1) bands[b].push(ring[i][0], ring[i][1], ring[j][0], ring[j][1]);
+  }
   const wanted = data.kinds.indexOf(kind);
   const found = [];
   for (let i = 0; i < data.count; i += 1) {
     const x = data.lon[i], y = data.lat[i];
     if (x < w || x > e || y < s || y > n || data.kind[i] !== wanted) continue;
-    if (inside(ring, x, y)) found.push(i);
+    const edges = bands[band(y)];
+    let hit = false;
+    for (let k = 0; k < edges.length; k += 4) {
+      const xi = edges[k], yi = edges[k + 1], xj = edges[k + 2], yj = edges[k + 3];
+      if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) hit = !hit;
+    }
+    if (hit) found.push(i);
   }
   return found;
 }
