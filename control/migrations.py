@@ -85,25 +85,36 @@ def _sqlite_statements(first: str, before: str) -> str:
 # SQLite cannot change a CHECK: the two tables are rebuilt, with the columns of versions 1 and 2 in their
 # order. Dropping a parent table deletes its children through ON DELETE CASCADE, so the deliveries wait
 # in a plain copy while their parent is replaced.
-_SQLITE_V3 = "\n".join([
-    _sqlite_table("control_commands").replace("CREATE TABLE control_commands (", "CREATE TABLE control_commands_v3 (")
-    .replace(_KINDS_V1, _KINDS_V3)
-    .replace("    cancelled_at  TEXT\n);", "    cancelled_at  TEXT,\n    request_key   TEXT\n);"),
-    "INSERT INTO control_commands_v3 SELECT * FROM control_commands;",
-    "CREATE TABLE control_deliveries_copy AS SELECT * FROM control_deliveries;",
-    "DROP TABLE control_deliveries;",
-    "DROP TABLE control_commands;",
-    "ALTER TABLE control_commands_v3 RENAME TO control_commands;",
-    _sqlite_statements("CREATE INDEX control_commands_cancelled", "CREATE TABLE control_deliveries"),
-    _V2.split(";")[1].strip() + ";",  # the request_key index
-    _sqlite_table("control_deliveries"),
-    "INSERT INTO control_deliveries SELECT * FROM control_deliveries_copy;",
-    "DROP TABLE control_deliveries_copy;",
-    _sqlite_statements("CREATE INDEX control_deliveries_open", "CREATE TABLE control_schedule"),
-])
+def _sqlite_rebuild(kinds: str, version: int) -> str:
+    new = f"control_commands_v{version}"
+    return "\n".join([
+        _sqlite_table("control_commands").replace("CREATE TABLE control_commands (", f"CREATE TABLE {new} (")
+        .replace(_KINDS_V1, kinds)
+        .replace("    cancelled_at  TEXT\n);", "    cancelled_at  TEXT,\n    request_key   TEXT\n);"),
+        f"INSERT INTO {new} SELECT * FROM control_commands;",
+        "CREATE TABLE control_deliveries_copy AS SELECT * FROM control_deliveries;",
+        "DROP TABLE control_deliveries;",
+        "DROP TABLE control_commands;",
+        f"ALTER TABLE {new} RENAME TO control_commands;",
+        _sqlite_statements("CREATE INDEX control_commands_cancelled", "CREATE TABLE control_deliveries"),
+        _V2.split(";")[1].strip() + ";",  # the request_key index
+        _sqlite_table("control_deliveries"),
+        "INSERT INTO control_deliveries SELECT * FROM control_deliveries_copy;",
+        "DROP TABLE control_deliveries_copy;",
+        _sqlite_statements("CREATE INDEX control_deliveries_open", "CREATE TABLE control_schedule"),
+    ])
+
+
+_SQLITE_V3 = _sqlite_rebuild(_KINDS_V3, 3)
+
+# Version 4: a command may target a selection of devices (the console's lasso), listed by its deliveries.
+_KINDS_V4 = "CHECK (target_kind IN ('device', 'group', 'site', 'tag', 'area', 'selection'))"
+_PG_V4 = _PG_V3.replace(_KINDS_V3, _KINDS_V4)
+_SQLITE_V4 = _sqlite_rebuild(_KINDS_V4, 4)
 
 MIGRATIONS: list[Migration] = [
     Migration(COMPONENT, 1, "commands, deliveries and schedule assignments", postgresql=_PG_V1, sqlite=_SQLITE_V1),
     Migration(COMPONENT, 2, "idempotent submissions: control_commands.request_key", postgresql=_V2, sqlite=_V2),
     Migration(COMPONENT, 3, "commands may target an area", postgresql=_PG_V3, sqlite=_SQLITE_V3),
+    Migration(COMPONENT, 4, "commands may target a selection of devices", postgresql=_PG_V4, sqlite=_SQLITE_V4),
 ]

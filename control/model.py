@@ -23,9 +23,10 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from control.errors import CommandError
 
 # An ``area`` target names an area of the people package; whoever creates such a command resolves its
-# devices (the API does, with the area's sub-areas) and passes them in.
-TargetKind = Literal["device", "group", "site", "tag", "area"]
-TARGET_KINDS: tuple[TargetKind, ...] = ("device", "group", "site", "tag", "area")
+# devices (the API does, with the area's sub-areas) and passes them in. A ``selection`` is devices picked
+# one by one (the console's lasso): its value only labels them ("240 devices"), the command lists them.
+TargetKind = Literal["device", "group", "site", "tag", "area", "selection"]
+TARGET_KINDS: tuple[TargetKind, ...] = ("device", "group", "site", "tag", "area", "selection")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,7 @@ class CommandTarget:
 
     def __post_init__(self) -> None:
         if self.kind not in TARGET_KINDS:
-            raise CommandError(f"unknown target kind {self.kind!r} (device, group, site, tag or area)")
+            raise CommandError(f"unknown target kind {self.kind!r} (device, group, site, tag, area or selection)")
         if not self.value:
             raise CommandError(f"empty {self.kind} name in the target")
         if self.kind == "tag" and "=" not in self.value:

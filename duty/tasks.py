@@ -137,8 +137,12 @@ class Tasks:
         return _task(row)
 
     async def list(self, *, areas: frozenset[str] | None = None, states: tuple[str, ...] = (),
-                   limit: int = 100) -> builtins.list[Task]:
-        clauses, params = ["1 = 1"], []
+                   limit: int = 100, alert_id: int | None = None) -> builtins.list[Task]:
+        clauses: builtins.list[str] = ["1 = 1"]
+        params: builtins.list[object] = []
+        if alert_id is not None:
+            clauses.append("alert_id = ?")
+            params.append(alert_id)
         if areas is not None:
             clauses.append(f"area IN ({', '.join('?' for _ in areas) or 'NULL'})")
             params += sorted(areas)

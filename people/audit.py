@@ -50,10 +50,17 @@ class AuditLog:
              json.dumps(dict(detail or {}), sort_keys=True, default=str, ensure_ascii=False), result))
 
     async def list(self, *, actor: str | None = None, since: datetime | None = None,
-                   areas: frozenset[str] | None = None, after_seq: int = 0, limit: int = 100) -> list[AuditEntry]:
-        """Entries newest first; ``areas`` keeps only those recorded in one of them."""
+                   areas: frozenset[str] | None = None, after_seq: int = 0, limit: int = 100,
+                   targets: frozenset[str] | None = None) -> list[AuditEntry]:
+        """Entries newest first; ``areas`` keeps only those recorded in one of them, ``targets`` those about one
+        of these targets (``LP-1``, ``group:riverside``)."""
         clauses: list[str] = ["seq > ?"]
         params: list[object] = [after_seq]
+        if targets is not None:
+            if not targets:
+                return []
+            clauses.append(f"target IN ({', '.join('?' * len(targets))})")
+            params += sorted(targets)
         if actor is not None:
             clauses.append("actor = ?")
             params.append(actor)

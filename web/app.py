@@ -25,11 +25,13 @@ from web import (
     routes_audit,
     routes_commands,
     routes_devices,
+    routes_hazards,
     routes_lighting,
     routes_map,
     routes_preferences,
     routes_session,
     routes_tasks,
+    routes_water,
 )
 from web.auth import permission_of
 from web.event_hub import running_hub
@@ -42,7 +44,8 @@ PUBLIC_ROUTES = routes_session.PUBLIC_ROUTES | routes_ack.PUBLIC_ROUTES
 
 ROUTERS = (routes_session.router, routes_devices.router, routes_alerts.router, routes_commands.router,
            routes_lighting.router, routes_audit.router, events.router, routes_ack.router,
-           routes_tasks.router, routes_map.router, routes_preferences.router)
+           routes_tasks.router, routes_map.router, routes_preferences.router, routes_water.router,
+           routes_hazards.router)
 
 
 def api_routes() -> list[APIRoute]:

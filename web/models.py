@@ -33,15 +33,22 @@ class NoteIn(Input):
     note: str | None = Field(None, max_length=2000, description="why, for the alert's history")
 
 
+MAX_SELECTION = 100_000
+
+
 class TargetIn(Input):
-    kind: Literal["device", "group", "site", "tag", "area"]
-    value: str = Field(min_length=1, max_length=200, description="device id, group or site name, key=value, area id")
+    kind: Literal["device", "group", "site", "tag", "area", "selection"]
+    value: str = Field(min_length=1, max_length=200, description="device id, group or site name, key=value, area id; "
+                                                                 "for a selection a label (the devices are listed)")
 
 
 class CommandIn(Input):
-    """One action for a target. ``level_pct`` goes with ``dim``; ``schedule`` with ``schedule``."""
+    """One action for a target. ``level_pct`` goes with ``dim``; ``schedule`` with ``schedule``; ``devices`` with a
+    ``selection`` target (the console's lasso)."""
 
     target: TargetIn
+    devices: list[str] | None = Field(None, min_length=1, max_length=MAX_SELECTION,
+                                      description="the device ids of a selection target")
     action: Literal["dim", "on", "off", "schedule", "clear_schedule"]
     level_pct: int | None = Field(None, ge=0, le=100)
     schedule: str | None = Field(None, min_length=1, max_length=64)

@@ -57,12 +57,26 @@ def _action(body: CommandIn) -> tuple[str, dict[str, Any]]:
     return "switch", {"on": body.action == "on"}
 
 
-async def _resolve(services: Services, access: Access, target: CommandTarget) -> tuple[list[Device], str | None]:
+async def _selected(services: Services, access: Access, ids: list[str]) -> list[Device]:
+    """The devices of a selection, each visible to the caller; 404 naming how many are not."""
+    wanted = set(ids)
+    devices = [d for d in await services.registry.list(DeviceFilter(areas=access.device_areas())) if d.id in wanted]
+    if len(devices) < len(wanted):
+        missing = sorted(wanted - {d.id for d in devices})
+        raise ApiError(404, "not_found", f"devices: {len(missing)} of the {len(wanted)} selected devices are not in "
+                                         f"your areas (e.g. {missing[0]!r})", field="devices")
+    return devices
+
+
+async def _resolve(services: Services, access: Access, target: CommandTarget,
+                   selection: list[str] | None = None) -> tuple[list[Device], str | None]:
     """The target's devices, and the level of the area when the target is one; 404 outside the caller's areas."""
     outside = ApiError(404, "not_found", f"target: no {target.kind} {target.value!r} in your areas",
                        field="target.value")
     level = None
-    if target.kind == "area":
+    if selection is not None:
+        devices = await _selected(services, access, selection)
+    elif target.kind == "area":
         area = await services.people.areas.get(target.value)
         if area is None or not access.sees(area.id):
             raise outside
@@ -109,17 +123,21 @@ def request_view(request: ApprovalRequest, now: Any) -> dict[str, Any]:
             "decided_by": request.decided_by, "command_id": request.command_id}
 
 
-@router.post("/commands", status_code=201, summary="Dim, switch or schedule a device, group, site, tag or area",
+@router.post("/commands", status_code=201,
+             summary="Dim, switch or schedule a device, group, site, tag, area or selection",
              responses={202: {"description": "waiting for a second person to approve it"}})
 async def create_command(body: CommandIn, request: Request, response: Response,
                          access: Access = CREATE) -> dict[str, Any]:
     services = services_of(request)
     action_name, params = _action(body)
+    if (body.target.kind == "selection") != (body.devices is not None):
+        raise invalid("devices", "a selection target lists its devices, and only a selection does")
+    label = f"{len(set(body.devices))} devices" if body.devices is not None else body.target.value
     try:
-        target = CommandTarget(body.target.kind, body.target.value)
+        target = CommandTarget(body.target.kind, label)
     except ControlError as exc:
         raise invalid("target.value", str(exc)) from None
-    devices, level = await _resolve(services, access, target)
+    devices, level = await _resolve(services, access, target, body.devices)
     area = target.value if target.kind == "area" else (devices[0].area or ROOT_AREA)
     schedules = ScheduleLibrary.load(services.settings.schedules_dir) if action_name == "set_schedule" else None
     try:

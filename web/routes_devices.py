@@ -185,3 +185,17 @@ async def readings(device_id: str, request: Request, metric: str = Query(..., mi
     return json_response({"device": device.id, "metric": metric, "unit": unit, "bucket": bucket,
                           "buckets": [{"start": b.start.isoformat(), "min": b.min, "max": b.max, "avg": b.avg,
                                        "count": b.count} for b in buckets]})
+
+
+@router.get("/devices/{device_id}/audit", summary="Audit entries about the device, its groups and its site, recorded "
+                                                  "in the caller's areas; newest first")
+async def device_audit(device_id: str, request: Request, limit: int = Query(20, ge=1, le=MAX_PAGE),
+                       access: Access = READ) -> dict[str, Any]:
+    device = await visible_device(request, access, device_id)
+    targets = frozenset({device.id, f"site:{device.site}", *(f"group:{g}" for g in device.groups)})
+    entries = await services_of(request).people.audit.list(
+        targets=targets, limit=limit, areas=None if ROOT_AREA in access.visible else access.visible)
+    # The caller's address stays in /audit (admins): the card shows who, what, and the result.
+    return {"device": device.id, "entries": [{"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "role": e.role,
+                                              "area": e.area, "action": e.action, "target": e.target,
+                                              "detail": e.detail, "result": e.result} for e in entries]}

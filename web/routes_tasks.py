@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field
 
 from duty import DutyFileError, DutyPlan, load_duty
 from duty.tasks import Move, Task, TaskError, Tasks
-from people import Permission
+from people import ROOT_AREA, Permission
 from rules.errors import AlertNotFound
 from web.audit import record
 from web.auth import Access, authorized, services_of
 from web.errors import conflict, invalid, not_found
-from web.models import ERROR_RESPONSES, Input, ObjectId
+from web.models import ERROR_RESPONSES, MAX_ID, Input, ObjectId
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"], responses=ERROR_RESPONSES)
 READ = Depends(authorized(Permission.read))
@@ -56,8 +56,26 @@ async def _visible(request: Request, access: Access, task_id: int) -> Task:
 
 
 @router.get("/tasks", summary="Task orders of the caller's areas, newest first")
-async def list_tasks(request: Request, access: Access = READ) -> dict[str, Any]:
-    return {"tasks": [_task(t) for t in await Tasks(services_of(request).db).list(areas=access.device_areas())]}
+async def list_tasks(request: Request, alert: int | None = Query(None, ge=1, le=MAX_ID, description="only those "
+                                                                 "dispatched for this alert"),
+                     access: Access = READ) -> dict[str, Any]:
+    tasks = await Tasks(services_of(request).db).list(areas=access.device_areas(), alert_id=alert)
+    return {"tasks": [_task(t) for t in tasks]}
+
+
+@router.get("/tasks/assignees", summary="Who a task order in an area can be dispatched to: holders of a role there "
+                                        "or in an area above it")
+async def assignees(request: Request, area: str = Query(..., min_length=1, max_length=64),
+                    access: Access = READ) -> dict[str, Any]:
+    people = services_of(request).people
+    found = await people.areas.get(area)
+    if found is None or not access.sees(found.id):
+        raise not_found(f"area {area}")
+    above = {ROOT_AREA, *(part for part in found.path.split("/") if part)}
+    users = {u.name: u for u in await people.users.list() if not u.disabled}
+    holders = sorted({g.user for g in await people.grants.all() if g.area in above and g.user in users})
+    return {"area": found.id, "assignees": [{"user": name, "display_name": users[name].display_name}
+                                            for name in holders]}
 
 
 @router.get("/tasks/{task_id}", summary="One task order with each of its steps")

@@ -14,6 +14,7 @@ from control import CommandStore
 from device_registry import Registry
 from duty import MIGRATIONS as DUTY_MIGRATIONS
 from duty.ack_links import AckSigner, load_key
+from hydrology import MIGRATIONS as HYDROLOGY_MIGRATIONS
 from people import People
 from rules.alert_store import AlertStore
 from streetwatch.clock import Clock
@@ -62,6 +63,7 @@ async def open_services(settings: Settings, clock: Clock) -> AsyncIterator[Servi
         await people.migrate()
         await migrate(db, MIGRATIONS)
         await migrate(db, DUTY_MIGRATIONS)
+        await migrate(db, HYDROLOGY_MIGRATIONS)  # the water report and the hazard points the console shows
         await migrate(db, CONSOLE_MIGRATIONS)
         store = await stack.enter_async_context(open_store(settings.database, settings.store))
         yield Services(settings, clock, db, registry, alerts, commands, people, store, Approvals(db),

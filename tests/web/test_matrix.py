@@ -96,6 +96,16 @@ MATRIX: dict[tuple[str, str], Case] = {
         lambda w, _: ("/api/v1/devices.geojson", None),
         hides_outside=lambda w, body: _ids(body["features"]) == {"LP-IN-1", "LP-IN-2"}),
     ("GET", "/api/v1/devices/{device_id}"): Case(lambda w, where: (f"/api/v1/devices/{_device(where)}", None)),
+    ("GET", "/api/v1/devices/{device_id}/audit"): Case(
+        lambda w, where: (f"/api/v1/devices/{_device(where)}/audit", None)),
+    ("GET", "/api/v1/water/sections"): Case(
+        lambda w, _: ("/api/v1/water/sections", None),
+        hides_outside=lambda w, body: [s["section"] for s in body["sections"]] == ["SEC-IN"]),
+    ("GET", "/api/v1/hazards"): Case(
+        lambda w, _: ("/api/v1/hazards", None),  # the world has no gauges: tests/web/console shows the inside
+        hides_outside=lambda w, body: body["hazards"] == []),
+    ("GET", "/api/v1/tasks/assignees"): Case(
+        lambda w, where: (f"/api/v1/tasks/assignees?area={INSIDE if where == 'inside' else OUTSIDE}", None)),
     ("GET", "/api/v1/devices/{device_id}/readings"): Case(
         lambda w, where: (f"/api/v1/devices/{_device(where)}/readings?metric=power_w&bucket=1h", None)),
     ("GET", "/api/v1/alerts"): Case(

@@ -23,6 +23,7 @@ import uvicorn
 from benchmarks.servers import free_port
 from control import Action, CommandStore, CommandTarget
 from device_registry import Registry, device_from_fields
+from hydrology import Section, SectionStore
 from people import People, Role
 from rules.alert_store import AlertStore
 from rules.alerts import AlertEvent, AlertTransition
@@ -124,6 +125,11 @@ async def _seed(db: Database, world: World) -> None:
         await registry.add(device_from_fields(_lamp(device_id, area, unit)), by="seed")
     await people.audit.record(actor="seed", role="admin", area=OUTSIDE, address="cli", action="seed.outside",
                               target="x", result="ok", now=now)
+    await people.audit.record(actor="seed", role="admin", area=OUTSIDE, address="cli", action="seed.outside",
+                              target="LP-IN-1", result="ok", now=now)
+    async with SectionStore.open(db) as sections:
+        for section_id, area in (("SEC-IN", INSIDE), ("SEC-OUT", OUTSIDE)):
+            await sections.add(Section(section_id, section_id, "Shijing River", area), now=now)
     await people.audit.record(actor="seed", role="admin", area=INSIDE, address="cli", action="seed.inside",
                               target="x", result="ok", now=now)
 

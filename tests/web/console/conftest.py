@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,20 +47,41 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+@contextmanager
+def served_city(request: pytest.FixtureRequest, postgres_server: PostgresServer,
+                tmp_path_factory: pytest.TempPathFactory, *, mosquitto: MosquittoServer | None = None,
+                more: Callable[[City], None] | None = None, **settings: str) -> Iterator[City]:
+    """The small city of city.py (plus what ``more`` adds) on a database of its own, served with ``settings``.
+
+    With ``mosquitto``, the street runs behind it: a real gateway on that broker and the lamps simulated on MQTT;
+    without, the page works from what the tests store.
+    """
+    url = postgres_server.create_database(_database_name(request) + "_console")
+    mqtt = mosquitto is not None
+    made = City("", url, LAMPS, GAUGES, mosquitto.url if mosquitto is not None else "")
+    made.run(lambda db: seed(db, lamp_rows(LAMPS, "jingtai", "riverside", mqtt=mqtt) + gauge_rows(GAUGES, "jingxi")))
+    if more is not None:
+        more(made)
+    folder = tmp_path_factory.mktemp("street")
+    if mosquitto is None:
+        with serve(url, str(folder / "serve.log"), **settings) as base:
+            made.url = base
+            yield made
+        return
+    # The lamps first: their retained "online" replaces what an earlier module's lamps of the same ids left with the
+    # broker, before the gateway subscribes.
+    with lamps(mosquitto.url, [f"LP-{i:06d}" for i in range(LAMPS)]) as street, \
+            gateway(url, mosquitto.url, folder), serve(url, str(folder / "serve.log"), **settings) as base:
+        made.url = base
+        made.street = street
+        yield made
+
+
 @pytest.fixture(scope="module")
 def city(request: pytest.FixtureRequest, postgres_server: PostgresServer, mosquitto_server: MosquittoServer,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     """The served city with its street: a real gateway on the test broker, and the lamps simulated on MQTT."""
-    url = postgres_server.create_database(_database_name(request) + "_console")
-    made = City("", url, LAMPS, GAUGES, mosquitto_server.url)
-    made.run(lambda db: seed(db, lamp_rows(LAMPS, "jingtai", "riverside", mqtt=True) + gauge_rows(GAUGES, "jingxi")))
-    folder = tmp_path_factory.mktemp("street")
-    # The lamps first: their retained "online" replaces what an earlier module's lamps of the same ids left with the
-    # broker, before the gateway subscribes.
-    with lamps(mosquitto_server.url, [f"LP-{i:06d}" for i in range(LAMPS)]) as street, \
-            gateway(url, mosquitto_server.url, folder), serve(url, str(folder / "serve.log")) as base:
-        made.url = base
-        made.street = street
+    with served_city(request, postgres_server, tmp_path_factory, mosquitto=mosquitto_server) as made:
         yield made
 
 

@@ -70,7 +70,7 @@ def test_a_reading_through_the_gateway_raises_an_alert_that_shows_within_2_s_and
     desk.screenshot(path=shots / "alert-detail.png")
     keep(shots / "alert-detail.png", "alert-detail.png")
     desk.click("#detail form.ack button[type=submit]")
-    expect(desk.locator("#detail [role=status]")).to_have_text("Acknowledged.")
+    expect(desk.locator("#detail form.ack [role=status]")).to_have_text("Acknowledged.")
 
     stored = city.run(lambda db: AlertStore(db).get(alert_id))
     assert stored.state.value == "acknowledged"

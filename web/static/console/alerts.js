@@ -2,14 +2,15 @@
 // red ones stand out (and can sound); a detail with the gauge's last hours and its threshold; acknowledge.
 import { api, query } from "./api.js";
 import { lineChart, seconds } from "./chart.js";
-import { formatTime, t } from "./i18n.js";
+import { emptyItem, formatTime, t } from "./i18n.js";
+import { TaskDispatch } from "./tasks.js";
 
 const OPEN_STATES = ["raised", "acknowledged", "cleared"];
 const CHART_HOURS = 6;
 
 export class AlertsPanel {
-  constructor({ list, count, detail, canManage, zoneOf, sound }) {
-    Object.assign(this, { list, count, detail, canManage, zoneOf, sound });
+  constructor({ list, count, detail, canManage, zoneOf, areaOf, sound }) {
+    Object.assign(this, { list, count, detail, canManage, zoneOf, areaOf, sound });
     this.alerts = new Map();
   }
 
@@ -39,10 +40,7 @@ export class AlertsPanel {
       || String(b.updated_at).localeCompare(String(a.updated_at)));
     this.count.textContent = String(sorted.length);
     if (!sorted.length) {
-      const empty = document.createElement("li");
-      empty.className = "empty";
-      empty.textContent = t("no_alerts");
-      this.list.replaceChildren(empty);
+      this.list.replaceChildren(emptyItem("no_alerts"));
       return;
     }
     this.list.replaceChildren(...sorted.map((alert) => this.item(alert)));
@@ -81,7 +79,7 @@ export class AlertsPanel {
     const panel = this.detail;
     panel.hidden = false;
     panel.innerHTML = `<h2></h2><p class="msg"></p><div class="chart"></div><p class="rate"></p>
-      <h3>${t("history")}</h3><ol class="history"></ol><div class="ack-form"></div>
+      <h3>${t("history")}</h3><ol class="history"></ol><div class="ack-form"></div><div class="task-holder"></div>
       <button type="button" class="quiet close">${t("close")}</button>`;
     panel.querySelector("h2").textContent = `${t(`state_${alert.severity}`)} · ${alert.device}`;
     panel.querySelector("h2").className = `sev-${alert.severity}`;
@@ -93,6 +91,9 @@ export class AlertsPanel {
     }));
     panel.querySelector(".close").addEventListener("click", () => { panel.hidden = true; this.shown = null; });
     if (this.canManage && alert.state === "raised") this.ackForm(panel.querySelector(".ack-form"), alert, focusNote);
+    const tasks = new TaskDispatch({ holder: panel.querySelector(".task-holder"), alert, zone,
+                                     area: this.areaOf(alert.device), canManage: this.canManage });
+    await tasks.start();
     if (alert.metric) await this.chart(panel, alert);
   }
 

@@ -4,8 +4,11 @@ import { AlertsPanel } from "./alerts.js";
 import { api, forgetCsrf } from "./api.js";
 import { showDevice } from "./card.js";
 import { LampControl } from "./control.js";
+import { HazardLayer } from "./hazards.js";
 import { currentLanguage, setLanguage, t } from "./i18n.js";
+import { Lasso } from "./lasso.js";
 import { COLOURS, DeviceMap } from "./map.js";
+import { WaterPanel } from "./water.js";
 
 const config = JSON.parse(document.body.dataset.config);
 const layout = config.layout;
@@ -47,19 +50,26 @@ async function main() {
   };
   const first = await refresh();
   for (const state of first.states) $("filter-state").add(new Option(t(`state_${state}`), state));
-  renderLegend(first.states);
   $("filters").addEventListener("change", refresh);
 
   const alerts = new AlertsPanel({ list: $("alert-list"), count: $("alert-count"), detail, canManage, zoneOf,
-                                   sound: preference.alert_sound });
+                                   areaOf: (d) => map.areaOf(d), sound: preference.alert_sound });
   await alerts.load();
 
   if (canControl) {
     $("control").hidden = false;
     control = new LampControl({ form: $("control-form"), status: $("control-status"), approvals: $("approval-list"),
                                 dialog: $("confirm"), me });
-    await control.loadApprovals();
+    await Promise.all([control.loadApprovals(), control.loadSchedules()]);
+    window.streetwatch.lasso = new Lasso(map, (ids) => control.selectDevices(ids));
   }
+  const water = new WaterPanel({ table: $("water-table"), detail, deviceMap: map });
+  const hazards = new HazardLayer({ deviceMap: map, list: $("hazard-list"),
+                                    onGroup: control ? (group) => control.select("group", group) : null });
+  Object.assign(window.streetwatch, { water, hazards });
+  await Promise.all([water.load(), hazards.load()]);
+  renderLegend(map.data.states);
+  renderCounters(map.counts());
 
   let pending = null;
   const events = new EventSource("/api/v1/events");
@@ -77,7 +87,7 @@ async function main() {
   });
   events.addEventListener("open", () => { document.body.dataset.live = "yes"; });
 
-  if (layout === "wall") setInterval(refresh, config.wallRefreshS * 1000);
+  if (layout === "wall") setInterval(() => Promise.all([refresh(), water.load(), hazards.load()]), config.wallRefreshS * 1000);
 
   $("language").addEventListener("click", async () => {
     const language = currentLanguage() === "en" ? "zh-CN" : "en";

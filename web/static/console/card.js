@@ -1,8 +1,8 @@
 // The device card: latest values with units, a chart of one metric's history, the map state,
-// and the recent commands that reached it.
+// the recent commands that reached it and the audit entries about it (in the user's areas).
 import { api, query } from "./api.js";
 import { lineChart, seconds } from "./chart.js";
-import { formatTime, t } from "./i18n.js";
+import { emptyItem, formatTime, t } from "./i18n.js";
 
 const CHART_HOURS = 24;
 
@@ -13,7 +13,8 @@ export async function showDevice(panel, deviceId, { zoneOf, stateOf, onControl }
   panel.hidden = false;
   panel.innerHTML = `<h2></h2><p class="meta"></p><h3>${t("latest")}</h3><table class="latest"><tbody></tbody></table>
     <label class="metric-pick">${t("kind")} <select></select></label><div class="chart"></div>
-    <h3>${t("recent_commands")}</h3><ul class="commands"></ul><div class="buttons"></div>
+    <h3>${t("recent_commands")}</h3><ul class="commands"></ul>
+    <h3>${t("audit_entries")}</h3><ul class="audit"></ul><div class="buttons"></div>
     <button type="button" class="quiet close">${t("close")}</button>`;
   panel.querySelector("h2").textContent = `${device.id}${state ? ` · ${t(`state_${state}`)}` : ""}`;
   panel.querySelector(".meta").textContent = [device.kind, device.area, device.location.landmark,
@@ -52,7 +53,19 @@ export async function showDevice(panel, deviceId, { zoneOf, stateOf, onControl }
       return button;
     }));
   }
-  await Promise.all([draw(), recentCommands(panel.querySelector(".commands"), device, zone)]);
+  await Promise.all([draw(), recentCommands(panel.querySelector(".commands"), device, zone),
+                     auditEntries(panel.querySelector(".audit"), device, zone)]);
+}
+
+async function auditEntries(list, device, zone) {
+  const { data } = await api(`/devices/${encodeURIComponent(device.id)}/audit${query({ limit: 10 })}`);
+  list.replaceChildren(...data.entries.map((e) => {
+    const li = document.createElement("li");
+    li.dataset.seq = e.seq;
+    li.textContent = `${formatTime(e.at, zone)} ${e.actor} (${e.role}) ${e.action} ${e.target} · ${e.result}`;
+    return li;
+  }));
+  if (!data.entries.length) list.replaceChildren(emptyItem("no_audit"));
 }
 
 async function recentCommands(list, device, zone) {

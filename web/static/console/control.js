@@ -1,6 +1,6 @@
-// Lamp control: a device, a group or an area → dim / on / off, after a confirmation that says how many
-// lamps. The API decides whether a second person must approve; the page shows that state and the
-// delivery progress the event stream reports.
+// Lamp control: a device, a group, an area or a selection drawn with the lasso → dim / on / off / assign a
+// lighting schedule, after a confirmation that says how many lamps. The API decides whether a second person
+// must approve; the page shows that state and the delivery progress the event stream reports.
 import { api, query } from "./api.js";
 import { t } from "./i18n.js";
 
@@ -8,6 +8,7 @@ export class LampControl {
   constructor({ form, status, approvals, dialog, me }) {
     Object.assign(this, { form, status, approvals, dialog, me });
     this.watching = new Map();
+    this.selection = [];
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit(event.submitter?.value || "dim");
@@ -15,9 +16,30 @@ export class LampControl {
     form.kind.addEventListener("change", () => this.fillChoices());
   }
 
+  async loadSchedules() {
+    const { data } = await api("/schedules");
+    this.form.schedule.replaceChildren(...data.schedules.map((s) => new Option(s.description ? `${s.name} · ${s.description}` : s.name, s.name)));
+  }
+
+  // The lamps the lasso caught: the target becomes that selection.
+  selectDevices(ids) {
+    this.selection = ids;
+    const option = this.form.kind.querySelector("option[value=selection]");
+    option.hidden = false;
+    option.textContent = t("target_selection", { n: ids.length });
+    this.form.kind.value = "selection";
+    this.form.value.value = t("selection_of", { n: ids.length });
+    this.form.value.readOnly = true;
+    this.status.textContent = ids.length ? t("selected", { n: ids.length }) : t("selected_none");
+    this.status.dataset.selected = String(ids.length);
+    this.form.querySelector("button[value=dim]").focus();
+  }
+
   async fillChoices() {
     const list = document.getElementById("control-choices");
     const kind = this.form.kind.value;
+    this.form.value.readOnly = kind === "selection";
+    if (kind !== "selection" && this.form.value.value === t("selection_of", { n: this.selection.length })) this.form.value.value = "";
     let names = [];
     if (kind === "group") names = (await api("/groups")).data.groups.map((g) => g.name);
     if (kind === "area") names = (await api("/areas")).data.areas.map((a) => a.id);
@@ -34,6 +56,7 @@ export class LampControl {
   // How many lamps the target holds, as the API counts them in the user's areas.
   async lampCount(kind, value) {
     if (kind === "device") return 1;
+    if (kind === "selection") return this.selection.length;
     if (kind === "group") {
       const { data } = await api(`/groups/${encodeURIComponent(value)}`);
       return data.devices.filter((d) => d.kind.startsWith("lamp")).length;
@@ -45,7 +68,7 @@ export class LampControl {
   async submit(action) {
     const kind = this.form.kind.value;
     const value = this.form.value.value.trim();
-    const target = kind === "device" ? value : `${kind}:${value}`;
+    const target = kind === "device" || kind === "selection" ? value : `${kind}:${value}`;
     this.status.textContent = "";
     let n;
     try {
@@ -56,9 +79,12 @@ export class LampControl {
     }
     if (n === 0) { this.status.textContent = t("no_lamps", { target }); return; }
     const level = Number(this.form.level.value);
-    if (!(await this.confirm(t(`confirm_${action}`, { n, target, level })))) return;
-    const body = { target: { kind, value }, action, reason: this.form.reason.value };
+    const schedule = this.form.schedule.value;
+    if (!(await this.confirm(t(`confirm_${action}`, { n, target, level, schedule })))) return;
+    const body = { target: { kind, value: kind === "selection" ? "lasso" : value }, action, reason: this.form.reason.value };
+    if (kind === "selection") body.devices = this.selection;
     if (action === "dim") body.level_pct = level;
+    if (action === "schedule") body.schedule = schedule;
     try {
       const { status, data } = await api("/commands", { method: "POST", body });
       if (status === 202) {

@@ -24,6 +24,21 @@ const WORDS = {
     approve: "Approve", approved: "Approved: command {id} queued.", acked: "Acknowledged.",
     requested_by: "by {who}", per_hour: "/h", viewer_note: "Your role can watch; it cannot change anything.",
     location: "Location", groups: "Groups", no_readings: "No readings yet.", chart_of: "{metric} over the last {hours} h",
+    lasso: "Lasso", target_selection: "Selection ({n})", selection_of: "{n} lamps in the lasso",
+    selected: "{n} lamps selected.", selected_none: "No lamps inside the lasso.", schedule: "Schedule",
+    assign_schedule: "Assign schedule", confirm_schedule: "Assign schedule {schedule} to {n} lamps ({target})?",
+    water_quality: "Water quality", section: "Section", class_today: "Class today", deciding: "Deciding",
+    trend: "Trend", hazard_points: "Hazard points", no_sections: "No river sections.", class_of: "Class {label}",
+    no_class: "no class yet", over_target: "worse than its target {target}", since_yesterday: "(yesterday {label})",
+    change_better: "better than yesterday", change_worse: "worse than yesterday", change_same: "as yesterday",
+    target_class: "target {label}", lamps_in_group: "{n} lamps", show_on_map: "Show", control_group: "Control its lamps",
+    no_hazards: "No hazard points.", tasks: "Task orders", no_tasks: "No task orders yet.", task_type: "Type",
+    task_title: "Title", assignee: "To", dispatch: "Dispatch", dispatched: "Task {id} dispatched to {who}.",
+    task_close_underpass: "Close the underpass", task_send_pump: "Send a pump", task_inspect_gauge: "Inspect the gauge",
+    task_inspect_lamp: "Inspect the lamp", task_state_dispatched: "dispatched", task_state_accepted: "accepted",
+    task_state_onsite: "on site", task_state_done: "done", task_state_cancelled: "cancelled",
+    audit_entries: "Audit entries", no_audit: "No audit entries.", state_wq_I: "class I", state_wq_II: "class II",
+    state_wq_III: "class III", state_wq_IV: "class IV", state_wq_V: "class V", state_wq_worse: "worse than V",
   },
   "zh-CN": {
     title: "街巡", skip_to_alerts: "跳到告警", layout_desk: "桌面", layout_wall: "大屏", layout_phone: "手机",
@@ -45,6 +60,19 @@ const WORDS = {
     approve: "批准", approved: "已批准：指令 {id} 已排队。", acked: "已确认。", requested_by: "申请人 {who}",
     per_hour: "/小时", viewer_note: "您的角色只能查看，不能操作。", location: "位置", groups: "分组",
     no_readings: "暂无读数。", chart_of: "最近 {hours} 小时的 {metric}",
+    lasso: "圈选", target_selection: "圈选（{n}）", selection_of: "圈选的 {n} 盏灯", selected: "已选中 {n} 盏灯。",
+    selected_none: "圈内没有路灯。", schedule: "时间表", assign_schedule: "指定时间表",
+    confirm_schedule: "为 {n} 盏灯（{target}）指定时间表 {schedule}？", water_quality: "水质", section: "断面",
+    class_today: "今日类别", deciding: "定类指标", trend: "趋势", hazard_points: "易涝点", no_sections: "没有河流断面。",
+    class_of: "{label} 类", no_class: "暂无类别", over_target: "劣于目标 {target} 类", since_yesterday: "（昨日 {label} 类）",
+    change_better: "比昨日好转", change_worse: "比昨日变差", change_same: "与昨日相同", target_class: "目标 {label} 类",
+    lamps_in_group: "{n} 盏灯", show_on_map: "定位", control_group: "控制其路灯", no_hazards: "没有易涝点。",
+    tasks: "任务单", no_tasks: "暂无任务单。", task_type: "类型", task_title: "标题", assignee: "派给", dispatch: "派单",
+    dispatched: "任务 {id} 已派给 {who}。", task_close_underpass: "封闭下穿通道", task_send_pump: "调派水泵",
+    task_inspect_gauge: "检查水位计", task_inspect_lamp: "检修路灯", task_state_dispatched: "已派单",
+    task_state_accepted: "已接单", task_state_onsite: "已到场", task_state_done: "已完成", task_state_cancelled: "已取消",
+    audit_entries: "审计记录", no_audit: "暂无审计记录。", state_wq_I: "I 类", state_wq_II: "II 类", state_wq_III: "III 类",
+    state_wq_IV: "IV 类", state_wq_V: "V 类", state_wq_worse: "劣 V 类",
   },
 };
 
@@ -65,6 +93,14 @@ export function currentLanguage() {
 export function t(key, vars = {}) {
   const text = WORDS[language][key] ?? WORDS.en[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+}
+
+// A list's "nothing here" line, in the user's language.
+export function emptyItem(key) {
+  const li = document.createElement("li");
+  li.className = "empty";
+  li.textContent = t(key);
+  return li;
 }
 
 export function formatTime(iso, timeZone) {

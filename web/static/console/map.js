@@ -9,9 +9,11 @@ import { t } from "./i18n.js";
 export const COLOURS = {
   on: "#f2b705", dimmed: "#9c7a00", off: "#3c3c3c", fault: "#b0169a", offline: "#8a9199", unknown: "#ffffff",
   normal: "#1f8a3b", blue: "#1f5fbf", yellow: "#e6c700", orange: "#f07c00", red: "#d7191c",
+  // Water-quality probes by today's GB 3838-2002 class (water.js), I to worse than V.
+  wq_I: "#6cc7f0", wq_II: "#1e88e5", wq_III: "#43a047", wq_IV: "#f2d200", wq_V: "#f08c00", wq_worse: "#8b0000",
 };
 // Which state a cluster shows when its devices differ: the one that needs attention most.
-const URGENCY = ["unknown", "normal", "on", "dimmed", "off", "offline", "blue", "yellow", "orange", "fault", "red"];
+const URGENCY = ["unknown", "normal", "wq_I", "wq_II", "wq_III", "wq_IV", "wq_V", "wq_worse", "on", "dimmed", "off", "offline", "blue", "yellow", "orange", "fault", "red"];
 const urgency = (state) => Math.max(0, URGENCY.indexOf(state));
 const POINT_RADIUS = 7;
 const KEYBOARD_REACH_PX = 80;  // how far from the centre Enter still finds a device
@@ -146,6 +148,44 @@ export class DeviceMap {
     if (ticket !== this.loads) return null;
     this.data = data;
     this.fetchMs = performance.now() - started;
+    this.applyProbeClasses();
+    this.build();
+    if (!this.rendered && data.count > 0) this.fit();
+    this.draw();
+    if (!this.rendered) {
+      this.rendered = true;
+      performance.mark("map-first-render");
+    }
+    document.body.dataset.mapCount = String(data.count);
+    return data;
+  }
+
+  // Probes with nothing more urgent to show take their section's class of today (probe id → state).
+  paintProbes(classOf) {
+    this.probeClasses = classOf;
+    if (!this.data) return;
+    this.applyProbeClasses();
+    this.build();
+    this.draw();
+  }
+
+  applyProbeClasses() {
+    const data = this.data;
+    const probe = data.kinds.indexOf("water_quality_probe");
+    if (!this.probeClasses || probe < 0) return;
+    const plain = new Set(["normal", "unknown", ...Object.keys(COLOURS).filter((s) => s.startsWith("wq_"))]);
+    for (let i = 0; i < data.count; i += 1) {
+      if (data.kind[i] !== probe || !plain.has(data.states[data.state[i]])) continue;
+      const wanted = this.probeClasses.get(data.ids[i]);
+      if (!wanted) continue;
+      let at = data.states.indexOf(wanted);
+      if (at < 0) at = data.states.push(wanted) - 1;
+      data.state[i] = at;
+    }
+  }
+
+  build() {
+    const data = this.data;
     const states = data.states;
     const features = new Array(data.count);
     for (let i = 0; i < data.count; i += 1) {
@@ -157,14 +197,6 @@ export class DeviceMap {
     this.index.load(features);
     this.areaIndex = new Map(data.ids.map((id, i) => [id, data.areas[data.area[i]]]));
     if (this.plain) this.drawOutlines();
-    if (!this.rendered && data.count > 0) this.fit();
-    this.draw();
-    if (!this.rendered) {
-      this.rendered = true;
-      performance.mark("map-first-render");
-    }
-    document.body.dataset.mapCount = String(data.count);
-    return data;
   }
 
   fit() {
@@ -198,7 +230,7 @@ export class DeviceMap {
   }
 
   clicked(item) {
-    if (!item) return;
+    if (!item || this.quietUntil > performance.now()) return;  // the click that ends a lasso opens nothing
     const [lon, lat] = item.geometry.coordinates;
     if (item.properties.cluster) {
       const zoom = Math.min(this.index.getClusterExpansionZoom(item.properties.cluster_id), 19);
