@@ -47,10 +47,8 @@ from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
 
-YIELD_EVERY = 100
-"""Readings evaluated between two yields to the event loop (well under a millisecond of work)."""
-UNWATCHED = (DeviceStatus.maintenance, DeviceStatus.retired)
-"""Devices in these states are not evaluated (their open alerts stay as they are)."""
+YIELD_EVERY = 100  # readings evaluated between two yields to the event loop (well under a millisecond of work)
+UNWATCHED = (DeviceStatus.maintenance, DeviceStatus.retired)  # not evaluated (their open alerts stay as they are)
 
 
 class RulesEngine:
