@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from benchmarks.servers import PostgresServer
 from duty.tasks import Move, Tasks
 from people import People
 from streetwatch.database import Database
-from tests.fixtures.services import PostgresServer
 from tests.web.console.city import City
 from tests.web.console.conftest import LAMPS, keep, log_in, served_city
 from tests.web.console.extras import HAZARD_LAMPS, hazard_lamp_position, seed_extras
