@@ -9,8 +9,9 @@ Users: ``zhao.lei`` (operator and duty officer of the city), ``chen.jie`` (viewe
 
 from __future__ import annotations
 
+import itertools
 import math
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from device_registry import Registry
@@ -18,11 +19,13 @@ from device_registry.importer import read_csv
 from hydrology import Section, SectionStore, WaterClass
 from hydrology.hazards import HazardPoint, HazardStore
 from people import People
+from rules.alert_store import AlertStore
+from rules.alerts import AlertEvent, AlertTransition
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import Database
 from streetwatch.readings import Reading
 from telemetry_store import open_store
-from tests.web.console.city import PASSWORD
+from tests.web.console.city import PASSWORD, City
 
 ZONE = ZoneInfo("Asia/Shanghai")
 AMMONIA = "ammonia_nitrogen_mg_l"
@@ -83,3 +86,18 @@ async def seed_extras(db: Database, database_url: str, now: datetime) -> None:
     # An entry about LP-000003 recorded in another area than the lamp's: only the city's users see it.
     await people.audit.record(actor="seed", role="admin", area="jingxi", address="cli", action="seed.elsewhere",
                               target="LP-000003", result="ok", now=now)
+
+
+_sequence = itertools.count(1)
+
+
+def raise_red(city: City, device: str) -> int:
+    """A red water-level alert, stored as the gateway's rules engine stores it (for tests about what follows)."""
+    async def work(db: Database) -> int:
+        change = await AlertStore(db).apply(AlertTransition(
+            next(_sequence), AlertEvent.raised, f"culvert-level-{next(_sequence)}", device, "red", None,
+            datetime.now(UTC), device_kind="culvert_gauge", metric="water_level_mm", value=712.0, threshold=650.0,
+            message="water level 712 mm above red 650 mm"))
+        assert change is not None
+        return change.alert.id
+    return city.run(work)

@@ -16,8 +16,7 @@ from people import People
 from streetwatch.database import Database
 from tests.web.console.city import City
 from tests.web.console.conftest import LAMPS, keep, log_in, served_city
-from tests.web.console.extras import HAZARD_LAMPS, hazard_lamp_position, seed_extras
-from tests.web.console.test_live import raise_red
+from tests.web.console.extras import HAZARD_LAMPS, hazard_lamp_position, raise_red, seed_extras
 from web.routes_hazards import convex_hull
 
 pytestmark = pytest.mark.services
