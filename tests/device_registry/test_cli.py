@@ -77,8 +77,9 @@ USER_ERRORS = [
     (["--lat", "91"], "lat: Input should be less than or equal to 90 (got 91)"),
     (["--unit", "248"], "unit: Input should be less than or equal to 247 (got 248)"),
     (["--profile", "acme-lc200"], "profile: unknown profile 'acme-lc200' (known: sw-culvert-gauge-modbus, "
-                                  "sw-culvert-gauge-mqtt, sw-lamp-controller, sw-rain-gauge-modbus, "
-                                  "sw-rain-gauge-mqtt, sw-water-quality-probe, sw-water-quality-probe-mqtt)"),
+                                  "sw-culvert-gauge-mqtt, sw-lamp-controller, sw-lamp-controller-mqtt, "
+                                  "sw-rain-gauge-modbus, sw-rain-gauge-mqtt, sw-water-quality-probe, "
+                                  "sw-water-quality-probe-mqtt)"),
     (["--kind", "lamp"], "kind: unknown kind 'lamp' (known: culvert_gauge, lamp_controller, rain_gauge, "
                          "water_quality_probe)"),
     (["--baudrate", "9600"], "baudrate: not used by transport modbus-tcp"),

@@ -15,7 +15,7 @@ from tests.web.console.city import City, gauge_rows, lamp_rows, seed, serve
 from tests.web.console.street import gateway, lamps
 
 pytest.importorskip("playwright")
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS_SHOTS = Path(__file__).resolve().parents[3] / "docs" / "console"
@@ -126,3 +126,10 @@ def log_in(browser: Browser, city: City, user: str, path: str = "/", **context: 
     page.click("button[type=submit]")
     page.wait_for_selector("body[data-ready=yes]", timeout=15_000)
     return page
+
+
+def switch_language(page: Page, language: str) -> None:
+    """The header's button: the page reloads in the other language (ready once its scripts have run again)."""
+    page.click("#language")
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    page.wait_for_selector("body[data-ready=yes]")

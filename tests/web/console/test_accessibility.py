@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.web.console.a11y import MAX_TABS, contrast_failures, walk_focus
 from tests.web.console.city import City
-from tests.web.console.conftest import A_DRAWN_DEVICE, log_in
+from tests.web.console.conftest import A_DRAWN_DEVICE, log_in, switch_language
 from tests.web.console.street import publish_level
 
 pytestmark = pytest.mark.services
@@ -43,13 +43,6 @@ class Findings:
         print(f"\naccessibility: {self.texts} texts and {self.controls} controls checked, "
               f"{len(self.problems)} problem(s)")
         assert not self.problems, "\n".join(self.problems)
-
-
-def switch_language(page: Page, language: str) -> None:
-    """The header's button: the page reloads in the other language (ready once its scripts have run again)."""
-    page.click("#language")
-    expect(page.locator("html")).to_have_attribute("lang", language)
-    page.wait_for_selector("body[data-ready=yes]")
 
 
 def test_log_in_and_the_desk_pass_contrast_and_keyboard_focus(browser: Browser, city: City) -> None:

@@ -11,7 +11,7 @@ from control import CommandStore, Delivery, DeliveryStatus
 from rules.alert_store import AlertStore
 from streetwatch.database import Database
 from tests.web.console.city import GAUGE_LEVELS, City
-from tests.web.console.conftest import A_DRAWN_DEVICE, distinct_cjk_glyphs, keep, log_in
+from tests.web.console.conftest import A_DRAWN_DEVICE, distinct_cjk_glyphs, keep, log_in, switch_language
 from tests.web.console.street import publish_level
 
 pytestmark = pytest.mark.services
@@ -167,9 +167,7 @@ def test_the_wall_shows_the_map_and_counters_without_controls(browser: Browser, 
 def test_chinese_is_kept_per_user_and_drawn_with_a_chinese_font(browser: Browser, city: City, shots: Path) -> None:
     page = log_in(browser, city, "zhang.min")
     assert distinct_cjk_glyphs(page) == 6  # not boxes: the language button itself says 中文
-    page.click("#language")
-    page.wait_for_selector("body[data-ready=yes]")
-    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    switch_language(page, "zh-CN")
     expect(page.locator("#control-title")).to_have_text("路灯控制")
     page.screenshot(path=shots / "desk-zh.png")
     keep(shots / "desk-zh.png", "desk-zh.png")
