@@ -42,7 +42,7 @@ gateway RSS at the end 281 MB, peak 290 MB, steady (last minute) max 283 MB
     "ingest": """\
 gateway, end to end       98,944 readings/s  (1,500,000 readings published and stored in 15.2 s; stored 1,500,000, \
 distinct 1,500,000, lost 0; publishers' PUBACKs 300,000 of 300,000)
-  CPU seconds: gateway 11.6, database 9.1 (the machine has 2 cores x 15 s); a reading: gateway 7.7 µs, database 6.1 µs
+  CPU seconds: gateway 8.3, database 9.1 (the machine has 2 cores x 15 s); a reading: gateway 5.5 µs, database 6.1 µs
 gateway = 35% of bare COPY, 412x the naive bridge
 """,
 }
@@ -60,7 +60,7 @@ def test_every_budgeted_figure_is_read_from_what_its_benchmark_prints() -> None:
     assert figures["alerts"] == {"p99_unloaded_ms": 54.1, "p99_loaded_ms": 1029.5,
                                  "share_of_background": pytest.approx(18_689 / 20_000)}
     assert figures["memory"] == {"steady_mb": 283}
-    assert figures["ingest"] == {"share_of_copy": pytest.approx(0.35), "lost": 0, "gateway_us_per_reading": 7.7}
+    assert figures["ingest"] == {"share_of_copy": pytest.approx(0.35), "lost": 0, "gateway_us_per_reading": 5.5}
     budgets = check.load_budgets(check.BUDGETS_FILE.read_text())
     assert {(b.benchmark, b.figure) for b in budgets} <= {(n, f) for n, fs in figures.items() for f in fs}
 
@@ -70,7 +70,7 @@ def test_the_recorded_figures_meet_the_budgets_and_a_lowered_budget_is_missed() 
     verdicts = check.judge(check.load_budgets(text), recorded_figures())
     assert [v for v in verdicts if not v.ok] == []
 
-    lowered = text.replace('figure = "steady_mb"\nmax = 300', 'figure = "steady_mb"\nmax = 250')
+    lowered = text.replace('figure = "steady_mb"\nmax = 299', 'figure = "steady_mb"\nmax = 250')
     assert lowered != text
     missed = [v for v in check.judge(check.load_budgets(lowered), recorded_figures()) if not v.ok]
     assert [(v.budget.benchmark, v.budget.figure, v.value) for v in missed] == [("memory", "steady_mb", 283)]
@@ -128,7 +128,7 @@ def test_a_partial_check_rewrites_its_own_rows_and_keeps_the_others_with_their_d
     second = check.merged_section(memory, {"memory": "2026-12-08, def5678, load 6.0"}, budgets,
                                   check.section_rows(document))
     rewritten = check.rewrite_section(document, second)
-    assert "| memory | steady_mb | 412 | ≤ 300 | MISSED | 2026-12-08, def5678, load 6.0 |" in rewritten
+    assert "| memory | steady_mb | 412 | ≤ 299 | MISSED | 2026-12-08, def5678, load 6.0 |" in rewritten
     assert "| store | share_of_copy | 1.02 | ≥ 0.6 | ok | 2026-12-01, abc1234, load 3.1 |" in rewritten
     assert "283" not in rewritten
     assert f"{len(budgets) - 1} of {len(budgets)} budgets met" in rewritten
