@@ -25,6 +25,12 @@ from streetwatch.database import Database, open_database
 from streetwatch.migrations import migrate
 
 
+def _held(grants: Iterable[Grant], role: str, area_path: str) -> bool:
+    """True when one of ``grants`` is ``role`` in the area at ``area_path`` or in an area above it."""
+    ancestors = set(area_path.strip("/").split("/"))
+    return any(g.role.value == role and g.area in ancestors for g in grants)
+
+
 class People:
     def __init__(self, db: Database, *, login_policy: LoginPolicy | None = None) -> None:
         self.db = db
@@ -52,14 +58,14 @@ class People:
 
     async def caller_for_token(self, secret: str, *, address: str, now: datetime) -> Caller | None:
         """The token's user with the token's one grant, while the token, the user and that grant are valid."""
-        token = await self.tokens.resolve(secret, now=now)
-        if token is None:
+        found = await self.tokens.resolve_with_owner(secret, now=now)  # token, user and area in one query
+        if found is None:
             return None
-        user = await self.users.get(token.user)
-        if user is None or user.disabled:
+        token, enabled, area_path = found
+        if not enabled or area_path is None:
             return None
         # A token never carries more than its user holds now: a grant withdrawn later disarms the token.
-        if not await self.covers(token.user, token.role.value, token.area):
+        if not _held(await self.grants.of(token.user), token.role.value, area_path):
             return None
         return await self._caller(token.user, [Grant(token.user, token.role, token.area)], address=address,
                                   via=f"token:{token.id}")
@@ -67,10 +73,7 @@ class People:
     async def covers(self, user: str, role: str, area: str) -> bool:
         """True when ``user`` holds ``role`` in ``area`` or in an area above it."""
         target = await self.areas.get(area)
-        if target is None:
-            return False
-        ancestors = set(target.path.strip("/").split("/"))
-        return any(g.role.value == role and g.area in ancestors for g in await self.grants.of(user))
+        return target is not None and _held(await self.grants.of(user), role, target.path)
 
     async def issue_token(self, user: str, role: str, area: str, *, lifetime: timedelta, now: datetime,
                           label: str = "") -> IssuedToken:

@@ -112,9 +112,20 @@ class Tokens:
 
     async def resolve(self, secret: str, *, now: datetime) -> Token | None:
         """The token ``secret`` stands for, if it is valid now (not expired, not revoked)."""
-        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM api_tokens WHERE secret_hash = ?",
-                                      (hash_secret(secret),))
+        found = await self.resolve_with_owner(secret, now=now)
+        return found[0] if found is not None else None
+
+    async def resolve_with_owner(self, secret: str, *, now: datetime) -> tuple[Token, bool, str | None] | None:
+        """The valid token ``secret`` stands for, whether its user is enabled, and its area's path (None: the
+        area is gone), in one query: every API request asks."""
+        columns = ", ".join(f"t.{column}" for column in _COLUMNS.split(", "))
+        row = await self.db.fetch_one(
+            f"SELECT {columns}, u.disabled, a.path AS area_path FROM api_tokens t "
+            "JOIN users u ON u.name = t.user_name LEFT JOIN areas a ON a.id = t.area WHERE t.secret_hash = ?",
+            (hash_secret(secret),))
         if row is None:
             return None
         token = _token(row)
-        return token if token.usable_at(now) else None
+        if not token.usable_at(now):
+            return None
+        return token, not row["disabled"], None if row["area_path"] is None else str(row["area_path"])

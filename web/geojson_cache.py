@@ -1,9 +1,10 @@
 """Whole-fleet GeoJSON, written once per registry revision and filter, and answered by ETag.
 
-Writing 100,000 devices as GeoJSON (and compressing the 20 MB of it) takes a second or more; maps ask
-for it on every page load. The registry bumps its revision in the same transaction as every change, so
-``(revision, the filter's SQL and parameters)`` names one answer exactly: it is built once, kept with its
-gzip form, and sent again while the revision stands; a client that sends the ETag back gets ``304``.
+Writing 100,000 devices as GeoJSON (and compressing the 20 MB of it) takes the database and this process
+a second or more; maps ask for it on every page load. The registry bumps its revision in the same
+transaction as every change, so ``(revision, the filter's SQL and parameters)`` names one answer exactly:
+it is built once, kept with its gzip form, and sent again while the revision stands; a client that sends
+the ETag back gets ``304``.
 Caller-specific filters (the caller's areas are part of the filter) make separate entries; the newest
 ``MAX_ENTRIES`` are kept.
 """

@@ -13,6 +13,7 @@ from people import ROOT_AREA, Area, Permission
 from telemetry_store.timeparse import parse_duration
 from web.auth import Access, authorized, services_of
 from web.errors import invalid, not_found
+from web.geojson import feature_collection
 from web.geojson_cache import cached_response
 from web.models import ERROR_RESPONSES, MAX_PAGE
 
@@ -109,13 +110,7 @@ async def devices_geojson(request: Request, area: str | None = AREA, kind: str |
     where = await _filter(request, access, area, kind, status, tag)
 
     async def build() -> bytes:
-        devices = await services.registry.summaries(where)
-        return msgspec.json.encode({"type": "FeatureCollection", "features": [
-            {"type": "Feature", "id": d.id,
-             "geometry": {"type": "Point", "coordinates": [d.location.longitude, d.location.latitude]},
-             "properties": {"kind": d.kind, "status": d.status, "area": d.area or ROOT_AREA, "site": d.site,
-                            "landmark": d.location.landmark}}
-            for d in devices]})
+        return await feature_collection(services.db, where)
 
     condition, params = where.where()
     # The revision is read first: a change committed while the answer is built only makes it newer than its key.
