@@ -1,10 +1,10 @@
-"""``/api/v1/events``: Server-Sent Events of alert changes and command progress in the caller's areas.
+"""``/api/v1/events``: Server-Sent Events of alert changes, command progress and task orders in the caller's areas.
 
 Alert changes come from the alert history that every raise, escalation, acknowledgement and clearing
 writes (by the gateway, the CLI or this API); each event's id is the history row's id, so a client that
-reconnects with ``Last-Event-ID`` gets what it missed. Command progress is a snapshot (``command`` events,
-without an id): a reconnecting client simply receives the current state. The stream polls the database every
-``api.events_poll_s``, which works the same on SQLite and PostgreSQL.
+reconnects with ``Last-Event-ID`` gets what it missed. Command progress and task orders' states are snapshots
+(``command`` and ``task`` events, without an id): a reconnecting client simply receives the current state.
+The stream polls the database every ``api.events_poll_s``, which works the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from duty.tasks import Tasks
 from people import ROOT_AREA, Permission
 from web.auth import Access, authorized, services_of
 from web.command_areas import commands_in_areas
@@ -28,6 +29,7 @@ router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERROR_RESPONSES)
 KEEPALIVE_S = 15.0
 _BATCH = 500
 _RECENT_COMMANDS = 20
+_RECENT_TASKS = 20
 
 
 def _frame(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
@@ -67,14 +69,26 @@ async def _command_changes(services: Services, access: Access, seen: dict[int, s
     return frames
 
 
+async def _task_changes(services: Services, access: Access, seen: dict[int, str]) -> list[str]:
+    frames = []
+    for task in await Tasks(services.db).list(areas=access.device_areas(), limit=_RECENT_TASKS):
+        if seen.get(task.id) != task.state.value:
+            seen[task.id] = task.state.value
+            frames.append(_frame("task", {"task": task.id, "state": task.state.value, "alert": task.alert_id,
+                                          "area": task.area, "assignee": task.assignee}))
+    return frames
+
+
 async def _stream(request: Request, services: Services, access: Access, after: int) -> AsyncIterator[str]:
     seen: dict[int, str] = {}
+    seen_tasks: dict[int, str] = {}
     idle_s = 0.0
     poll_s = services.settings.api.events_poll_s
     yield ": streetwatch events\n\n"
     while not await request.is_disconnected():
         frames, after = await _alert_changes(services, access, after)
         frames += await _command_changes(services, access, seen)
+        frames += await _task_changes(services, access, seen_tasks)
         for frame in frames:
             yield frame
         idle_s = 0.0 if frames else idle_s + poll_s
@@ -84,7 +98,7 @@ async def _stream(request: Request, services: Services, access: Access, after: i
         await asyncio.sleep(poll_s)
 
 
-@router.get("/events", summary="Server-Sent Events: alert changes (resumable) and command progress",
+@router.get("/events", summary="Server-Sent Events: alert changes (resumable), command progress and task orders",
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
 async def events(request: Request,
                  last_event_id: str | None = Header(None, description="resume after this alert event"),

@@ -10,7 +10,9 @@ from queue import Empty, Queue
 import httpx
 import pytest
 
-from tests.web.world import World
+from duty.tasks import Move, Tasks
+from streetwatch.database import Database
+from tests.web.world import INSIDE, OUTSIDE, World
 
 pytestmark = pytest.mark.services
 Event = tuple[str | None, str, dict[str, object]]
@@ -106,3 +108,26 @@ def test_a_bad_last_event_id_is_named(world: World) -> None:
     with world.client("viewer") as client:
         answer = client.get("/api/v1/events", headers={"Last-Event-ID": "yesterday"})
     assert answer.status_code == 422 and answer.json()["field"] == "Last-Event-ID"
+
+
+def test_task_orders_states_are_streamed_in_the_caller_s_areas(world: World) -> None:
+    def dispatch(area: str) -> int:
+        async def work(db: Database) -> int:
+            task = await Tasks(db).create(kind="send_pump", title="pump", area=area, assignee="viewer-user",
+                                          by="seed", now=world.clock.now(), accept_within_s=600)
+            return task.id
+        return world.run(work)
+
+    inside, outside = dispatch(INSIDE), dispatch(OUTSIDE)
+    states: list[tuple[int, str]] = []
+    with world.client("viewer") as viewer, viewer.stream("GET", "/api/v1/events") as response:
+        for _, name, data in _events(response):
+            if name != "task":
+                continue
+            states.append((int(str(data["task"])), str(data["state"])))
+            if states[-1] == (inside, "dispatched"):
+                world.run(lambda db: Tasks(db).move(inside, Move.accept, by="viewer-user", now=world.clock.now()))
+            if states[-1] == (inside, "accepted"):
+                break
+    assert (inside, "dispatched") in states
+    assert outside not in {task for task, _ in states}

@@ -80,6 +80,7 @@ async function main() {
   events.addEventListener("command", (event) => {
     if (control) control.progress(JSON.parse(event.data));
   });
+  events.addEventListener("task", (event) => alerts.taskChanged(JSON.parse(event.data)));
   events.addEventListener("open", () => { document.body.dataset.live = "yes"; });
 
   if (layout === "wall") setInterval(() => Promise.all([refresh(), water.load(), hazards.load()]), config.wallRefreshS * 1000);
