@@ -123,6 +123,7 @@ def test_a_lasso_selects_the_lamps_inside_and_dims_exactly_them(browser: Browser
     expect(page.locator("#confirm-text")).to_have_text("Dim 12 lamps (12 lamps in the lasso) to 30 %?")
     if how == "finger":
         page.screenshot(path=shots / "phone-lasso.png")
+        keep(shots / "phone-lasso.png", "phone-lasso.png")
     page.click("#confirm-yes")
     expect(status).to_contain_text("0 confirmed, 0 failed, 12 pending of 12")
     kind, devices = _command_devices(city, int(status.get_attribute("data-command") or 0))
