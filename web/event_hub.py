@@ -3,8 +3,8 @@
 Each client used to poll the database itself (three kinds of query every ``api.events_poll_s``), so 500
 open streams made thousands of queries a second. The hub polls once per interval for the whole process:
 new alert history rows, new device online/offline rows (both through :class:`web.event_feeds.FeedReader`,
-in id order) and the progress of the newest commands; it writes each event's frame once and hands the
-batch to every subscriber's queue. Each stream keeps what its caller may see.
+in id order), the progress of the newest commands and the states of the newest task orders; it writes
+each event's frame once and hands the batch to every subscriber's queue. Each stream keeps what its caller may see.
 
 A subscriber that falls ``MAX_BACKLOG`` batches behind is dropped: its stream ends and the browser
 reconnects with ``Last-Event-ID``, catching up from the database.
@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from control import CommandProgress
+from duty.tasks import Task, Tasks
 from streetwatch.database import DatabaseError
 from web.command_areas import areas_of_command
 from web.event_feeds import (
@@ -36,6 +37,7 @@ from web.services import Services
 logger = logging.getLogger(__name__)
 MAX_BACKLOG = 1_000
 HUB_COMMANDS = 50  # the newest commands whose progress is followed
+HUB_TASKS = 50  # the newest task orders whose state is followed
 Batch = list[Event] | None  # None: the subscription has ended
 
 
@@ -64,6 +66,7 @@ class EventHub:
         self._devices = FeedReader(DEVICE_ROWS, 0)
         self._commands: dict[int, str] = {}
         self._command_areas: dict[int, frozenset[str]] = {}
+        self._tasks: dict[int, str] = {}
         self._failing = False
 
     @property
@@ -76,6 +79,7 @@ class EventHub:
         self._alerts.after = await last_id(db, ALERT_ROWS)
         self._devices.after = await last_id(db, DEVICE_ROWS)
         await self._command_changes()  # the current state is known; changes from here on are events
+        await self._task_changes()
 
     def subscribe(self) -> tuple[Subscription, Cursor]:
         """A new subscription and the hub's position: it receives every batch after that position."""
@@ -103,6 +107,7 @@ class EventHub:
             batch += await device_events(self.services, await self._devices.read(self.services.db),
                                          self._alerts.after)
             batch += await self._command_changes()
+            batch += await self._task_changes()
         except DatabaseError as exc:
             if not self._failing:  # once per outage, as the gateway logs one
                 logger.error("events: cannot read the database: %s; retrying every poll", exc)
@@ -128,6 +133,22 @@ class EventHub:
         self._commands = followed
         self._command_areas = {c: a for c, a in self._command_areas.items() if c in followed}
         return events
+
+    async def _task_changes(self) -> list[Event]:
+        events = []
+        followed: dict[int, str] = {}
+        for task in await Tasks(self.services.db).list(limit=HUB_TASKS):
+            followed[task.id] = task.state.value
+            if self._tasks.get(task.id) != followed[task.id]:
+                events.append(Event("task", 0, frozenset({task.area}), task_frame(task)))
+        self._tasks = followed
+        return events
+
+
+def task_frame(task: Task) -> str:
+    """A ``task`` event: a task order's state (no id, like commands: a reconnecting client gets the state)."""
+    return frame("task", {"task": task.id, "state": task.state.value, "alert": task.alert_id, "area": task.area,
+                          "assignee": task.assignee})
 
 
 def command_frame(progress: CommandProgress) -> str:

@@ -1,11 +1,12 @@
-"""``/api/v1/events``: Server-Sent Events of alert changes, device online/offline and command progress.
+"""``/api/v1/events``: Server-Sent Events of alert changes, device online/offline and command progress and task orders.
 
 Alert changes come from the alert history that every raise, escalation, acknowledgement and clearing
 writes (by the gateway, the CLI or this API); device changes from the log the gateway writes when a device
 goes offline or comes back. Both are read in id order by the process's :class:`web.event_hub.EventHub`,
 and each event's id is the position in both (``ALERT-DEVICE``), so a client that reconnects with
 ``Last-Event-ID`` gets what it missed, from the database. Command progress is a snapshot (``command``
-events, without an id): a client receives the current state when it connects, then the changes.
+events, without an id), and so are task orders' states (``task`` events): a client receives the current
+state when it connects, then the changes.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from duty.tasks import Tasks
 from people import Permission
 from web.auth import Access, authorized
 from web.command_areas import commands_in_areas
 from web.errors import invalid
 from web.event_feeds import ALERT_ROWS, CURSOR_PATTERN, DEVICE_ROWS, Cursor, Event, catch_up, last_id
-from web.event_hub import EventHub, command_frame
+from web.event_hub import EventHub, command_frame, task_frame
 from web.models import ERROR_RESPONSES
 from web.services import Services
 
@@ -29,6 +31,7 @@ router = APIRouter(prefix="/api/v1", tags=["events"], responses=ERROR_RESPONSES)
 KEEPALIVE_S = 15.0
 DISCONNECT_CHECK_S = 5.0
 _RECENT_COMMANDS = 20
+_RECENT_TASKS = 20
 
 
 async def _current_commands(services: Services, access: Access) -> list[str]:
@@ -36,6 +39,11 @@ async def _current_commands(services: Services, access: Access) -> list[str]:
     for command_id in await commands_in_areas(services.db, access.device_areas(), limit=_RECENT_COMMANDS):
         frames.append(command_frame(await services.commands.progress(command_id)))
     return frames
+
+
+async def _current_tasks(services: Services, access: Access) -> list[str]:
+    tasks = await Tasks(services.db).list(areas=access.device_areas(), limit=_RECENT_TASKS)
+    return [task_frame(task) for task in tasks]
 
 
 def _new(event: Event, position: Cursor) -> bool:
@@ -51,7 +59,7 @@ async def _stream(request: Request, hub: EventHub, access: Access, start: Cursor
     subscription, here = hub.subscribe()
     try:
         yield ": streetwatch events\n\n"
-        for frame in await _current_commands(hub.services, access):
+        for frame in [*await _current_commands(hub.services, access), *await _current_tasks(hub.services, access)]:
             yield frame
         for event in await catch_up(hub.services, start, here):
             if event.visible_to(access.sees):
@@ -79,7 +87,7 @@ async def _stream(request: Request, hub: EventHub, access: Access, start: Cursor
 
 
 @router.get("/events", summary="Server-Sent Events: alert changes and device online/offline (resumable), "
-                                "command progress",
+                                "command progress and task orders",
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
 async def events(request: Request,
                  last_event_id: str | None = Header(None, description="resume after this event (its id)"),

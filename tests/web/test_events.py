@@ -10,11 +10,12 @@ from queue import Empty, Queue
 import httpx
 import pytest
 
+from duty.tasks import Move, Tasks
 from gateway.intake.records import GatewayRecords, StatusChange
 from gateway.intake.schema import MIGRATIONS as GATEWAY_MIGRATIONS
 from streetwatch.database import Database
 from streetwatch.migrations import migrate
-from tests.web.world import World
+from tests.web.world import INSIDE, OUTSIDE, World
 
 pytestmark = pytest.mark.services
 Event = tuple[str | None, str, dict[str, object]]
@@ -184,3 +185,26 @@ async def _positions(db: Database) -> str:
     alert = await db.fetch_value("SELECT COALESCE(MAX(id), 0) AS last FROM alert_history")
     device = await db.fetch_value("SELECT COALESCE(MAX(id), 0) AS last FROM gateway_device_events")
     return f"{alert}-{device}"
+
+
+def test_task_orders_states_are_streamed_in_the_caller_s_areas(world: World) -> None:
+    def dispatch(area: str) -> int:
+        async def work(db: Database) -> int:
+            task = await Tasks(db).create(kind="send_pump", title="pump", area=area, assignee="viewer-user",
+                                          by="seed", now=world.clock.now(), accept_within_s=600)
+            return task.id
+        return world.run(work)
+
+    inside, outside = dispatch(INSIDE), dispatch(OUTSIDE)
+    states: list[tuple[int, str]] = []
+    with world.client("viewer") as viewer, viewer.stream("GET", "/api/v1/events") as response:
+        for _, name, data in _events(response):
+            if name != "task":
+                continue
+            states.append((int(str(data["task"])), str(data["state"])))
+            if states[-1] == (inside, "dispatched"):
+                world.run(lambda db: Tasks(db).move(inside, Move.accept, by="viewer-user", now=world.clock.now()))
+            if states[-1] == (inside, "accepted"):
+                break
+    assert (inside, "dispatched") in states
+    assert outside not in {task for task, _ in states}

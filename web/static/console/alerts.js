@@ -35,6 +35,11 @@ export class AlertsPanel {
     if (this.shown === change.alert_id) this.show(change.alert_id);
   }
 
+  // A ``task`` event from the stream.
+  taskChanged(change) {
+    if (this.tasks && this.shown === change.alert) this.tasks.changed(change);
+  }
+
   render() {
     const sorted = [...this.alerts.values()].sort((a, b) => (b.state === "raised") - (a.state === "raised")
       || String(b.updated_at).localeCompare(String(a.updated_at)));
@@ -91,9 +96,9 @@ export class AlertsPanel {
     }));
     panel.querySelector(".close").addEventListener("click", () => { panel.hidden = true; this.shown = null; });
     if (this.canManage && alert.state === "raised") this.ackForm(panel.querySelector(".ack-form"), alert, focusNote);
-    const tasks = new TaskDispatch({ holder: panel.querySelector(".task-holder"), alert, zone,
-                                     area: this.areaOf(alert.device), canManage: this.canManage });
-    await tasks.start();
+    this.tasks = new TaskDispatch({ holder: panel.querySelector(".task-holder"), alert, zone,
+                                    area: this.areaOf(alert.device), canManage: this.canManage });
+    await this.tasks.start();
     if (alert.metric) await this.chart(panel, alert);
   }
 

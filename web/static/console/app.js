@@ -67,9 +67,12 @@ async function main() {
   const hazards = new HazardLayer({ deviceMap: map, list: $("hazard-list"),
                                     onGroup: control ? (group) => control.select("group", group) : null });
   Object.assign(window.streetwatch, { water, hazards });
-  await Promise.all([water.load(), hazards.load()]);
   renderLegend(map.data.states);
-  renderCounters(map.counts());
+  // The day's water report can take a moment with many probes: the page does not wait for it.
+  Promise.all([water.load(), hazards.load()]).then(() => {
+    renderLegend(map.data.states);
+    renderCounters(map.counts());
+  }).catch((err) => { document.body.dataset.waterError = err.message; });
 
   let pending = null;
   const events = new EventSource("/api/v1/events");
@@ -85,6 +88,7 @@ async function main() {
   events.addEventListener("command", (event) => {
     if (control) control.progress(JSON.parse(event.data));
   });
+  events.addEventListener("task", (event) => alerts.taskChanged(JSON.parse(event.data)));
   events.addEventListener("open", () => { document.body.dataset.live = "yes"; });
 
   if (layout === "wall") setInterval(() => Promise.all([refresh(), water.load(), hazards.load()]), config.wallRefreshS * 1000);

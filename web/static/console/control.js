@@ -18,7 +18,12 @@ export class LampControl {
 
   async loadSchedules() {
     const { data } = await api("/schedules");
-    this.form.schedule.replaceChildren(...data.schedules.map((s) => new Option(s.description ? `${s.name} · ${s.description}` : s.name, s.name)));
+    const short = (text) => (text.length > 40 ? `${text.slice(0, 39)}…` : text);
+    this.form.schedule.replaceChildren(...data.schedules.map((s) => {
+      const option = new Option(s.description ? `${s.name} · ${short(s.description)}` : s.name, s.name);
+      option.title = s.description || "";
+      return option;
+    }));
   }
 
   // The lamps the lasso caught: the target becomes that selection.

@@ -72,6 +72,7 @@ export class Lasso {
     box.addEventListener("pointermove", (e) => this.move(e), true);
     box.addEventListener("pointerup", (e) => this.end(e), true);
     box.addEventListener("pointercancel", () => this.abandon(), true);
+    document.addEventListener("keydown", (e) => { if (e.key === "Escape" && this.active) this.toggle(false); });
   }
 
   toggle(on = !this.active) {
@@ -81,7 +82,7 @@ export class Lasso {
   }
 
   start(e) {
-    if (!(this.active || e.shiftKey) || e.button > 0 || e.target === this.button) return;
+    if (!(this.active || e.shiftKey) || e.button > 0 || e.target.closest(".leaflet-control")) return;
     e.stopPropagation();
     e.preventDefault();
     const map = this.deviceMap.map;

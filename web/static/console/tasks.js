@@ -1,10 +1,10 @@
 // Task orders from an alert's detail: dispatch one (type, title, who) to a person with a role in the alert's
-// area, and see the state of those already dispatched for it (/api/v1/tasks). The API authorizes and audits.
+// area, and see the state of those already dispatched for it (/api/v1/tasks), kept current by the event
+// stream's ``task`` events. The API authorizes and audits.
 import { api, query } from "./api.js";
 import { emptyItem, formatTime, t } from "./i18n.js";
 
 export const TASK_TYPES = ["close_underpass", "send_pump", "inspect_gauge", "inspect_lamp"];
-const REFRESH_MS = 15_000;
 
 export class TaskDispatch {
   constructor({ holder, alert, area, zone, canManage }) {
@@ -16,10 +16,11 @@ export class TaskDispatch {
   async start() {
     await this.refresh();
     if (this.canManage && this.area) await this.form();
-    this.timer = setInterval(() => {
-      if (!this.holder.isConnected) { clearInterval(this.timer); return; }
-      this.refresh().catch(() => null);
-    }, REFRESH_MS);
+  }
+
+  // A ``task`` event from the stream: refresh when it concerns this alert.
+  changed(change) {
+    if (change.alert === this.alert.id && this.holder.isConnected) this.refresh().catch(() => null);
   }
 
   async refresh() {
