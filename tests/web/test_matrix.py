@@ -48,7 +48,7 @@ def _ids(items: list[dict[str, Any]]) -> set[Any]:
     return {item["id"] for item in items}
 
 
-_TASKS: dict[int, dict[Where, int]] = {}
+_TASKS: dict[int, tuple[World, dict[Where, int]]] = {}
 
 
 def _new_task(w: World, where: Where) -> int:
@@ -63,9 +63,11 @@ def _new_task(w: World, where: Where) -> int:
 
 def _tasks(w: World) -> dict[Where, int]:
     """One task inside and one outside, made once per world."""
+    # The world is kept with its tasks: once the sqlite world were gone, the postgresql world could get
+    # its id() and would then look for the sqlite world's tasks.
     if id(w) not in _TASKS:
-        _TASKS[id(w)] = {where: _new_task(w, where) for where in ("inside", "outside")}
-    return _TASKS[id(w)]
+        _TASKS[id(w)] = (w, {where: _new_task(w, where) for where in ("inside", "outside")})
+    return _TASKS[id(w)][1]
 
 
 def _task_listing(w: World) -> str:
