@@ -112,7 +112,10 @@ async def _open_alerts(store: AlertStore, count: int) -> None:
 
 
 async def _escalating(db: Database) -> int:
-    return int(await db.fetch_value("SELECT count(*) FROM duty_escalations WHERE stopped_at IS NULL") or 0)
+    """The open alerts (not the probes') whose chain has run its first step."""
+    return int(await db.fetch_value(
+        "SELECT count(*) FROM duty_escalations e JOIN alerts a ON a.id = e.alert_id "
+        "WHERE e.stopped_at IS NULL AND e.step > 0 AND a.device_id LIKE 'ESC-%'") or 0)
 
 
 async def main_async(args: argparse.Namespace) -> None:
@@ -168,11 +171,12 @@ async def _phases(args: argparse.Namespace, service: RulesService, devices: dict
         if escalating:
             await _open_alerts(alerts, escalating)
             duty.wake()
-            for _ in range(600):  # until the open alerts' chains have started (5 min at most)
+            for _ in range(1200):  # until the open alerts' first steps have run (10 min at most)
                 if await _escalating(db) >= escalating:
                     break
                 await asyncio.sleep(0.5)
             await asyncio.sleep(args.step_wait)  # past their first steps' burst: steps now come due all the while
+            print(f"{escalating:,} open alerts escalating: first steps run, {sms.handed:,} SMS handed so far")
         sms.first.clear()
         probes.published.clear()
         handed, steps, started = sms.handed, duty.escalator.steps_run, time.perf_counter()

@@ -14,10 +14,13 @@ from duty.errors import DutyError
 from duty.files import DutyPlan, load_duty
 from duty.outbox import Outbox
 from duty.roster import Roster, open_roster
+from duty.rule_tasks import assignee_problems
 from duty.suppression import Silence, Silences
 from people import CLI_ADDRESS, AuditLog
 from people.errors import PeopleError
 from rules.durations import parse_duration_s
+from rules.loader import load_ruleset_skipping
+from rules.runner import configured_rule_files
 from streetwatch.cli_support import OutputFormat, UserError, actor, render, run_guarded, settings
 from streetwatch.clock import SystemClock
 
@@ -84,11 +87,18 @@ def show(
 
 @duty_app.command("validate")
 def validate(ctx: typer.Context) -> None:
-    """Check the duty files (rotas, policies) and that every area and person they name exists.
+    """Check the duty files (rotas, policies) and that every area and person they name exists, and the
+    people rules' task orders (dispatch_task … to) name.
 
     Example: streetwatch duty validate
     """
-    problems = with_roster(ctx, lambda roster: roster.problems(), plan=True)
+    ruleset, _skipped = load_ruleset_skipping(configured_rule_files(settings(ctx)))  # `rules validate` tells those
+
+    async def check(roster: Roster) -> list[str]:
+        people = [user.name for user in await roster.users.list()]
+        return [*await roster.problems(), *assignee_problems(ruleset, people)]
+
+    problems = with_roster(ctx, check, plan=True)
     if problems:
         raise UserError("\n".join(problems))
     typer.echo("duty files are valid")

@@ -98,8 +98,9 @@ class Escalator:
             assert started is not None
             escalation = Escalation(int(row["alert_id"]), str(row["severity"]), str(row["area"]), int(row["step"]),
                                     time_value(row["next_at"]), started)
-            ran += await self._run_step(escalation, now)
-        self.steps_run += ran
+            step = await self._run_step(escalation, now)
+            ran += step
+            self.steps_run += step  # counted as they run: a long tick shows its progress
         return ran
 
     async def _start_new(self, now: datetime) -> None:

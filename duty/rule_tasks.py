@@ -17,7 +17,7 @@ today does not dispatch orders for last month's alerts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from duty.escalation import PlaceOf
@@ -122,3 +122,12 @@ class RuleTasks:
         return ""
 
 
+
+
+def assignee_problems(ruleset: RuleSet, people: Iterable[str]) -> list[str]:
+    """Rules' task orders naming (``to``) a person or crew that does not exist, each with the rule's place."""
+    known = set(people)
+    return [f"{ruleset.origins.get(rule.name, rule.name)}: rule {rule.name}: actions[{action.index}].params.to: "
+            f"person {action.assignee!r} does not exist"
+            for rule in ruleset.rules for action in task_actions(rule)
+            if action.assignee is not None and action.assignee not in known]

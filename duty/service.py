@@ -50,6 +50,8 @@ from streetwatch.database import Database, DatabaseError
 from streetwatch.readings import Reading
 
 log = logging.getLogger(__name__)
+LATER_SLICE_S = 0.2
+"""How long older chains' steps and messages go on before a new alert's wake-up interrupts them."""
 
 
 class DutyService:
@@ -76,17 +78,25 @@ class DutyService:
 
     async def tick(self) -> None:
         self.deliverer.secrets = await self.contacts.secrets()
+        clock = self.escalator.clock
         with self.escalator.roster.remembering():
             # New alerts' first messages go out before older chains' next steps; a newer alert's wake-up
-            # interrupts those (they stay due), so its first message never waits behind a thousand others.
+            # interrupts those (they stay due) once they had LATER_SLICE_S, so its first message never waits
+            # behind a thousand others, and the others still move on however often alerts come.
             if await self.escalator.tick("first"):
                 await self.deliverer.run_once(alerts=self.escalator.started)
-            await self.escalator.tick("later", stop_when=self._wake.is_set)
-            now = self.escalator.clock.now()
+            since = [clock.monotonic()]
+
+            def interrupted() -> bool:
+                return self._wake.is_set() and clock.monotonic() - since[0] >= LATER_SLICE_S
+
+            await self.escalator.tick("later", stop_when=interrupted)
+            now = clock.now()
             if self.rule_tasks is not None:
                 await self.rule_tasks.tick(now)
             await escalate_overdue(self.tasks, self.escalator.roster, self.escalator.outbox, now)
-            await self.deliverer.run_once(stop_when=self._wake.is_set)
+            since[0] = clock.monotonic()  # the messages get a slice of their own
+            await self.deliverer.run_once(stop_when=interrupted)
 
     async def run(self) -> None:
         failing = False

@@ -64,7 +64,7 @@ def test_duty_show_answers_who_is_on_duty_in_the_areas_zone(cli: Cli) -> None:
     assert cli("duty", "validate") == (0, "duty files are valid\n", "")
 
 
-def test_bad_input_gets_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> None:
+def test_bad_input_gets_one_line_and_exit_2(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _setup(cli)
     code, _, err = cli("duty", "contact", "add", "wang", "dingtalk", "https://evil.example.org/robot/send")
     assert code == 2 and err.strip().endswith("is on oapi.dingtalk.com, not evil.example.org")
@@ -78,8 +78,15 @@ def test_bad_input_gets_one_line_and_exit_2(cli: Cli, tmp_path: Path) -> None:
     (tmp_path / "duty" / "more.yaml").write_text(
         "rotas:\n  - area: baiyun\n    shifts:\n      - {days: [mon], start: '08:00', end: '09:00', person: ghost}\n",
         encoding="utf-8")
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "tasks.yaml").write_text(
+        "rules:\n  - name: level\n    kind: threshold\n    metric: water_level_mm\n    levels: {red: 800}\n"
+        "    actions: [{at: red, action: dispatch_task, params: {type: send_pump, to: pump-crew-9}}]\n",
+        encoding="utf-8")
+    monkeypatch.setenv("STREETWATCH_RULES_DIR", str(tmp_path / "rules"))
     code, _, err = cli("duty", "validate")
     assert code == 2 and "more.yaml:4: person 'ghost' does not exist" in err
+    assert "tasks.yaml:2: rule level: actions[0].params.to: person 'pump-crew-9' does not exist" in err
     (tmp_path / "duty" / "more.yaml").write_text(
         "rotas:\n  - area: baiyun\n    shifts:\n      - {days: [mon], start: '08:00', end: '10:00', person: li}\n"
         "      - {days: [mon], start: '09:00', end: '11:00', person: wang}\n", encoding="utf-8")

@@ -1,13 +1,16 @@
 """End to end: a rule's ``dispatch_task`` action in a running gateway. A culvert reading over MQTT raises a red
 alert; the task order goes to the person responsible for the hazard point, once; a restart of the gateway
-and more readings of the same alert dispatch nothing more; ``streetwatch task list`` shows it."""
+and more readings of the same alert dispatch nothing more; ``streetwatch task list`` shows it; the crew accepts
+it and is done, and ``streetwatch report duty`` counts it."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import json
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -70,3 +73,12 @@ async def test_a_red_reading_dispatches_one_task_order_to_the_hazard_points_crew
     assert await asyncio.to_thread(main, ["task", "list", "--format", "csv"]) == 0  # the CLI runs its own loop
     out = capsys.readouterr().out
     assert out.count("close_underpass") == 1 and "pump-crew-3" in out and "dispatched" in out
+    # the crew accepts it, is on site, and is done; the month's duty report counts it, with the alert's times
+    for step in ("accept", "onsite", "done"):
+        assert await asyncio.to_thread(main, ["task", step, str(task.id), "--by", "pump-crew-3"]) == 0
+    capsys.readouterr()
+    month = task.created_at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    assert await asyncio.to_thread(main, ["report", "duty", "--area", "baiyun", "--month", month,
+                                          "--format", "json"]) == 0
+    report = {row["what"]: row["value"] for row in json.loads(capsys.readouterr().out)}
+    assert report["tasks done"] == 1 and report["alerts red"] == 1 and report["unacknowledged"] == 1
