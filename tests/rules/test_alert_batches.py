@@ -7,7 +7,7 @@ kept tens of thousands of transitions waiting in memory; the outbox now hands ov
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -24,14 +24,6 @@ from streetwatch.database import open_database
 from tests.rules.support import START, transition
 
 LATER = START + timedelta(minutes=5)
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[AlertStore]:
-    async with open_database(DatabaseUrl.parse(database_url)) as db:
-        store = AlertStore(db)
-        await store.migrate()
-        yield store
 
 
 def _batch() -> list[AlertTransition]:
