@@ -36,6 +36,13 @@ them; one it forgot costs one read when it next changes. (Remembering every one 
 in memory: 20 MB with 80,000 devices offline.)"""
 
 
+class _Unknown:
+    """What the store knows of an alert before it looks (see ``AlertStore._apply``)."""
+
+
+_UNKNOWN = _Unknown()
+
+
 @dataclass(frozen=True)
 class AlertFilter:
     """What ``alerts list`` and ``alerts history`` may filter on; empty means any."""
@@ -89,7 +96,17 @@ class AlertStore:
             return [await self.apply(transitions[0])]
         try:
             async with self.db.transaction() as tx:
-                return [await self._apply(tx, t) for t in transitions]
+                changes: list[AlertChange | None] = []
+                while len(changes) < len(transitions):
+                    run: list[AlertTransition] = []  # transitions of distinct alerts: planned together
+                    keys: set[tuple[str, str]] = set()
+                    for t in transitions[len(changes):]:
+                        if (t.rule, t.device_id) in keys:
+                            break
+                        keys.add((t.rule, t.device_id))
+                        run.append(t)
+                    changes += await self._apply_run(tx, run)
+                return changes
         except BaseException as exc:
             for t in transitions:  # what was planned in the transaction undone is not known: read it when needed
                 self._open.pop((t.rule, t.device_id), None)
@@ -97,15 +114,36 @@ class AlertStore:
                 raise AlertSinkUnavailable(str(exc)) from exc
             raise
 
-    async def _apply(self, db: Database, t: AlertTransition) -> AlertChange | None:
+    async def _apply_run(self, tx: Database, run: Sequence[AlertTransition]) -> list[AlertChange | None]:
+        """Transitions of distinct alerts: every write planned first, then all written in one round trip."""
+        plans = [(t, plan_write(await self._current(tx, t), t, rank=self._rank, time=self._time)) for t in run]
+        rows = iter(await tx.write_then_many([(w.sql, w.params, w.then) for _, w in plans if w is not None]))
+        out: list[AlertChange | None] = []
+        for t, write in plans:
+            row = next(rows) if write is not None else None
+            if write is None:
+                out.append(None)
+            elif row is not None:
+                alert = alert_from_row(row)
+                self._remember(alert, (t.rule, t.device_id))
+                out.append(AlertChange(alert, write.events))
+            else:  # changed meanwhile (from the CLI): read it and plan again
+                out.append(await self._apply(tx, t, await self._read_open(tx, (t.rule, t.device_id))))
+        return out
+
+    async def _current(self, db: Database, t: AlertTransition) -> OpenAlert | None:
         key = (t.rule, t.device_id)
-        current: OpenAlert | None
         if key in self._open:
-            current = self._open[key]
-        elif t.event in (AlertEvent.cleared, AlertEvent.deescalated):
-            current = await self._read_open(db, key)
-        else:
-            current = None  # most likely none; an unfinished one makes the INSERT return nothing
+            return self._open[key]
+        if t.event in (AlertEvent.cleared, AlertEvent.deescalated):
+            return await self._read_open(db, key)
+        return None  # most likely none; an unfinished one makes the INSERT return nothing
+
+    async def _apply(self, db: Database, t: AlertTransition, current: OpenAlert | _Unknown | None = _UNKNOWN
+                     ) -> AlertChange | None:
+        key = (t.rule, t.device_id)
+        if isinstance(current, _Unknown):
+            current = await self._current(db, t)
         for _ in range(_ATTEMPTS):
             write = plan_write(current, t, rank=self._rank, time=self._time)
             if write is None:

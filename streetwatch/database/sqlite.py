@@ -59,6 +59,15 @@ class _SqliteTransaction(Database):
     async def write_then(self, head: str, params: Params, then: Sequence[tuple[str, Params]] = ()) -> Row | None:
         return await _sqlite_write_then(self._conn, head, params, then, savepoint=True)
 
+    async def write_then_many(self, writes: Sequence[tuple[str, Params, Sequence[tuple[str, Params]]]]
+                              ) -> list[Row | None]:
+        try:
+            return await _in_sqlite_thread(self._conn, _write_then_each, writes)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+        except sqlite3.Error as exc:
+            raise DatabaseError(str(exc)) from exc
+
 
 async def _sqlite_write_then(conn: aiosqlite.Connection, head: str, params: Params,
                              then: Sequence[tuple[str, Params]], *, savepoint: bool) -> Row | None:
@@ -99,6 +108,11 @@ def _write_then(conn: sqlite3.Connection, head: str, params: Params, then: Seque
         raise
     conn.execute(commit)
     return row
+
+
+def _write_then_each(conn: sqlite3.Connection, writes: Sequence[tuple[str, Params, Sequence[tuple[str, Params]]]]
+                     ) -> list[Row | None]:
+    return [_write_then(conn, head, params, then, savepoint=True) for head, params, then in writes]
 
 
 def _split_statements(sql: str) -> list[str]:

@@ -7,7 +7,7 @@ kept tens of thousands of transitions waiting in memory; the outbox now hands ov
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -24,14 +24,6 @@ from streetwatch.database import open_database
 from tests.rules.support import START, transition
 
 LATER = START + timedelta(minutes=5)
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[AlertStore]:
-    async with open_database(DatabaseUrl.parse(database_url)) as db:
-        store = AlertStore(db)
-        await store.migrate()
-        yield store
 
 
 def _batch() -> list[AlertTransition]:
@@ -135,3 +127,16 @@ async def test_the_alert_service_stores_announces_and_marks_a_batch(store: Alert
     assert announced == ["CG-1 raised", "CG-2 raised", "CG-1 raised", "CG-2 cleared"]
     # Marked as told: the states announced last are what the sweep finds told.
     assert await store.unnotified(START - timedelta(days=1)) == []
+
+
+@pytest.mark.services
+async def test_a_batch_plans_again_what_another_process_changed_meanwhile(store: AlertStore, database_url: str) -> None:
+    first = await store.apply_many([transition("raised", "red", device_id="CG-1"),
+                                    transition("raised", "red", device_id="CG-2")])
+    assert first[0] is not None
+    async with open_database(DatabaseUrl.parse(database_url)) as db:  # the CLI, in another process
+        await AlertStore(db).acknowledge(first[0].alert.id, "li", None, START + timedelta(minutes=1))
+    cleared = await store.apply_many([transition("cleared", "red", device_id="CG-1", at=LATER),
+                                      transition("cleared", "red", device_id="CG-2", at=LATER)])
+    assert [(c.alert.state, c.events[-1].value) for c in cleared if c is not None] == [
+        (AlertState.closed, "closed"), (AlertState.cleared, "cleared")]  # acknowledged, then cleared: closed

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -16,14 +15,6 @@ from tests.rules.support import START, Harness, device, transition
 
 pytestmark = pytest.mark.services
 LATER = START + timedelta(minutes=5)
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[AlertStore]:
-    async with open_database(DatabaseUrl.parse(database_url)) as db:
-        store = AlertStore(db)
-        await store.migrate()
-        yield store
 
 
 async def test_raise_escalate_acknowledge_clear_close(store: AlertStore) -> None:
