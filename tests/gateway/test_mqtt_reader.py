@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiomqtt
@@ -11,8 +14,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from benchmarks.publisher import publish
-from gateway.intake.mqtt_reader import SocketReader
+from gateway.intake.mqtt_reader import ReadAheadSocket, SocketReader
 from tests.fixtures.services import MosquittoServer
+from tests.fixtures.tls import TlsMaterial
 
 pytestmark = pytest.mark.asyncio
 
@@ -77,3 +81,27 @@ async def test_a_burst_is_read_in_few_turns(mosquitto_server: MosquittoServer) -
         received, largest = await _receive(client, reader, count, stall_s=0.5, port=mosquitto_server.port)
     assert sorted(received) == list(range(count))
     assert largest > 100  # whole buffers per turn, not a packet per turn
+
+
+async def test_a_tls_connection_is_read_ahead_beyond_one_record(tls_material: TlsMaterial) -> None:
+    """An SSLSocket gives one TLS record (16 KiB at most) a recv: the read-ahead gathers every record that
+    has arrived into its one read of the turn, as it does with a plain socket's kernel buffer."""
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(tls_material.server_cert, tls_material.server_key)
+    client_context = ssl.create_default_context(cafile=str(tls_material.ca_file))
+    ours, theirs = socket.socketpair()
+    with ThreadPoolExecutor(1) as pool:
+        served = pool.submit(server_context.wrap_socket, theirs, server_side=True)
+        client = client_context.wrap_socket(ours, server_hostname="localhost")
+        server = served.result(timeout=10)
+    payload = bytes(range(256)) * 400  # 102,400 bytes: seven records
+    with server, client:
+        server.sendall(payload)
+        client.setblocking(False)
+        await asyncio.sleep(0.2)  # all of it in the kernel on this side
+        ahead = ReadAheadSocket(client, asyncio.get_running_loop())
+        first = ahead.recv(5)
+        assert ahead.pending() == len(payload) - 5  # every record, not the first 16 KiB
+        assert first + ahead.recv(len(payload)) == payload
+        with pytest.raises(BlockingIOError):  # nothing more this turn
+            ahead.recv(1)
