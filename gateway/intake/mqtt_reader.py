@@ -75,9 +75,14 @@ class ReadAheadSocket:
         if not data or not isinstance(self._sock, ssl.SSLSocket):
             return data
         parts, size = [data], len(data)
-        while size < self._chunk:
+        while True:
+            # Up to a chunk; past it only what OpenSSL has decrypted already: bytes left in its buffer would
+            # make no event on the socket, and the broker would wait for the acknowledgements they hold.
+            want = self._chunk - size if size < self._chunk else self._sock.pending()
+            if want <= 0:
+                break
             try:
-                more = self._sock.recv(self._chunk - size)
+                more = self._sock.recv(want)
             except OSError:  # nothing more decrypted now (SSLWantRead…), or a failure the next recv reports
                 break
             if not more:

@@ -83,9 +83,8 @@ async def test_a_burst_is_read_in_few_turns(mosquitto_server: MosquittoServer) -
     assert largest > 100  # whole buffers per turn, not a packet per turn
 
 
-async def test_a_tls_connection_is_read_ahead_beyond_one_record(tls_material: TlsMaterial) -> None:
-    """An SSLSocket gives one TLS record (16 KiB at most) a recv: the read-ahead gathers every record that
-    has arrived into its one read of the turn, as it does with a plain socket's kernel buffer."""
+def _tls_pair(tls_material: TlsMaterial) -> tuple[ssl.SSLSocket, ssl.SSLSocket]:
+    """(server, client): a TLS connection over a socket pair, with the test CA's certificates."""
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(tls_material.server_cert, tls_material.server_key)
     client_context = ssl.create_default_context(cafile=str(tls_material.ca_file))
@@ -93,7 +92,13 @@ async def test_a_tls_connection_is_read_ahead_beyond_one_record(tls_material: Tl
     with ThreadPoolExecutor(1) as pool:
         served = pool.submit(server_context.wrap_socket, theirs, server_side=True)
         client = client_context.wrap_socket(ours, server_hostname="localhost")
-        server = served.result(timeout=10)
+        return served.result(timeout=10), client
+
+
+async def test_a_tls_connection_is_read_ahead_beyond_one_record(tls_material: TlsMaterial) -> None:
+    """An SSLSocket gives one TLS record (16 KiB at most) a recv: the read-ahead gathers every record that
+    has arrived into its one read of the turn, as it does with a plain socket's kernel buffer."""
+    server, client = _tls_pair(tls_material)
     payload = bytes(range(256)) * 400  # 102,400 bytes: seven records
     with server, client:
         server.sendall(payload)
@@ -105,3 +110,17 @@ async def test_a_tls_connection_is_read_ahead_beyond_one_record(tls_material: Tl
         assert first + ahead.recv(len(payload)) == payload
         with pytest.raises(BlockingIOError):  # nothing more this turn
             ahead.recv(1)
+
+
+async def test_the_tls_read_ahead_leaves_nothing_decrypted_behind(tls_material: TlsMaterial) -> None:
+    """A read that stops at its chunk in the middle of a record takes the rest of that record too: bytes
+    left in OpenSSL's buffer make no event on the socket, and the broker would wait for their PUBACKs."""
+    server, client = _tls_pair(tls_material)
+    with server, client:
+        server.sendall(bytes(100_000))
+        client.setblocking(False)
+        await asyncio.sleep(0.2)
+        ahead = ReadAheadSocket(client, asyncio.get_running_loop(), chunk=20_000)  # a record and a bit
+        ahead.recv(1)
+        assert client.pending() == 0  # the second record was taken whole
+        assert ahead.pending() == 2 * 16_384 - 1
