@@ -20,7 +20,8 @@ turns and system calls than on the messages. Here:
 
 A TLS connection is read ahead the same way: an ``ssl.SSLSocket`` gives one TLS record (at most 16 KiB)
 a ``recv``, so the read-ahead gathers the records that have arrived, up to a chunk, in its one read
-of the turn. Without it paho's small reads each went through OpenSSL, and a burst reached the intake
+of the turn, and takes the rest of the record it stopped in (decrypted bytes left in OpenSSL's buffer
+make no event on the socket). Without it paho's small reads each went through OpenSSL, and a burst reached the intake
 a record at a time: batches ten times smaller, each journaled and acknowledged on its own.
 """
 
