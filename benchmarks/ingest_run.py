@@ -117,8 +117,12 @@ def _metrics(metrics_url: str) -> dict[str, float]:
             (line.split(" ", 1) for line in text.splitlines() if line and not line.startswith("#") and "{" not in line)}
 
 
-def _stored(metrics_url: str) -> float:
-    return _metrics(metrics_url).get("streetwatch_readings_stored_total", 0.0)
+def _stored(metrics_url: str) -> float | None:
+    """Readings stored so far; None when the gateway did not answer in time (a busy machine): no sample then."""
+    try:
+        return _metrics(metrics_url).get("streetwatch_readings_stored_total", 0.0)
+    except OSError:
+        return None
 
 
 def count_readings(database_url: str) -> tuple[int, int]:
@@ -186,19 +190,25 @@ def measure(db_url: str, broker_url: str, fleet: Fleet, rounds: int, publishers:
         while True:
             time.sleep(1.0)
             now, stored = time.perf_counter() - started, _stored(metrics_url)
-            if not samples or stored > samples[-1][1]:
-                progress_at = now
-            samples.append((now, stored))
+            if stored is not None:
+                if not samples or stored > samples[-1][1]:
+                    progress_at = now
+                samples.append((now, stored))
             if published_at is None and all(not p.is_alive() for p in procs):
                 published_at = now
             # A loaded machine is slow, not lossy: wait while the store still grows (a stalled gateway
             # shows as lost readings, and so does one still at work after ten times the offered time).
             given_up = now > seconds * 3 + 60 and (now - progress_at > 20 or now > seconds * 10 + 120)
-            if stored >= expected or given_up:
+            if (stored is not None and stored >= expected) or given_up:
                 break
+        if not samples:
+            raise SystemExit(f"the gateway's metrics ({metrics_url}) never answered within 5 s")
         elapsed = _interpolated_end(samples, expected)
         cpu_s = cpu.seconds()
-        final = _metrics(metrics_url)
+        try:
+            final = _metrics(metrics_url)
+        except OSError:
+            final = {}  # only the store-write summary is left out
         reports = [results.get() for _ in procs]
         acked = sum(acknowledged for acknowledged, _ in reports)
         cpu_s["publishers"] = sum(seconds for _, seconds in reports)

@@ -86,9 +86,12 @@ def _summary(results: dict[str, list[Measured]], offered: float) -> None:
           f" {len(tls)}: {', '.join(f'{m.rate:,.0f}' for m in tls)}; lost {sum(m.lost for m in tls):,})")
     print(f"TLS costs {cost:.1%} of end-to-end readings/s (pairs: {', '.join(f'{c:.1%}' for c in costs)});"
           f" the target is at most {TARGET_COST:.0%}: {'met' if cost <= TARGET_COST else 'MISSED'}")
-    broker_us = [m.cpu_s.get("broker", 0.0) / m.expected * 1e6 for m in (*plain, *tls)]
-    print(f"broker CPU a reading: plaintext {statistics.median(broker_us[:len(plain)]):.1f} µs, TLS"
-          f" {statistics.median(broker_us[len(plain):]):.1f} µs")
+    # CPU a reading moves less than readings/s when other work shares the machine.
+    for who in ("gateway", "broker", "publishers"):
+        mine, theirs = (statistics.median(m.cpu_s.get(who, 0.0) / m.expected * 1e6 for m in runs)
+                        for runs in (plain, tls))
+        print(f"{who} CPU a reading (medians): plaintext {mine:.1f} µs, TLS {theirs:.1f} µs"
+              + (f" ({theirs / mine - 1:+.0%})" if mine else ""))
     if not all(m.complete for m in (*plain, *tls)):
         print("note: a run hit its time limit before every reading was stored: offer less (--rate, --seconds)")
     if min(m.rate for m in (*plain, *tls)) >= KEPT_UP * offered:

@@ -32,6 +32,7 @@ def test_bench_ingest_tls_prints_both_rates_and_the_cost(capsys: pytest.CaptureF
     expected = (1 - runs["TLS"] / runs["plaintext"]) * 100
     assert float(cost.group(1)) == pytest.approx(expected, abs=0.2)  # from the printed (rounded) rates
     assert cost.group(3) == ("met" if float(cost.group(1)) <= 15 else "MISSED")
+    assert re.search(r"^gateway CPU a reading \(medians\): plaintext [\d.]+ µs, TLS [\d.]+ µs \([+-]\d+%\)$", out, re.M)
 
 
 def test_bench_ingest_tls_starts_its_own_servers(capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiomqtt
@@ -12,6 +15,7 @@ from paho.mqtt.properties import Properties
 
 from benchmarks.publisher import publish
 from benchmarks.servers import MosquittoServer
+from benchmarks.tls import TlsMaterial
 from gateway.intake.mqtt_publish import Publish, decode
 from gateway.intake.mqtt_reader import ReadAheadSocket, SocketReader
 
@@ -133,3 +137,46 @@ async def test_a_remaining_length_of_five_bytes_is_left_to_paho() -> None:
     sock = ReadAheadSocket(_Chunks(b"\x32\xff\xff\xff\xff\x01" + bytes(10)), asyncio.get_running_loop())  # type: ignore[arg-type]
     sock.recv(0)
     assert sock.whole_publish() is None
+
+
+def _tls_pair(tls_material: TlsMaterial) -> tuple[ssl.SSLSocket, ssl.SSLSocket]:
+    """(server, client): a TLS connection over a socket pair, with the test CA's certificates."""
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(tls_material.server_cert, tls_material.server_key)
+    client_context = ssl.create_default_context(cafile=str(tls_material.ca_file))
+    ours, theirs = socket.socketpair()
+    with ThreadPoolExecutor(1) as pool:
+        served = pool.submit(server_context.wrap_socket, theirs, server_side=True)
+        client = client_context.wrap_socket(ours, server_hostname="localhost")
+        return served.result(timeout=10), client
+
+
+async def test_a_tls_connection_is_read_ahead_beyond_one_record(tls_material: TlsMaterial) -> None:
+    """An SSLSocket gives one TLS record (16 KiB at most) a recv: the read-ahead gathers every record that
+    has arrived into its one read of the turn, as it does with a plain socket's kernel buffer."""
+    server, client = _tls_pair(tls_material)
+    payload = bytes(range(256)) * 400  # 102,400 bytes: seven records
+    with server, client:
+        server.sendall(payload)
+        client.setblocking(False)
+        await asyncio.sleep(0.2)  # all of it in the kernel on this side
+        ahead = ReadAheadSocket(client, asyncio.get_running_loop())
+        first = ahead.recv(5)
+        assert ahead.pending() == len(payload) - 5  # every record, not the first 16 KiB
+        assert first + ahead.recv(len(payload)) == payload
+        with pytest.raises(BlockingIOError):  # nothing more this turn
+            ahead.recv(1)
+
+
+async def test_the_tls_read_ahead_leaves_nothing_decrypted_behind(tls_material: TlsMaterial) -> None:
+    """A read that stops at its chunk in the middle of a record takes the rest of that record too: bytes
+    left in OpenSSL's buffer make no event on the socket, and the broker would wait for their PUBACKs."""
+    server, client = _tls_pair(tls_material)
+    with server, client:
+        server.sendall(bytes(100_000))
+        client.setblocking(False)
+        await asyncio.sleep(0.2)
+        ahead = ReadAheadSocket(client, asyncio.get_running_loop(), chunk=20_000)  # a record and a bit
+        ahead.recv(1)
+        assert client.pending() == 0  # the second record was taken whole
+        assert ahead.pending() == 2 * 16_384 - 1
