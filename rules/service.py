@@ -48,12 +48,16 @@ class AlertService:
         self.places: Mapping[str, HazardPlace] = {}
         """The hazard point each device watches (device id → place): its alerts speak of the place."""
 
-    async def apply(self, transition: AlertTransition) -> None:
+    def _placed(self, transition: AlertTransition) -> AlertTransition:
+        """The transition speaking of the hazard point its device watches, if it watches one."""
         place = self.places.get(transition.device_id)
-        if place is not None:
-            said = transition.message
-            transition = dataclasses.replace(transition, hazard=place,
-                                             message=f"{place.title}: {said}" if said else place.title)
+        if place is None:
+            return transition
+        said = transition.message
+        return dataclasses.replace(transition, hazard=place, message=f"{place.title}: {said}" if said else place.title)
+
+    async def apply(self, transition: AlertTransition) -> None:
+        transition = self._placed(transition)
         # Stored in this task (no extra hop through the event loop); if that takes too long, or fails,
         # a side task announces the transition from memory meanwhile.
         loop = asyncio.get_running_loop()
@@ -76,6 +80,7 @@ class AlertService:
     async def apply_many(self, transitions: Sequence[AlertTransition]) -> None:
         """:meth:`apply` for transitions in order: stored in one transaction, announced together (each
         QoS 1 publish in flight at once, in order on the wire), marked notified in one write."""
+        transitions = [self._placed(t) for t in transitions]
         loop = asyncio.get_running_loop()
         timer = loop.call_later(self.announce_unstored_after_s, self._start_all_unstored, transitions)
         try:

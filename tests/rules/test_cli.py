@@ -43,9 +43,9 @@ def test_validate_warns_of_metrics_no_profile_of_the_kind_defines(
     assert out == f"{rules}: 5 rule(s) in 1 file(s), all valid; 3 warning(s)\n"
     assert err.splitlines() == [
         f"warning: {rules}:2: lamp-failure: when: no lamp_controller profile defines the metric 'power_watts' "
-        "(sw-lamp-controller); the rule never sees it",
+        "(sw-lamp-controller, sw-lamp-controller-mqtt); the rule never sees it",
         f"warning: {rules}:4: cycling: windows.n.metric: no lamp_controller profile defines the metric 'relay' "
-        "(sw-lamp-controller); the rule never sees it",
+        "(sw-lamp-controller, sw-lamp-controller-mqtt); the rule never sees it",
         f"warning: {rules}:8: no-such-kind: applies_to: no weather_station profile is known, so no device can match",
     ]
     # a profile of the installer's own that defines the metric silences the warning
