@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from duty.outbox import Outbox
 from duty.recipients import Place
 from duty.roster import Roster
 from duty.service import DutyService
+from gateway.composition.gc_tuning import tuned_gc
 from people import Areas
 from rules.alert_store import AlertStore
 from rules.alerts import Alert, AlertEvent, AlertTransition
@@ -145,11 +145,11 @@ async def main_async(args: argparse.Namespace) -> None:
                                         devices=devices, commands=CountingCommands(),
                                         on_announced=announced) as service, asyncio.TaskGroup() as group:
                     service.apply_rules(bench_rules())
-                    gc.freeze()  # as `streetwatch run` does once started ([gateway] gc_tuning)
-                    gc.set_threshold(*settings.gateway.gc_thresholds)
-                    runner = group.create_task(duty.run(), name="duty")
-                    results = await _phases(args, service, devices, probes, sms, db, alerts, duty)
-                    runner.cancel()
+                    # As `streetwatch run` does once started ([gateway] gc_tuning), and undone afterwards.
+                    with tuned_gc(settings.gateway.gc_thresholds):
+                        runner = group.create_task(duty.run(), name="duty")
+                        results = await _phases(args, service, devices, probes, sms, db, alerts, duty)
+                        runner.cancel()
     print(f"\nescalation: a step every {args.step_wait:g} s for each open alert, one SMS a step; "
           f"{sms.handed:,} SMS handed to the channel in the run")
     for label, figures, published, first, extra in results:
