@@ -85,7 +85,7 @@ FIGURES: dict[tuple[str, str], Callable[[str], float | None]] = {
     ("alerts", "share_of_background"): _ratio(r"background readings/s: achieved ([\d,]+) readings/s",
                                               r"([\d,]+) background readings/s: achieved"),
     ("memory", "steady_mb"): _pattern(r"steady \(last minute\) max ([\d,]+) MB"),
-    ("memory", "offline_share"): _ratio(r"at the end: ([\d,]+) devices recorded offline", r"s: ([\d,]+) Modbus"),
+    ("memory", "alerted_share"): _ratio(r"offline, ([\d,]+) alerts raised and stored", r"([\d,]+) devices registered"),
     ("import", "share_of_floor"): _ratio(r"import: parse, check, write, history +[\d.]+ s +([\d,]+) devices/s",
                                          r"floor: bare INSERT of the rows \(baseline\) +[\d.]+ s +([\d,]+) devices/s"),
 }
