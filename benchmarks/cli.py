@@ -110,14 +110,22 @@ def memory_command(
     devices: int = typer.Option(100_000, "--devices", min=100, help="registered devices"),
     seconds: float = typer.Option(90.0, "--seconds", min=10, max=1_800, help="how long to watch the memory"),
     mqtt_url: str | None = typer.Option(None, "--mqtt-url", help="a broker (default: a throwaway Mosquitto)"),
+    offline_after_failures: int | None = typer.Option(
+        None, "--offline-after-failures", min=1, help="the gateway's offline_after_failures (default: its own, 3)"),
+    poll_interval: float | None = typer.Option(
+        None, "--poll-interval", min=1, help="every Modbus device's poll interval, s (default: lamps 60, probes 300)"),
 ) -> None:
     """Resident memory of the running gateway with many registered devices (target: 100,000 under 300 MB).
 
     Example: streetwatch bench memory --devices 100000 --seconds 90
+
+    With the defaults every Modbus device is offline (and its alert stored) after about 5 minutes
+    (the probes: 15); --offline-after-failures 1 --poll-interval 60 reach that state within 2.
     """
     from benchmarks import memory as bench_memory
 
-    bench_memory.run(devices=devices, seconds=seconds, mqtt_url=mqtt_url)
+    bench_memory.run(devices=devices, seconds=seconds, mqtt_url=mqtt_url,
+                     offline_after_failures=offline_after_failures, poll_interval_s=poll_interval)
 
 
 @app.command("api")

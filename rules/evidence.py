@@ -28,6 +28,9 @@ class Evidence:
         return self.message() if callable(self.message) else self.message
 
 
+NORMAL_EVIDENCE = Evidence(0, context=MappingProxyType({}))
+"""What a new track has seen: nothing (one for all tracks; an evidence is never changed)."""
+
 _OFFLINE_CONTEXT: Mapping[str, float] = MappingProxyType({"offline": 1.0})
 
 

@@ -23,17 +23,16 @@ from rules.spec import Selector
 from rules.watched import WatchedDevice
 
 
-class _Routes:
-    __slots__ = ("absence", "by_metric")
-
-    def __init__(self, absence: tuple[AbsenceRuntime, ...]) -> None:
-        self.absence = absence
-        self.by_metric: dict[str, tuple[MetricRuntime, ...]] = {}
-
-
 class RuleIndex:
     def __init__(self, runtimes: Mapping[str, Runtime] | None = None) -> None:
-        self._routes: dict[str, _Routes] = {}
+        # Per device, as little as possible (100,000 devices, most of them never sending a reading
+        # the rules read): its absence rules, one shared tuple for all devices with the same ones, and
+        # the rules per metric only once a reading has asked (an object, a tuple and an empty dict per
+        # device were about 19 MB).
+        self._absence: dict[str, tuple[AbsenceRuntime, ...]] = {}
+        self._shared_absence: dict[tuple[AbsenceRuntime, ...], tuple[AbsenceRuntime, ...]] = {}
+        self._by_metric: dict[str, dict[str, tuple[MetricRuntime, ...]]] = {}
+        self._shared_rules: dict[tuple[MetricRuntime, ...], tuple[MetricRuntime, ...]] = {}
         self.rebuild(runtimes or {})
 
     def rebuild(self, runtimes: Mapping[str, Runtime]) -> None:
@@ -58,25 +57,28 @@ class RuleIndex:
         self.group_sources = {name: tuple(rts) for name, rts in sources.items()}
         self.latest_metrics = frozenset(latest)
         """Metrics whose latest value per device conditions need."""
-        self._routes.clear()
+        self._absence.clear()
+        self._shared_absence.clear()
+        self._by_metric.clear()
+        self._shared_rules.clear()
 
     def invalidate(self, device_id: str) -> None:
         """Forget the cached routes of a device that changed."""
-        self._routes.pop(device_id, None)
-
-    def _routes_of(self, device: WatchedDevice) -> _Routes:
-        routes = self._routes.get(device.id)
-        if routes is None:
-            absence = tuple(rt for rt in self.absence if rt.spec.applies_to.matches(device))
-            routes = self._routes[device.id] = _Routes(absence)
-        return routes
+        self._absence.pop(device_id, None)
+        self._by_metric.pop(device_id, None)
 
     def absence_for(self, device: WatchedDevice) -> tuple[AbsenceRuntime, ...]:
-        return self._routes_of(device).absence
+        absence = self._absence.get(device.id)
+        if absence is None:
+            found = tuple(rt for rt in self.absence if rt.spec.applies_to.matches(device))
+            absence = self._absence[device.id] = self._shared_absence.setdefault(found, found)
+        return absence
 
     def rules_for(self, device: WatchedDevice, metric: str) -> tuple[MetricRuntime, ...]:
-        routes = self._routes_of(device)
-        found = routes.by_metric.get(metric)
+        by_metric = self._by_metric.get(device.id)
+        if by_metric is None:
+            by_metric = self._by_metric[device.id] = {}
+        found = by_metric.get(metric)
         if found is None:
             index = self._index
             candidates = (index.get(("kind", device.kind, metric), ())
@@ -84,7 +86,7 @@ class RuleIndex:
                           + index.get(("any", "", metric), ()))
             found = tuple(sorted((rt for rt in dict.fromkeys(candidates) if _reads(rt, device)),
                                  key=lambda rt: not isinstance(rt, QualityRuntime)))  # the quality screen first
-            routes.by_metric[metric] = found
+            found = by_metric[metric] = self._shared_rules.setdefault(found, found)
         return found
 
 

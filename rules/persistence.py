@@ -29,16 +29,17 @@ class Debouncer:
         self.level = level
         self.raw = level
         # run_start[k]: since when the raw rank has been (continuously) on its current side of k,
-        # i.e. ≥ k if raw ≥ k, else < k. Index 0 is unused.
-        self.run_start = [now] * (levels + 1)
+        # i.e. ≥ k if raw ≥ k, else < k. Index 0 is unused. A tuple, replaced when the raw rank changes
+        # (rarely): smaller than a list, and a track is kept per offline device (issue #21).
+        self.run_start: tuple[float, ...] = (now,) * (levels + 1)
 
     def observe(self, raw: int, now: float) -> None:
         """Record the raw rank seen at ``now``."""
         previous = self.raw
         if raw != previous:
             low, high = (previous, raw) if previous < raw else (raw, previous)
-            for k in range(low + 1, high + 1):  # only the boundaries crossed start a new run
-                self.run_start[k] = now
+            run_start = self.run_start  # only the boundaries crossed (low + 1 … high) start a new run
+            self.run_start = (*run_start[:low + 1], *(now,) * (high - low), *run_start[high + 1:])
             self.raw = raw
 
     def settle(self, now: float) -> int:
@@ -67,4 +68,4 @@ class Debouncer:
     def force(self, level: int, now: float) -> None:
         """Set both ranks, as when an alert is restored from the store."""
         self.level = self.raw = level
-        self.run_start = [now] * (self.levels + 1)
+        self.run_start = (now,) * (self.levels + 1)

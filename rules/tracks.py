@@ -10,20 +10,33 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from rules.evidence import Evidence
+from rules.evidence import NORMAL_EVIDENCE, Evidence
 from rules.persistence import Debouncer
 from rules.runtime import Runtime
 
 
-@dataclass(slots=True)
-class Track:
-    rule: str
-    subject: str
-    debouncer: Debouncer
-    evidence: Evidence
-    due: float | None = None
+class Track(Debouncer):
+    """A rule's state for one subject: its debouncer, what it last saw, and when its pending change is due.
+
+    One object with the debouncer's own fields, not a track holding a debouncer: 80,000 offline devices
+    each keep a track of their offline rule while its alert is open (issue #21).
+    """
+
+    __slots__ = ("due", "evidence", "rule", "subject")
+
+    def __init__(self, rule: str, subject: str, evidence: Evidence, *, levels: int, raise_after_s: float = 0.0,
+                 clear_after_s: float = 0.0, now: float = 0.0) -> None:
+        super().__init__(levels=levels, raise_after_s=raise_after_s, clear_after_s=clear_after_s, now=now)
+        self.rule = rule
+        self.subject = subject
+        self.evidence = evidence
+        self.due: float | None = None
+
+    @property
+    def debouncer(self) -> Debouncer:
+        """The debouncer of the track: the track itself."""
+        return self
 
 
 class Tracks:
@@ -51,8 +64,8 @@ class Tracks:
             tracks = self._by_rule[rt.spec.name] = {}
         track = tracks.get(subject)
         if track is None:
-            debouncer = Debouncer(levels=levels, raise_after_s=rt.spec.for_s, clear_after_s=rt.spec.clear_for_s, now=t)
-            track = tracks[subject] = Track(rt.spec.name, subject, debouncer, Evidence(0))
+            track = tracks[subject] = Track(rt.spec.name, subject, NORMAL_EVIDENCE, levels=levels,
+                                            raise_after_s=rt.spec.for_s, clear_after_s=rt.spec.clear_for_s, now=t)
         return track
 
     def remove(self, rule: str, subject: str) -> Track | None:

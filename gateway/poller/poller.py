@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import itertools
 import logging
 import random
 from collections import Counter, deque
@@ -51,8 +50,14 @@ MODBUS_EXCEPTION = "modbus_exception"  # the dead-letter reason for registers a 
 @dataclass(slots=True, eq=False)
 class _Target:
     entry: DeviceEntry
-    due: float  # monotonic seconds
+    due: float  # monotonic seconds; not changed while the target is in the heap
     failures: int = 0
+
+    def __lt__(self, other: _Target) -> bool:
+        # The heap holds the targets themselves, not (due, order, target) tuples: 80,000 polled devices kept
+        # a tuple and a counter each (about 9 MB; issue #21). Each is in the heap at most once: pushed when
+        # planned, popped when due, pushed again when its poll is over.
+        return self.due < other.due
 
 
 @dataclass
@@ -88,8 +93,7 @@ class ModbusPoller:
         self.dead_letter = dead_letter
         self.stats = PollStats()
         self._targets: dict[str, _Target] = {}
-        self._heap: list[tuple[float, int, _Target]] = []
-        self._order = itertools.count()
+        self._heap: list[_Target] = []
         self._bus_queues: dict[str, deque[_Target]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._polled_buses: set[str] = set()  # keys of the buses this poller has used
@@ -128,7 +132,7 @@ class ModbusPoller:
                 continue
             target = _Target(entry, now + self.rng.uniform(0.0, entry.poll_interval_s))
             self._targets[entry.id] = target
-            heapq.heappush(self._heap, (target.due, next(self._order), target))
+            heapq.heappush(self._heap, target)
         if change is not None and change.profiles_changed:
             self._unusable.clear()
         self._close_idle_buses()
@@ -161,15 +165,15 @@ class ModbusPoller:
         """Queue every due device on its bus, start idle buses' workers; return seconds to the next due time."""
         now = self.clock.monotonic()
         heap = self._heap
-        while heap and heap[0][0] <= now:
-            _, _, target = heapq.heappop(heap)
+        while heap and heap[0].due <= now:
+            target = heapq.heappop(heap)
             if self._targets.get(target.entry.id) is not target or target.entry.endpoint is None:
                 continue  # removed or re-planned since
             key = target.entry.endpoint.key
             self._bus_queues.setdefault(key, deque()).append(target)
             if key not in self._workers:
                 self._workers[key] = group.create_task(self._bus_worker(key), name=f"modbus {key}")
-        return max(0.0, heap[0][0] - now) if heap else None
+        return max(0.0, heap[0].due - now) if heap else None
 
     async def _bus_worker(self, key: str) -> None:
         queue = self._bus_queues[key]
@@ -202,8 +206,8 @@ class ModbusPoller:
         else:
             jitter = min(0.02 * interval, 0.5)
             target.due = max(target.due + interval, now) + self.rng.uniform(-jitter, jitter)
-        heapq.heappush(self._heap, (target.due, next(self._order), target))
-        if self._heap[0][2] is target:
+        heapq.heappush(self._heap, target)
+        if self._heap[0] is target:
             self._wake.set()
 
     # -- one poll ----------------------------------------------------------------------------------
