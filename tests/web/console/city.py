@@ -8,9 +8,7 @@ Users: ``li.wei`` (operator and duty officer of the city), ``zhang.min`` (operat
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +20,7 @@ from typing import TypeVar
 
 import httpx
 
-from benchmarks.servers import free_port
+from benchmarks.api_server import serving
 from device_registry import Registry
 from device_registry.importer import read_csv
 from people import People
@@ -136,14 +134,8 @@ def running(command: list[str], env: dict[str, str], log_path: Path, ready: Call
 @contextmanager
 def serve(database_url: str, log_path: str, **settings: str) -> Iterator[str]:
     """``streetwatch serve`` as a subprocess on a free loopback port; its base URL while it runs."""
-    port = free_port()
-    env = {**os.environ, "STREETWATCH_DATABASE_URL": database_url, "STREETWATCH_API__COOKIE_SECURE": "false",
-           "STREETWATCH_API__REQUESTS_PER_MINUTE": "100000", "STREETWATCH_API__EVENTS_POLL_S": "0.2",
-           "STREETWATCH_LOG_LEVEL": "WARNING", **settings}
-    url = f"http://127.0.0.1:{port}"
-    with running([str(Path(sys.executable).with_name("streetwatch")), "serve", "--port", str(port)], env,
-                 Path(log_path), lambda: httpx.get(f"{url}/login", timeout=2).status_code == 200,
-                 "streetwatch serve"):
+    with serving(database_url, log_path=log_path, **{"STREETWATCH_API__REQUESTS_PER_MINUTE": "100000",
+                                                     "STREETWATCH_API__EVENTS_POLL_S": "0.2", **settings}) as (url, _):
         yield url
 
 
