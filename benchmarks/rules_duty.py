@@ -48,7 +48,6 @@ from duty.outbox import Outbox
 from duty.recipients import Place
 from duty.roster import Roster
 from duty.service import DutyService
-from gateway.composition.gc_tuning import tuned_gc
 from people import Areas
 from rules.alert_store import AlertStore
 from rules.alerts import Alert, AlertEvent, AlertTransition
@@ -56,6 +55,7 @@ from rules.runner import RulesService
 from streetwatch.clock import SystemClock
 from streetwatch.config import DatabaseUrl, Settings
 from streetwatch.database import Database, open_database
+from streetwatch.gc_tuning import tuned_gc
 from streetwatch.mqtt import MqttTransport
 
 PROBE_GAUGES = 1000

@@ -62,6 +62,16 @@ class DatabaseUrl:
         raise ValueError(f"unsupported scheme {shown!r}; use postgresql://… or sqlite:///path")
 
 
+def _gc_thresholds(value: tuple[int, int, int]) -> tuple[int, int, int]:
+    if value[0] <= 0 or min(value) < 0:
+        raise ValueError("the first threshold must be positive and none negative (gc.set_threshold)")
+    return value
+
+
+GcThresholds = Annotated[tuple[int, int, int], AfterValidator(_gc_thresholds)]
+"""The garbage collector's three thresholds while a long-running process runs (streetwatch/gc_tuning.py)."""
+
+
 class MqttSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -130,8 +140,8 @@ class GatewaySettings(BaseModel):
                                                       "rule that watches the device (15 min if none)")
     gc_tuning: bool = Field(True, description="freeze the objects loaded at start and raise the collector's "
                             "thresholds once running: no 100+ ms full collections under load")
-    gc_thresholds: tuple[int, int, int] = Field((50_000, 20, 100), description="gc.set_threshold() while "
-                                                "running, with gc_tuning")
+    gc_thresholds: GcThresholds = Field((50_000, 20, 100), description="gc.set_threshold() while running, with "
+                                        "gc_tuning")
 
     @field_validator("listen_host")
     @classmethod
@@ -141,12 +151,6 @@ class GatewaySettings(BaseModel):
         except ValueError:
             raise ValueError(f"{value!r} is not an IP address (e.g. 127.0.0.1, 0.0.0.0 or ::1)") from None
 
-    @field_validator("gc_thresholds")
-    @classmethod
-    def _positive_thresholds(cls, value: tuple[int, int, int]) -> tuple[int, int, int]:
-        if value[0] <= 0 or min(value) < 0:
-            raise ValueError("the first threshold must be positive and none negative (gc.set_threshold)")
-        return value
 
 
 def _http_url(value: str) -> str:
@@ -212,6 +216,10 @@ class ApiSettings(BaseModel):
     requests_per_minute: int = Field(600, ge=1, description="per token, session or address; then 429")
     cookie_secure: bool = Field(True, description="session cookies only over HTTPS (browsers allow localhost)")
     events_poll_s: float = Field(0.25, gt=0, description="how often the event reader looks for new events")
+    gc_tuning: bool = Field(True, description="freeze the objects loaded at start and raise the collector's "
+                            "thresholds once serving: no 40+ ms full collections in a request's time")
+    gc_thresholds: GcThresholds = Field((50_000, 20, 100), description="gc.set_threshold() while serving, with "
+                                        "gc_tuning")
 
 
 class HttpGatewaySettings(BaseModel):

@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from streetwatch import __version__
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import Settings
+from streetwatch.gc_tuning import tuned_gc
 from web import (
     console,
     errors,
@@ -84,7 +85,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         async with open_services(settings, chosen_clock) as services, running_hub(services) as hub:
             app.state.services = services
             app.state.events = hub
-            yield
+            # Everything loaded by now lives as long as the process: out of the collector's full scans,
+            # which otherwise stop every request in flight for 40+ ms (docs/benchmarks.md, operator API).
+            api = settings.api
+            with tuned_gc(api.gc_thresholds if api.gc_tuning else None):
+                yield
 
     app = FastAPI(title="Streetwatch operator API", version=__version__, lifespan=lifespan,
                   description="Areas, devices, readings, alerts and commands of the caller's areas (docs/api.md).")

@@ -39,7 +39,6 @@ from typing import Any
 from device_drivers.modbus import BusPool, BusSettings
 from device_registry import Registry
 from gateway.composition.components import all_migrations
-from gateway.composition.gc_tuning import Thresholds, tuned_gc
 from gateway.composition.http import bind, create_api, metrics_app, serve
 from gateway.composition.metrics import GatewayMetrics
 from gateway.intake.decode import RecordDecoder
@@ -59,6 +58,7 @@ from streetwatch.backoff import Backoff
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import Settings
 from streetwatch.database import Database, DatabaseUnavailable, open_database
+from streetwatch.gc_tuning import Thresholds, tuned_gc
 from streetwatch.mqtt import MqttTransport
 from telemetry_store import StoreUnavailable, TelemetryStore, open_store, run_maintenance
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
 from benchmarks.servers import free_port
+from streetwatch.clock import FakeClock
+from tests.web.world import api_settings, serving
 
 
 def test_serve_listens_on_loopback_and_answers_without_credentials_401(tmp_path: Path) -> None:
@@ -51,3 +55,22 @@ def test_serve_refuses_half_a_tls_pair(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr.strip() == "streetwatch: error: --tls-cert and --tls-key go together"
+
+
+def test_a_serving_api_has_frozen_its_objects_and_puts_the_collector_back(tmp_path: Path) -> None:
+    original = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # the interpreter's defaults, whatever an earlier test in this process left
+    clock = FakeClock(datetime.now(UTC))
+    try:
+        with serving(api_settings(f"sqlite:///{tmp_path / 'tuned.db'}"), clock) as url:
+            assert httpx.get(f"{url}/api/v1/me", timeout=5).status_code == 401
+            assert gc.get_threshold() == (50_000, 20, 100)
+            assert gc.get_freeze_count() > 10_000  # the application, its routes and models
+        assert gc.get_threshold() == (700, 10, 10)
+        assert gc.get_freeze_count() == 0
+        with serving(api_settings(f"sqlite:///{tmp_path / 'untuned.db'}", gc_tuning=False), clock) as url:
+            assert httpx.get(f"{url}/api/v1/me", timeout=5).status_code == 401
+            assert gc.get_threshold() == (700, 10, 10)
+            assert gc.get_freeze_count() == 0
+    finally:
+        gc.set_threshold(*original)
