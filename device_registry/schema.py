@@ -77,6 +77,11 @@ ALTER TABLE devices ADD COLUMN lon {real};
 UPDATE devices SET lat = {lat}, lon = {lon};
 """
 
+_LANDMARK = """
+ALTER TABLE devices ADD COLUMN landmark TEXT NOT NULL DEFAULT '';
+UPDATE devices SET landmark = COALESCE({landmark}, '');
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(
         COMPONENT, 1, "devices, groups, tags, history, stored profiles, revision",
@@ -97,5 +102,12 @@ MIGRATIONS: list[Migration] = [
                                     lon="(doc::jsonb #>> '{location,longitude}')::double precision"),
         sqlite=_POSITION.format(real="REAL", lat="json_extract(doc, '$.location.latitude')",
                                 lon="json_extract(doc, '$.location.longitude')"),
+    ),
+    # The landmark beside the document too: the whole fleet's GeoJSON spent half its time (400 of 900 ms
+    # for 100,000 devices) parsing every document for it.
+    Migration(
+        COMPONENT, 4, "devices.landmark",
+        postgresql=_LANDMARK.format(landmark="doc::jsonb #>> '{location,landmark}'"),
+        sqlite=_LANDMARK.format(landmark="json_extract(doc, '$.location.landmark')"),
     ),
 ]

@@ -11,15 +11,15 @@ from device_registry.history import Changes, encode_changes
 from streetwatch.database import Database
 
 _INSERT = ("INSERT INTO devices (id, kind, profile, transport, site, area, status, bus_key, endpoint, lat, lon, "
-           "doc, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+           "landmark, doc, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _UPDATE = ("UPDATE devices SET kind = ?, profile = ?, transport = ?, site = ?, area = ?, status = ?, bus_key = ?, "
-           "endpoint = ?, lat = ?, lon = ?, doc = ?, updated_at = ? WHERE id = ?")
+           "endpoint = ?, lat = ?, lon = ?, landmark = ?, doc = ?, updated_at = ? WHERE id = ?")
 
 
-def _columns(device: Device) -> tuple[str, str, str, str, str, str, str, str | None, float, float, str]:
+def _columns(device: Device) -> tuple[str, str, str, str, str, str, str, str | None, float, float, str, str]:
     return (device.kind, device.profile, device.transport.value, device.site, device.area, device.status.value,
             device.bus_key, endpoint(device), device.location.latitude, device.location.longitude,
-            device.model_dump_json())
+            device.location.landmark, device.model_dump_json())
 
 
 async def _insert_labels(tx: Database, devices: Sequence[Device]) -> None:

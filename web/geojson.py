@@ -3,7 +3,7 @@
 Fetching 100,000 rows into Python objects, building a dict per feature and encoding them took seconds;
 the database writes the same text in one value (``json_build_object``/``json_agg`` on PostgreSQL,
 ``json_object``/``json_group_array`` on SQLite) from the registry's plain columns (position, kind,
-status, area, site) and the landmark from the stored document.
+status, area, site, landmark), never from the stored documents.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ SELECT json_build_object('type', 'FeatureCollection', 'features', COALESCE(json_
     'geometry', json_build_object('type', 'Point', 'coordinates', json_build_array(d.lon, d.lat)),
     'properties', json_build_object('kind', d.kind, 'status', d.status, 'area', COALESCE(NULLIF(d.area, ''), ?),
                                     'site', d.site,
-                                    'landmark', COALESCE((d.doc::json) #>> '{{location,landmark}}', ''))
+                                    'landmark', d.landmark)
 ) ORDER BY d.id), '[]'::json))::text AS body
 FROM devices d WHERE {condition}
 """
@@ -31,7 +31,7 @@ FROM (SELECT json_object(
     'geometry', json_object('type', 'Point', 'coordinates', json_array(d.lon, d.lat)),
     'properties', json_object('kind', d.kind, 'status', d.status, 'area', COALESCE(NULLIF(d.area, ''), ?),
                               'site', d.site,
-                              'landmark', COALESCE(json_extract(d.doc, '$.location.landmark'), ''))
+                              'landmark', d.landmark)
 ) AS feature FROM devices d WHERE {condition} ORDER BY d.id) AS f
 """
 

@@ -36,3 +36,25 @@ async def test_the_migration_fills_positions_from_the_documents(registry: Regist
     assert [m.version for m in await migrate(registry.db, MIGRATIONS)] == [3]
     found = await registry.positions()
     assert (found.lat, found.lon) == ([23.1291], [113.2644])
+
+
+async def _landmarks(registry: Registry) -> dict[str, str]:
+    return {row["id"]: row["landmark"] for row in await registry.db.fetch_all("SELECT id, landmark FROM devices")}
+
+
+async def test_the_landmark_column_follows_adds_and_updates(registry: Registry) -> None:
+    await registry.add(device_from_fields(LAMP), by="alice")
+    await registry.add(device_from_fields(GAUGE), by="alice")
+    assert await _landmarks(registry) == {"LP-BY-000123": "", "CG-TH-0007": "Tianhe Rd underpass"}
+    await registry.update("LP-BY-000123", {"landmark": "Jingtai Rd 12"}, by="alice")
+    assert (await _landmarks(registry))["LP-BY-000123"] == "Jingtai Rd 12"
+
+
+async def test_the_migration_fills_landmarks_from_the_documents(registry: Registry) -> None:
+    await registry.add(device_from_fields(GAUGE), by="alice")
+    await registry.add(device_from_fields(LAMP), by="alice")
+    # As a database registered before the column existed: migration 4 not applied.
+    await registry.db.execute("DELETE FROM schema_migrations WHERE component = ? AND version = 4", (COMPONENT,))
+    await registry.db.execute("ALTER TABLE devices DROP COLUMN landmark")
+    assert [m.version for m in await migrate(registry.db, MIGRATIONS)] == [4]
+    assert await _landmarks(registry) == {"LP-BY-000123": "", "CG-TH-0007": "Tianhe Rd underpass"}
