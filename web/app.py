@@ -36,6 +36,7 @@ from web import (
 )
 from web.auth import permission_of
 from web.event_hub import running_hub
+from web.geojson_cache import GZIP_LEVEL
 from web.nul_guard import RefuseNul
 from web.services import open_services
 
@@ -99,5 +100,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.include_router(router)
     check_routes(app)
     console.install(app)
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # Starlette compresses at level 9 unless told: 15 ms for a day of 1-minute buckets (190 kB), against
+    # 5 ms at 6 for 1.5 % more bytes — the largest part of that request's time.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=GZIP_LEVEL)
     return app
