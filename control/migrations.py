@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from streetwatch.database.changes import notify_on_change_sql
 from streetwatch.migrations import Migration
 
 COMPONENT = "control"
@@ -117,4 +118,9 @@ MIGRATIONS: list[Migration] = [
     Migration(COMPONENT, 2, "idempotent submissions: control_commands.request_key", postgresql=_V2, sqlite=_V2),
     Migration(COMPONENT, 3, "commands may target an area", postgresql=_PG_V3, sqlite=_SQLITE_V3),
     Migration(COMPONENT, 4, "commands may target a selection of devices", postgresql=_PG_V4, sqlite=_SQLITE_V4),
+    # The operator API's event stream is woken by these notifications (streetwatch/database/changes.py);
+    # SQLite has none and the stream polls.
+    Migration(COMPONENT, 5, "notify the event stream of command progress",
+              postgresql=notify_on_change_sql("control_commands") + notify_on_change_sql("control_deliveries"),
+              sqlite=""),
 ]

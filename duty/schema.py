@@ -8,6 +8,7 @@ channel. Queueing a notification twice (a retried step after a restart, a second
 
 from __future__ import annotations
 
+from streetwatch.database.changes import notify_on_change_sql
 from streetwatch.migrations import Migration
 
 COMPONENT = "duty"
@@ -131,4 +132,8 @@ MIGRATIONS: list[Migration] = [
               sqlite=_SILENCES.format(ts="TEXT", serial="INTEGER PRIMARY KEY AUTOINCREMENT")),
     Migration(COMPONENT, 4, "task orders of rules' dispatch_task actions, once per alert transition",
               postgresql=_RULE_TASKS.format(ts="TIMESTAMPTZ"), sqlite=_RULE_TASKS.format(ts="TEXT")),
+    # The operator API's event stream is woken by these notifications (streetwatch/database/changes.py);
+    # SQLite has none and the stream polls.
+    Migration(COMPONENT, 5, "notify the event stream of task orders",
+              postgresql=notify_on_change_sql("duty_tasks"), sqlite=""),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from streetwatch.database.changes import notify_on_change_sql
 from streetwatch.migrations import Migration
 
 COMPONENT = "rules"
@@ -76,4 +77,8 @@ MIGRATIONS = [
         sqlite=_ALERTS.format(id="INTEGER PRIMARY KEY AUTOINCREMENT", ref="INTEGER", real="REAL", time="TEXT"),
     ),
     Migration(component=COMPONENT, version=2, name="the hazard point of an alert", postgresql=_HAZARD, sqlite=_HAZARD),
+    # The operator API's event stream is woken by these notifications (streetwatch/database/changes.py);
+    # SQLite has none and the stream polls.
+    Migration(component=COMPONENT, version=3, name="notify the event stream of alert changes",
+              postgresql=notify_on_change_sql("alert_history"), sqlite=""),
 ]

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from streetwatch.gc_tuning import GcThresholds
 from streetwatch.redact import redact_url
 
 ENV_PREFIX = "STREETWATCH_"
@@ -60,16 +61,6 @@ class DatabaseUrl:
             return cls("sqlite", url, Path(url[len("sqlite:///") :]))
         shown = scheme or redact_url(url)
         raise ValueError(f"unsupported scheme {shown!r}; use postgresql://… or sqlite:///path")
-
-
-def _gc_thresholds(value: tuple[int, int, int]) -> tuple[int, int, int]:
-    if value[0] <= 0 or min(value) < 0:
-        raise ValueError("the first threshold must be positive and none negative (gc.set_threshold)")
-    return value
-
-
-GcThresholds = Annotated[tuple[int, int, int], AfterValidator(_gc_thresholds)]
-"""The garbage collector's three thresholds while a long-running process runs (streetwatch/gc_tuning.py)."""
 
 
 class MqttSettings(BaseModel):

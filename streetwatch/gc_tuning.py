@@ -19,10 +19,23 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 log = logging.getLogger(__name__)
 
 Thresholds = tuple[int, int, int]
+
+
+def _checked(value: Thresholds) -> Thresholds:
+    if value[0] <= 0 or min(value) < 0:
+        raise ValueError("the first threshold must be positive and none negative (gc.set_threshold)")
+    return value
+
+
+GcThresholds = Annotated[Thresholds, AfterValidator(_checked)]
+"""The three thresholds as a setting (``[gateway]`` and ``[api] gc_thresholds``), checked as gc.set_threshold would."""
 
 
 class _Tuning:

@@ -1,7 +1,9 @@
 """One reader of the event feeds per web process, whose events every connected client receives.
 
 Each client used to poll the database itself (three kinds of query every ``api.events_poll_s``), so 500
-open streams made thousands of queries a second. The hub polls once per interval for the whole process:
+open streams made thousands of queries a second. The hub reads once for the whole process, as soon as
+PostgreSQL notifies a change of the tables it reads (:mod:`streetwatch.database.changes`; at most every
+``MIN_GAP_S``) and every ``api.events_poll_s`` in any case (all there is on SQLite):
 new alert history rows, new device online/offline rows (both through :class:`web.event_feeds.FeedReader`,
 in id order), the progress of the newest commands and the states of the newest task orders; it writes
 each event's frame once and hands the batch to every subscriber's queue. Each stream keeps what its caller may see.
@@ -20,6 +22,7 @@ from contextlib import asynccontextmanager
 from control import CommandProgress
 from duty.tasks import Task, Tasks
 from streetwatch.database import DatabaseError
+from streetwatch.database.changes import ChangeSignal
 from web.command_areas import areas_of_command
 from web.event_feeds import (
     ALERT_ROWS,
@@ -36,6 +39,7 @@ from web.services import Services
 
 logger = logging.getLogger(__name__)
 MAX_BACKLOG = 1_000
+MIN_GAP_S = 0.05  # between two reads of the feeds, however often the database notifies
 HUB_COMMANDS = 50  # the newest commands whose progress is followed
 HUB_TASKS = 50  # the newest task orders whose state is followed
 Batch = list[Event] | None  # None: the subscription has ended
@@ -68,6 +72,7 @@ class EventHub:
         self._command_areas: dict[int, frozenset[str]] = {}
         self._tasks: dict[int, str] = {}
         self._failing = False
+        self.changes: ChangeSignal | None = None  # set while running: whether the database's notifications arrive
 
     @property
     def position(self) -> Cursor:
@@ -90,15 +95,20 @@ class EventHub:
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscribers.discard(subscription)
 
-    async def run(self) -> None:
+    async def run(self, changes: ChangeSignal) -> None:
+        """Read the feeds when the database says they changed, and every ``api.events_poll_s`` regardless."""
         poll_s = self.services.settings.api.events_poll_s
+        loop = asyncio.get_running_loop()
         while True:
+            started = loop.time()
             batch = await self._poll_once()
             if batch:
                 for subscription in list(self._subscribers):
                     if not subscription.offer(batch):
                         self._subscribers.discard(subscription)
-            await asyncio.sleep(poll_s)
+            await changes.wait(poll_s)
+            # A command's deliveries can notify hundreds of times a second: read at most every MIN_GAP_S.
+            await asyncio.sleep(max(0.0, MIN_GAP_S - (loop.time() - started)))
 
     async def _poll_once(self) -> list[Event]:
         try:
@@ -162,10 +172,12 @@ def command_frame(progress: CommandProgress) -> str:
 async def running_hub(services: Services) -> AsyncIterator[EventHub]:
     """The process's hub, polling until the block ends."""
     hub = EventHub(services)
-    await hub.start()
-    task = asyncio.create_task(hub.run(), name="events-hub")
-    try:
-        yield hub
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)  # our own cancellation still propagates
+    async with ChangeSignal.listening(services.settings.database) as changes:
+        hub.changes = changes
+        await hub.start()
+        task = asyncio.create_task(hub.run(changes), name="events-hub")
+        try:
+            yield hub
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)  # our own cancellation still propagates

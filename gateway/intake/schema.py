@@ -7,6 +7,7 @@ and when each device went offline or came back.
 
 from __future__ import annotations
 
+from streetwatch.database.changes import notify_on_change_sql
 from streetwatch.migrations import Migration
 
 COMPONENT = "gateway"
@@ -66,4 +67,8 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(COMPONENT, 2, "dead letters counted per minute; pending devices by last sighting",
               postgresql=_DEAD_LETTER_COUNTS, sqlite=_DEAD_LETTER_COUNTS),
+    # The operator API's event stream is woken by these notifications (streetwatch/database/changes.py);
+    # SQLite has none and the stream polls.
+    Migration(COMPONENT, 3, "notify the event stream of devices going online or offline",
+              postgresql=notify_on_change_sql("gateway_device_events"), sqlite=""),
 ]

@@ -202,7 +202,8 @@ def test_task_orders_states_are_streamed_in_the_caller_s_areas(world: World) -> 
             if name != "task":
                 continue
             states.append((int(str(data["task"])), str(data["state"])))
-            if states[-1] == (inside, "dispatched"):
+            # A state is a snapshot: the stream's opening state and the hub's change may both say "dispatched".
+            if states[-1] == (inside, "dispatched") and states.count(states[-1]) == 1:
                 world.run(lambda db: Tasks(db).move(inside, Move.accept, by="viewer-user", now=world.clock.now()))
             if states[-1] == (inside, "accepted"):
                 break
