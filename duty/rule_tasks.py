@@ -23,12 +23,15 @@ from datetime import datetime, timedelta
 from duty.escalation import PlaceOf
 from duty.recipients import Place
 from duty.roster import Roster
+from duty.suppression import Silence, Silences, silenced_by
 from duty.tasks import Tasks
 from rules.alert_rows import time_param
 from rules.alert_store import AlertStore
-from rules.alerts import AlertEvent, AlertState
+from rules.alerts import Alert, AlertEvent, AlertState
 from rules.loader import RuleSet
+from rules.spec import RuleSpec
 from rules.task_actions import TaskAction, task_actions, triggered
+from streetwatch.database import Row
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -56,13 +59,25 @@ class RuleTasks:
             return 0
         events = (AlertEvent.raised.value, AlertEvent.reopened.value, AlertEvent.escalated.value)
         rule_marks, event_marks = ", ".join("?" for _ in rules), ", ".join("?" for _ in events)
-        rows = await self.db.fetch_all(
-            f"SELECT h.id, h.alert_id, h.event, h.severity, a.rule FROM alert_history h "
-            f"JOIN alerts a ON a.id = h.alert_id LEFT JOIN duty_rule_tasks d ON d.history_id = h.id "
-            f"WHERE d.history_id IS NULL AND h.event IN ({event_marks}) AND a.rule IN ({rule_marks}) "
-            f"AND a.state IN (?, ?) AND h.at >= ? ORDER BY h.id LIMIT ?",
-            (*events, *sorted(rules), AlertState.raised.value, AlertState.acknowledged.value,
-             time_param(self.db, now - timedelta(seconds=self.lookback_s)), BATCH))
+        silences = await Silences(self.db).active(now)
+        count, after = 0, 0
+        while True:  # page past the transitions a silence holds back, so they do not block the others
+            rows = await self.db.fetch_all(
+                f"SELECT h.id, h.alert_id, h.event, h.severity, a.rule FROM alert_history h "
+                f"JOIN alerts a ON a.id = h.alert_id LEFT JOIN duty_rule_tasks d ON d.history_id = h.id "
+                f"WHERE d.history_id IS NULL AND h.event IN ({event_marks}) AND a.rule IN ({rule_marks}) "
+                f"AND a.state IN (?, ?) AND h.at >= ? AND h.id > ? ORDER BY h.id LIMIT ?",
+                (*events, *sorted(rules), AlertState.raised.value, AlertState.acknowledged.value,
+                 time_param(self.db, now - timedelta(seconds=self.lookback_s)), after, BATCH))
+            count += await self._rows(rows, rules, ruleset, silences, now)
+            if len(rows) < BATCH:
+                break
+            after = int(rows[-1]["id"])
+        self.dispatched += count
+        return count
+
+    async def _rows(self, rows: list[Row], rules: dict[str, RuleSpec], ruleset: RuleSet, silences: list[Silence],
+                    now: datetime) -> int:
         count = 0
         for row in rows:
             history_id, alert_id = int(row["id"]), int(row["alert_id"])
@@ -73,14 +88,19 @@ class RuleTasks:
                     (alert_id, history_id))
             actions = triggered(rules[str(row["rule"])], ruleset.scale, None if before is None else str(before),
                                 str(row["severity"]))
-            count += await self._dispatch(history_id, alert_id, actions, str(row["rule"]), now)
-        self.dispatched += count
+            alert = await self.alerts.get(alert_id)
+            place = await self.place_of(alert)
+            silence = silenced_by(silences, place.device_id, place.groups, await self.roster.chain(place.area))
+            if silence is not None:
+                # Held back, not dropped: unmarked, the order goes out at the first tick after the silence
+                # if the alert is still open (as its escalation starts then).
+                continue
+            count += await self._dispatch(history_id, alert, place, actions, str(row["rule"]), now)
         return count
 
-    async def _dispatch(self, history_id: int, alert_id: int, actions: list[TaskAction], rule: str,
+    async def _dispatch(self, history_id: int, alert: Alert, place: Place, actions: list[TaskAction], rule: str,
                         now: datetime) -> int:
-        alert = await self.alerts.get(alert_id)
-        place = await self.place_of(alert)
+        alert_id = alert.id
         where = alert.location.landmark if alert.location is not None and alert.location.landmark else alert.device_id
         orders: list[tuple[TaskAction, str]] = []
         for action in actions:

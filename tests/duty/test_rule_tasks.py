@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from device_registry import Registry
 from duty.places import registry_places
 from duty.roster import Roster
 from duty.rule_tasks import RuleTasks
+from duty.suppression import Silences
 from duty.tasks import Task, Tasks
 from people import Users
 from rules.alert_store import AlertStore
@@ -118,3 +120,27 @@ async def test_no_orders_for_alerts_that_cleared_or_rules_without_orders(
     assert await world.tasks() == []
     nothing = RuleTasks(world.roster, world.alerts, registry_places(Registry(world.db)), lambda: None)
     assert await nothing.tick(world.clock.now()) == 0  # the rules service is not running yet
+
+
+async def test_a_silence_holds_the_orders_back_until_it_ends_and_drops_those_of_alerts_cleared_meanwhile(
+        world: World) -> None:
+    silences = Silences(world.db)
+    await silences.add("area", "jingtai", starts_at=START, ends_at=START + timedelta(hours=1),
+                       reason="pump station maintenance", by="ops")
+    await world.transition(AlertEvent.raised, "yellow")
+    assert await world.dispatcher.tick(world.clock.now()) == 0  # the street, and the gauge's community, are silenced
+    assert await world.tasks() == []
+    world.clock.advance(seconds=3_601)
+    assert await world.dispatcher.tick(world.clock.now()) == 1  # still raised when the silence ended: the order goes
+    assert [(t.kind, t.assignee) for t in await world.tasks()] == [("inspect", "zhao")]
+
+    await silences.add("device", "CUL-7", starts_at=world.clock.now(), ends_at=world.clock.now() + timedelta(hours=1),
+                       reason="sensor swap", by="ops")
+    await world.transition(AlertEvent.escalated, "red", "yellow")
+    assert await world.dispatcher.tick(world.clock.now()) == 0
+    red = (await world.tasks())[-1]
+    assert red.kind == "inspect"  # no close_underpass while the device is silenced
+    await world.alerts.clear(red.alert_id or 0, "ops", None, world.clock.now())  # the water went down meanwhile
+    world.clock.advance(seconds=3_601)
+    assert await world.dispatcher.tick(world.clock.now()) == 0
+    assert len(await world.tasks()) == 1
