@@ -117,7 +117,7 @@ class Escalator:
             f"OR (e.stopped_at IS NULL AND e.severity <> a.severity)))) ORDER BY a.id",
             (AlertState.raised.value, *severities))
         silences = await Silences(self.db).active(now)
-        await self._silences_ended(marks, severities, silences, now)
+        await self._suppression_ended(marks, severities, silences, now)
         for row in rows:
             alert = await self.alerts.get(int(row["id"]))
             if row["known"] is not None:
@@ -141,25 +141,27 @@ class Escalator:
                 self.suppressed += 1
                 log.info("alert %d (%s %s) recorded, not escalated: %s", alert.id, alert.rule, alert.device_id, why)
 
-    async def _silences_ended(self, marks: str, severities: list[str], silences: list[Silence],
-                              now: datetime) -> None:
-        """Start the chain of every alert a silence kept quiet that is still raised, nobody acknowledged, and no
-        silence covers any more (it expired or was ended): the flood did not stop with the maintenance."""
+    async def _suppression_ended(self, marks: str, severities: list[str], silences: list[Silence],
+                                 now: datetime) -> None:
+        """Start the chain of every alert a silence or an offline parent kept quiet that is still raised, nobody
+        acknowledged, and nothing suppresses any more: the silence expired or was ended (the flood did not stop
+        with the maintenance), or the parent is back online while this device is still silent (so it is not the
+        converter's outage any more)."""
         rows = await self.db.fetch_all(
-            f"SELECT a.id FROM alerts a JOIN duty_escalations e ON e.alert_id = a.id WHERE e.suppressed LIKE ? "
-            f"AND a.state = ? AND a.acknowledged_at IS NULL AND a.severity IN ({marks}) ORDER BY a.id",
-            ("silence %", AlertState.raised.value, *severities))
+            f"SELECT a.id, e.suppressed FROM alerts a JOIN duty_escalations e ON e.alert_id = a.id "
+            f"WHERE (e.suppressed LIKE ? OR e.suppressed LIKE ?) AND a.state = ? AND a.acknowledged_at IS NULL "
+            f"AND a.severity IN ({marks}) ORDER BY a.id",
+            ("silence %", "parent %", AlertState.raised.value, *severities))
         for row in rows:
             alert = await self.alerts.get(int(row["id"]))
-            place = await self.place_of(alert)
-            if silenced_by(silences, place.device_id, place.groups, await self.roster.chain(place.area)) is not None:
+            if await self._suppressed(alert, await self.place_of(alert), silences, now) is not None:
                 continue
             await self.db.execute(
                 "UPDATE duty_escalations SET severity = ?, step = 0, next_at = ?, started_at = ?, stopped_at = NULL, "
-                "stopped_by = '', suppressed = '' WHERE alert_id = ? AND suppressed LIKE ?",
-                (alert.severity, time_param(self.db, now), time_param(self.db, now), alert.id, "silence %"))
-            log.info("alert %d (%s %s): its silence is over and it is still raised; escalation starts", alert.id,
-                     alert.rule, alert.device_id)
+                "stopped_by = '', suppressed = '' WHERE alert_id = ? AND suppressed = ?",
+                (alert.severity, time_param(self.db, now), time_param(self.db, now), alert.id, row["suppressed"]))
+            log.info("alert %d (%s %s) is still raised and nothing suppresses it any more (was: %s); escalation "
+                     "starts", alert.id, alert.rule, alert.device_id, row["suppressed"])
 
     async def _suppressed(self, alert: Alert, place: Place, silences: list[Silence],
                           now: datetime) -> str | _Wait | None:

@@ -139,3 +139,25 @@ async def test_an_alert_still_raised_when_its_silence_expires_starts_its_escalat
         (flooding, "chen", "sms"), (flooding, "chen", "email")]  # 12:00 local: the community's day officer
     await world.escalator.tick()
     assert len(await world.db.fetch_all("SELECT id FROM duty_outbox")) == 2  # started once
+
+
+async def test_children_still_silent_after_their_converter_is_back_escalate_then(world: World) -> None:
+    await world.registry.add(GAUGE.model_copy(update={"id": "CONV-1"}), by="test")
+    for i in range(3):
+        await world.registry.add(GAUGE.model_copy(update={"id": f"G-{i}", "tags": {"parent": "CONV-1"}}), by="test")
+    parent = await world.raise_alert("device-offline", "CONV-1")
+    children = [await world.raise_alert("gauge-silent", f"G-{i}") for i in range(3)]
+    await world.escalator.tick()
+    assert {a: why for a, (_, why) in (await world.escalations()).items() if a in children} == dict.fromkeys(
+        children, "parent CONV-1 is offline (device-offline)")
+    # The converter answers again; G-0 and G-1 report again (their alerts clear), G-2 stays silent.
+    await world.alerts.clear(parent, "gateway", None, world.clock.now())
+    for child in children[:2]:
+        await world.alerts.clear(child, "gateway", None, world.clock.now())
+    world.clock.advance(seconds=60)
+    await world.escalator.tick()
+    found = await world.escalations()
+    assert found[children[2]] == ("", "")  # its own outage now: it escalates
+    assert [found[c][1] for c in children[:2]] == ["parent CONV-1 is offline (device-offline)"] * 2  # quiet
+    rows = await world.db.fetch_all("SELECT DISTINCT alert_id FROM duty_outbox ORDER BY alert_id")
+    assert [int(r["alert_id"]) for r in rows] == [parent, children[2]]
