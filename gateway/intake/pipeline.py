@@ -105,8 +105,8 @@ class StorePipeline:
         self._expected = seq + 1
         self._idle.clear()
         self._has_data.set()
-        if self._queued >= self.batch_size:
-            self._batch_ready.set()
+        if self._queued >= self.batch_size or self._queued > self.capacity_readings // 2:
+            self._batch_ready.set()  # a whole batch, or the intake is about to wait for room: write now
 
     @property
     def has_room(self) -> bool:
