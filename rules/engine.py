@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 
@@ -43,7 +43,7 @@ from rules.transitions import RankChange, action_requests, clear_transition, mak
 from rules.watched import WatchedDevice
 from streetwatch.clock import Clock
 from streetwatch.expressions import ExpressionBudgetError
-from streetwatch.readings import Reading
+from streetwatch.readings import Reading, runs
 
 log = logging.getLogger(__name__)
 
@@ -97,15 +97,18 @@ class RulesEngine:
 
     async def on_reading(self, reading: Reading) -> None:
         now = self._clock.now()
-        self._reading(reading, now.timestamp(), now, self._clock.monotonic())
+        self._run((reading,), now.timestamp(), now, self._clock.monotonic())
 
     async def on_readings(self, batch: Iterable[Reading]) -> None:
         now = self._clock.now()
         t, arrived = now.timestamp(), self._clock.monotonic()
-        for count, reading in enumerate(batch, 1):
-            self._reading(reading, t, now, arrived)
-            if count % YIELD_EVERY == 0:
+        evaluated = 0
+        for run in runs(batch):  # a message's readings: its device and its time are checked once
+            self._run(run, t, now, arrived)
+            evaluated += len(run)
+            if evaluated >= YIELD_EVERY:
                 # Let the alert and action workers move on: a big batch must not hold up an alert.
+                evaluated = 0
                 await asyncio.sleep(0)
 
     async def on_status(self, device_id: str, online: bool, at: datetime) -> None:
@@ -239,10 +242,6 @@ class RulesEngine:
 
     # -- introspection -----------------------------------------------------------------------
 
-    @property
-    def ruleset_scale(self) -> SeverityScale:
-        return self._scale
-
     def severity(self, rule: str, subject: str) -> str | None:
         """The settled severity of ``rule`` for ``subject`` (None when normal)."""
         track = self._tracks.get(rule, subject)
@@ -255,42 +254,44 @@ class RulesEngine:
 
     # -- evaluation --------------------------------------------------------------------------
 
-    def _reading(self, reading: Reading, t: float, now: datetime, arrived: float) -> None:
-        self.stats.readings += 1
-        device = self._devices.get(reading.device_id)
+    def _run(self, run: Sequence[Reading], t: float, now: datetime, arrived: float) -> None:
+        """Readings of one device at one time (:func:`~streetwatch.readings.runs`), in order."""
+        self.stats.readings += len(run)
+        device = self._devices.get(run[0].device_id)
         if device is None:
-            self.stats.unknown_devices += 1
+            self.stats.unknown_devices += len(run)
             return
         if device.status in UNWATCHED:
             return
-        if t - reading.ts.timestamp() > self.max_reading_age_s:
-            self.stats.stale_readings += 1
+        if t - run[0].ts.timestamp() > self.max_reading_age_s:
+            self.stats.stale_readings += len(run)
             return
-        metric = reading.metric
-        for absence in self._index.absence_for(device):
-            self._seen(absence, device, metric, t, now)
-        latest = self._latest.get(device.id)
-        if metric in self._index.latest_metrics:
-            if latest is None:
-                latest = self._latest[device.id] = {}
-            latest[metric] = reading.value
-        held = False  # quality rules come first; a reading one of them holds back goes no further
-        for rt in self._index.rules_for(device, metric):
-            if held:
-                break
-            track = self._tracks.get(rt.spec.name, device.id)
-            if isinstance(rt, ConditionRuntime):
-                try:
-                    evidence = rt.evaluate(device, reading, latest or {}, now)
-                except ExpressionBudgetError as exc:
-                    self._disable(rt, device.id, str(exc), now)
-                    continue  # the routes are a snapshot (a tuple): the reading's other rules still see it
-            else:
-                evidence = rt.evaluate(device, reading, track.debouncer.raw if track is not None else 0)
-                held = isinstance(rt, QualityRuntime) and rt.holds_back
-            if evidence is None or (track is None and not evidence.rank):
-                continue  # normal, and nothing pending: nothing to remember
-            self._observe(rt, track or self._track(rt, device.id, t), evidence, t, now, arrived=arrived)
+        absences, latest = self._index.absence_for(device), self._latest.get(device.id)
+        for reading in run:
+            metric = reading.metric
+            for absence in absences:
+                self._seen(absence, device, metric, t, now)
+            if metric in self._index.latest_metrics:
+                if latest is None:
+                    latest = self._latest[device.id] = {}
+                latest[metric] = reading.value
+            held = False  # quality rules come first; a reading one of them holds back goes no further
+            for rt in self._index.rules_for(device, metric):
+                if held:
+                    break
+                track = self._tracks.get(rt.spec.name, device.id)
+                if isinstance(rt, ConditionRuntime):
+                    try:
+                        evidence = rt.evaluate(device, reading, latest or {}, now)
+                    except ExpressionBudgetError as exc:
+                        self._disable(rt, device.id, str(exc), now)
+                        continue  # the routes are a snapshot (a tuple): the reading's other rules still see it
+                else:
+                    evidence = rt.evaluate(device, reading, track.debouncer.raw if track is not None else 0)
+                    held = isinstance(rt, QualityRuntime) and rt.holds_back
+                if evidence is None or (track is None and not evidence.rank):
+                    continue  # normal, and nothing pending: nothing to remember
+                self._observe(rt, track or self._track(rt, device.id, t), evidence, t, now, arrived=arrived)
 
     def _observe(self, rt: Runtime, track: Track, evidence: Evidence, t: float, now: datetime, *,
                  arrived: float | None = None) -> None:

@@ -10,8 +10,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 PREFIX = "streetwatch"
 DEVICES = f"{PREFIX}/devices"
@@ -54,8 +53,9 @@ def shared(subscription: str, group: str | None) -> str:
     return f"$share/{group}/{subscription}" if group else subscription
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceTopic:
+class DeviceTopic(NamedTuple):
+    """A device's topic, parsed (a named tuple: made for every message the gateway receives)."""
+
     device_id: str
     kind: DeviceTopicKind
 
@@ -65,7 +65,7 @@ def parse_device_topic(topic: str) -> DeviceTopic | None:
     parts = topic.split("/")
     if len(parts) < 4 or parts[0] != PREFIX or parts[1] != "devices" or not parts[2]:
         return None
-    rest = "/".join(parts[3:])
+    rest = parts[3] if len(parts) == 4 else "/".join(parts[3:])
     if rest in ("telemetry", "status", "cmd", "cmd/ack"):
         return DeviceTopic(parts[2], rest)  # type: ignore[arg-type]
     return None

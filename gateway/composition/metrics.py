@@ -114,6 +114,9 @@ class GatewayCollector(Collector):
             yield _counter("streetwatch_mqtt_reading_pauses",
                            "Times the intake stopped reading the broker's socket: 5 x receive_maximum messages waited",
                            g.ingest.reading_pauses)
+            yield _counter("streetwatch_mqtt_store_waits",
+                           "Times the intake waited for the store to take readings (half the store queue in use)",
+                           stats.store_waits)
             yield _gauge("streetwatch_mqtt_connected", "1 while the gateway's MQTT session is up",
                          1.0 if g.ingest.connected else 0.0)
         if g.mqtt is not None:  # every MQTT client the gateway holds: intake, alert publisher, control channel

@@ -37,6 +37,12 @@ __all__ = ["Journal", "JournalError", "JournalFull", "Record", "Source"]
 
 log = logging.getLogger(__name__)
 
+# Appends land in the file object's buffer, written out when it fills and before every fsync. With
+# the default 8 kB a busy intake made a write() system call every 50 records or so; 1 MB makes it one
+# a group commit. Nothing changes for a crash: a record is durable at the fsync, never before, and
+# no message is acknowledged before its fsync.
+_WRITE_BUFFER = 1 << 20
+
 class JournalError(GatewayError):
     """The journal cannot be written (disk full, permissions): nothing more can be acknowledged."""
 
@@ -215,7 +221,7 @@ class Journal:
             self._file.close()
             self._closed_bytes += self._file_bytes
         path = self.directory / f"{first_seq:020d}{_SEGMENT_SUFFIX}"
-        self._file = path.open("ab")
+        self._file = path.open("ab", buffering=_WRITE_BUFFER)
         self._file_bytes = 0
         self._segments.append((first_seq, path))
         self._fsync_directory()
@@ -354,7 +360,7 @@ class Journal:
         elif self._segments:
             *_closed, (_, path) = self._segments
             self._closed_bytes = sum(p.stat().st_size for _, p in _closed)
-            self._file = path.open("ab")
+            self._file = path.open("ab", buffering=_WRITE_BUFFER)
             self._file_bytes = path.stat().st_size
         if self.backlog:
             log.info("journal in %s holds %d record(s) not yet in the store", self.directory, self.backlog)

@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 _STOP = object()  # put in the incoming queue to end the session's loop
 INVALID_DEVICE_ID = "(invalid id)"  # the device of a dead letter whose topic had no valid id: no id can be this
 MAX_HELD_BYTES = 4 * 1024 * 1024
+STORE_WAIT_S = 1.0  # at most this long for the store before a batch goes on (and may go through the journal)
 
 
 @dataclass
@@ -71,6 +72,7 @@ class IngestStats:
     ignored_messages: int = 0  # topics outside the contract
     rejected: Counter[str] = field(default_factory=Counter)  # by reason: payloads or parts of them not used
     connects: int = 0
+    store_waits: int = 0  # batches that waited for the store to take readings from memory
     journal_full_pauses: int = 0  # sessions ended because the journal was full (messages left with the broker)
 
 
@@ -232,6 +234,10 @@ class MqttIngest:
             while not incoming:
                 self._incoming_ready.clear()
                 await self._incoming_ready.wait()
+            if not self.pipeline.has_room:
+                # The store is behind: what comes next waits here, then at the broker (see pipeline's doc).
+                self.stats.store_waits += 1
+                await self.pipeline.wait_for_room(STORE_WAIT_S)
             batch = [incoming.popleft() for _ in range(min(len(incoming), self.max_batch))]
             if self._reader is not None:
                 self._reader.resume()

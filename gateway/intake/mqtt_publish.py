@@ -19,8 +19,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiomqtt
 from paho.mqtt.client import MQTTMessage
@@ -28,10 +27,11 @@ from paho.mqtt.enums import MQTTErrorCode
 
 from streetwatch.mqtt import internals
 
+_new_tuple = tuple.__new__
 
-@dataclass(frozen=True, slots=True)
-class Publish:
-    """A received message, as much as the intake needs of it."""
+
+class Publish(NamedTuple):
+    """A received message, as much as the intake needs of it (a named tuple: made for every message)."""
 
     topic: str
     payload: bytes
@@ -66,7 +66,7 @@ def decode(header: int, packet: bytes | bytearray, *, v5: bool) -> Publish | Non
         end += 1
     if end > len(packet):
         return None
-    return Publish(topic, bytes(packet[end:]), qos, mid, bool(header & 0x01))
+    return _new_tuple(Publish, (topic, bytes(packet[end:]), qos, mid, bool(header & 0x01)))  # past Python's __new__
 
 
 def install(client: aiomqtt.Client, deliver: Callable[[Publish], None]) -> Callable[[int, bytes], bool]:

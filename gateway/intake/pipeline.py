@@ -7,8 +7,11 @@ The intake appends every accepted message to the :class:`~gateway.intake.journal
 writes them to the store in batches (``batch_size`` readings, or what arrived within
 ``flush_interval_s``) and confirms each batch with :meth:`Journal.mark_stored`, in order.
 
-When the store is unreachable, or the memory queue (``capacity_readings``) is full because the
-store is slower than the intake, the memory copy is dropped: it is on disk. The writer then
+While the store is slower than the intake, the intake waits before it takes more once half the
+memory queue (``capacity_readings``) is in use (:meth:`StorePipeline.wait_for_room`): what comes next
+stays with the broker, which holds unacknowledged messages. When the store is unreachable, or the
+memory queue is full all the same (an intake that waited long enough goes on), the memory copy is
+dropped: it is on disk. The writer then
 *catches up* from the journal (``read_from(stored_seq + 1)``, parsed again), in order, and goes
 back to the memory path once it has reached the journal's end. A restart after a crash starts by
 catching up. The store ignores a reading it already has, so writing a batch again is harmless:
@@ -67,6 +70,7 @@ class StorePipeline:
         self._failed = False  # a batch in flight failed: confirm nothing after it
         self._read_seq: int | None = None  # where catching up reads next
         self._has_data = asyncio.Event()
+        self._took = asyncio.Event()  # the writer took readings from memory, or stopped taking them there
         self._batch_ready = asyncio.Event()
         self._idle = asyncio.Event()
         if self._catching_up:
@@ -101,8 +105,30 @@ class StorePipeline:
         self._expected = seq + 1
         self._idle.clear()
         self._has_data.set()
-        if self._queued >= self.batch_size:
-            self._batch_ready.set()
+        if self._queued >= self.batch_size or self._queued > self.capacity_readings // 2:
+            self._batch_ready.set()  # a whole batch, or the intake is about to wait for room: write now
+
+    @property
+    def has_room(self) -> bool:
+        """Whether the intake may go on now: at most half the memory queue is in use, or the memory path is off."""
+        return self._queued <= self.capacity_readings // 2 or self._catching_up or self._closed or self.outage
+
+    async def wait_for_room(self, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until :attr:`has_room`; whether it came.
+
+        Waiting is cheaper than the alternative: a full queue is dropped to the journal, and every
+        reading is then parsed a second time on its way from the journal to the store, the very CPU
+        the store was short of. After ``timeout_s`` the intake goes on (a store that hangs must not
+        stop it): the journal takes over as before.
+        """
+        try:
+            async with asyncio.timeout(timeout_s):
+                while not self.has_room:
+                    self._took.clear()
+                    await self._took.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def _spill(self, why: str) -> None:
         log.warning("store path: readings now go through the journal (%s)", why)
@@ -112,6 +138,7 @@ class StorePipeline:
         self._idle.clear()
         self._has_data.set()
         self._batch_ready.set()
+        self._took.set()
 
     # -- the writer ------------------------------------------------------------------------------
 
@@ -138,6 +165,7 @@ class StorePipeline:
         """
         self._closed = True
         self._batch_ready.set()
+        self._took.set()
         self._has_data.set()
         try:
             async with asyncio.timeout(timeout_s):
@@ -172,6 +200,7 @@ class StorePipeline:
             last_seq, readings = self._queue.popleft()
             batch.extend(readings)
         self._queued -= len(batch)
+        self._took.set()
         self._oldest_at = started_at  # what is left arrived while this batch was taken, at the earliest
         await self._submit(batch, last_seq)
 

@@ -206,3 +206,18 @@ rules:
         await h.engine.flush()
         assert (h.events()[-1], h.sink.transitions[-1].message) == (
             ("cleared", "CG-1", "red"), "the rule no longer applies to this device")
+
+
+async def test_a_batch_is_judged_a_message_at_a_time() -> None:
+    """Readings of one device at one time (a message) are looked up once; a batch mixes such runs."""
+    async with Harness(LEVEL, [device("CG-1"), device("CG-2")]) as h:
+        now, old = h.clock.now(), START - timedelta(hours=1)
+        await h.engine.on_readings([
+            Reading("CG-1", "water_level_mm", now, 900), Reading("CG-1", "battery_v", now, 3.6),
+            Reading("NOBODY", "water_level_mm", now, 900), Reading("NOBODY", "battery_v", now, 3.6),
+            Reading("CG-2", "water_level_mm", old, 900), Reading("CG-2", "battery_v", old, 3.6),
+            Reading("CG-2", "water_level_mm", now, 350)])
+        await h.engine.flush()
+        assert h.engine.stats.readings == 7
+        assert (h.engine.stats.unknown_devices, h.engine.stats.stale_readings) == (2, 2)
+        assert h.engine.severity("level", "CG-1") == "red" and h.engine.severity("level", "CG-2") == "yellow"
