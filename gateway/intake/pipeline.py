@@ -9,9 +9,11 @@ writes them to the store in batches (``batch_size`` readings, or what arrived wi
 
 While the store is slower than the intake, the intake waits before it takes more once half the
 memory queue (``capacity_readings``) is in use (:meth:`StorePipeline.wait_for_room`): what comes next
-stays with the broker, which holds unacknowledged messages. When the store is unreachable, or the
-memory queue is full all the same (an intake that waited long enough goes on), the memory copy is
-dropped: it is on disk. The writer then
+stays with the broker, which holds unacknowledged messages. A burst is paced that way; a store that
+stays behind for ``pace_limit_s`` without catching up is slower than the devices, and the intake stops
+waiting so that the journal on disk, not the broker's bounded queue in memory, takes the excess. When
+the store is unreachable, or the memory queue is full all the same, the memory copy is dropped: it is
+on disk. The writer then
 *catches up* from the journal (``read_from(stored_seq + 1)``, parsed again), in order, and goes
 back to the memory path once it has reached the journal's end. A restart after a crash starts by
 catching up. The store ignores a reading it already has, so writing a batch again is harmless:
@@ -38,12 +40,19 @@ Written = Callable[[int, float], None]
 """Told (readings stored, seconds the batch took) after each batch."""
 
 
+PACE_LIMIT_S = 60.0
+"""How long the intake may wait for a store that is behind before the journal takes the excess: what devices
+send meanwhile queues at the broker (in memory, ``max_queued_messages``: 100,000 in the generated config, about
+a minute of a 10,000-device district's messages beyond what the store takes)."""
+
+
 class StorePipeline:
     """Readings to the store in journal order; see the module doc. :meth:`run` is the writer task."""
 
     def __init__(self, journal: Journal, sink: BatchSink, decode: Decoder, *, batch_size: int = 5_000,
                  flush_interval_s: float = 0.2, capacity_readings: int = 100_000, retry_base_s: float = 0.5,
-                 retry_cap_s: float = 10.0, max_concurrent_writes: int = 2, on_written: Written | None = None) -> None:
+                 retry_cap_s: float = 10.0, max_concurrent_writes: int = 2, on_written: Written | None = None,
+                 pace_limit_s: float = PACE_LIMIT_S) -> None:
         if batch_size <= 0 or capacity_readings < batch_size:
             raise ValueError("need batch_size > 0 and capacity_readings >= batch_size")
         self.journal = journal
@@ -54,6 +63,8 @@ class StorePipeline:
         self.capacity_readings = capacity_readings
         self.on_written = on_written
         self.max_concurrent_writes = max_concurrent_writes
+        self.pace_limit_s = pace_limit_s
+        self._behind_since: float | None = None  # when the store fell behind (over half the queue), until caught up
         self.retry = Backoff(initial_s=retry_base_s, max_s=retry_cap_s, jitter=0.2)
         self.stored_readings = 0
         self.refused_readings = 0  # bad data the store refused: logged, not stored
@@ -105,13 +116,19 @@ class StorePipeline:
         self._expected = seq + 1
         self._idle.clear()
         self._has_data.set()
+        if self._queued > self.capacity_readings // 2 and self._behind_since is None:
+            self._behind_since = time.monotonic()
         if self._queued >= self.batch_size or self._queued > self.capacity_readings // 2:
             self._batch_ready.set()  # a whole batch, or the intake is about to wait for room: write now
 
     @property
     def has_room(self) -> bool:
         """Whether the intake may go on now: at most half the memory queue is in use, or the memory path is off."""
-        return self._queued <= self.capacity_readings // 2 or self._catching_up or self._closed or self.outage
+        if self._queued <= self.capacity_readings // 2 or self._catching_up or self._closed or self.outage:
+            return True
+        # Paced for pace_limit_s without catching up: the store is slower than the devices, not briefly behind.
+        # The excess goes to the journal on disk from here, not to the broker's bounded queue in memory.
+        return self._behind_since is not None and time.monotonic() - self._behind_since >= self.pace_limit_s
 
     async def wait_for_room(self, timeout_s: float) -> bool:
         """Wait (at most ``timeout_s``) until :attr:`has_room`; whether it came.
@@ -135,6 +152,7 @@ class StorePipeline:
         self._catching_up = True
         self._queue.clear()
         self._queued = 0
+        self._behind_since = None
         self._idle.clear()
         self._has_data.set()
         self._batch_ready.set()
@@ -200,6 +218,8 @@ class StorePipeline:
             last_seq, readings = self._queue.popleft()
             batch.extend(readings)
         self._queued -= len(batch)
+        if self._queued <= self.batch_size:
+            self._behind_since = None  # caught up: a later burst may be paced again
         self._took.set()
         self._oldest_at = started_at  # what is left arrived while this batch was taken, at the earliest
         await self._submit(batch, last_seq)
