@@ -40,6 +40,7 @@ from device_registry.summaries import DeviceSummary, read_summaries
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import Database, IntegrityError, open_database
+from streetwatch.gc_tuning import paused_gc
 from streetwatch.migrations import migrate
 
 _ID_CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
@@ -299,16 +300,17 @@ class Registry:
         bad ones. Rows equal to the registered device are left alone, so re-importing a file is a no-op.
         ``dry_run`` checks and counts without writing.
         """
-        existing = await self.get_many(str(r.fields.get("id", "")).strip() for r in rows)
-        plan = plan_import(rows, existing, await self.profiles(), update=update)
-        candidates = plan.to_write()
-        in_use = await taken(self.db, filter(None, map(endpoint, candidates)))
-        plan.refuse(conflicts(candidates, in_use))
-        if plan.problems and not skip_invalid:
-            raise ImportRejected(plan.problems)
-        if not dry_run:
-            await self._write_many(plan.added, plan.updated, by=by, action="imported")
-        return ImportReport(len(plan.added), len(plan.updated), len(plan.unchanged), plan.problems)
+        with paused_gc():  # every device built here lives until the commit: nothing for the collector to free
+            existing = await self.get_many(str(r.fields.get("id", "")).strip() for r in rows)
+            plan = plan_import(rows, existing, await self.profiles(), update=update)
+            candidates = plan.to_write()
+            in_use = await taken(self.db, filter(None, map(endpoint, candidates)))
+            plan.refuse(conflicts(candidates, in_use))
+            if plan.problems and not skip_invalid:
+                raise ImportRejected(plan.problems)
+            if not dry_run:
+                await self._write_many(plan.added, plan.updated, by=by, action="imported")
+            return ImportReport(len(plan.added), len(plan.updated), len(plan.unchanged), plan.problems)
 
     async def _write_many(self, added: Sequence[Device], updated: Sequence[tuple[Device, Device]], *, by: str,
                           action: str) -> None:
