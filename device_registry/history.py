@@ -49,6 +49,9 @@ def diff(before: Device | None, after: Device) -> Changes:
     return changes
 
 
+_EMPTY = '""'  # most old values of an import's history are empty
+
+
 def encode_changes(changes: Changes) -> str:
     """``{"site": ["", "Baiyun"]}``: each (old, new) pair as a JSON array, exactly as ``json.dumps`` (with
     ``ensure_ascii=False``) writes it.
@@ -56,8 +59,8 @@ def encode_changes(changes: Changes) -> str:
     Every name and value is text, so each is quoted by the json module's own C string encoder; a bulk
     import writes one of these per device, and this is half the time of ``json.dumps``.
     """
-    return "{" + ", ".join(f"{_quote(name)}: [{_quote(old)}, {_quote(new)}]"
-                           for name, (old, new) in changes.items()) + "}"
+    return "{" + ", ".join([f"{_quote(name)}: [{_quote(old) if old else _EMPTY}, {_quote(new) if new else _EMPTY}]"
+                            for name, (old, new) in changes.items()]) + "}"
 
 
 def as_datetime(value: Any) -> datetime:

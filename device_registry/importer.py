@@ -101,7 +101,9 @@ def _read_rows(text: str) -> list[ImportRow]:
             if len(cells) > len(header):
                 problems.append(RowProblem(start, "row", f"{len(cells)} cells but the header has {len(header)}"))
                 continue
-            padded = csv_uncell_row(cells) + [""] * (len(header) - len(cells))
+            padded = csv_uncell_row(cells)
+            if len(cells) < len(header):
+                padded = padded + [""] * (len(header) - len(cells))
             if max(map(len, padded), default=0) <= MAX_FIELD_CHARS:  # nearly every row: no cell to refuse
                 rows.append(ImportRow(start, dict(zip(header, padded, strict=True))))
                 continue

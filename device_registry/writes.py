@@ -17,9 +17,10 @@ _UPDATE = ("UPDATE devices SET kind = ?, profile = ?, transport = ?, site = ?, a
 
 
 def _columns(device: Device) -> tuple[str, str, str, str, str, str, str, str | None, float, float, str, str]:
-    return (device.kind, device.profile, device.transport.value, device.site, device.area, device.status.value,
-            device.bus_key, endpoint(device), device.location.latitude, device.location.longitude,
-            device.location.landmark, device.model_dump_json())
+    address, location = device.address, device.location
+    return (device.kind, device.profile, address.transport.value, device.site, device.area, device.status.value,
+            address.bus_key, endpoint(device), location.latitude, location.longitude, location.landmark,
+            device.model_dump_json())
 
 
 async def _insert_labels(tx: Database, devices: Sequence[Device]) -> None:
