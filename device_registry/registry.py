@@ -300,17 +300,23 @@ class Registry:
         bad ones. Rows equal to the registered device are left alone, so re-importing a file is a no-op.
         ``dry_run`` checks and counts without writing.
         """
-        with paused_gc():  # every device built here lives until the commit: nothing for the collector to free
-            existing = await self.get_many(str(r.fields.get("id", "")).strip() for r in rows)
-            plan = plan_import(rows, existing, await self.profiles(), update=update)
-            candidates = plan.to_write()
-            in_use = await taken(self.db, filter(None, map(endpoint, candidates)))
-            plan.refuse(conflicts(candidates, in_use))
-            if plan.problems and not skip_invalid:
-                raise ImportRejected(plan.problems)
-            if not dry_run:
-                await self._write_many(plan.added, plan.updated, by=by, action="imported")
-            return ImportReport(len(plan.added), len(plan.updated), len(plan.unchanged), plan.problems)
+        # Every device built for the import lives until the commit: a collection would free nothing. The
+        # pause ends once they are gone (with _import's frame), so the next collection need not scan them.
+        with paused_gc():
+            return await self._import(rows, update=update, skip_invalid=skip_invalid, dry_run=dry_run, by=by)
+
+    async def _import(self, rows: Sequence[ImportRow], *, update: bool, skip_invalid: bool, dry_run: bool,
+                      by: str) -> ImportReport:
+        existing = await self.get_many(str(r.fields.get("id", "")).strip() for r in rows)
+        plan = plan_import(rows, existing, await self.profiles(), update=update)
+        candidates = plan.to_write()
+        in_use = await taken(self.db, filter(None, map(endpoint, candidates)))
+        plan.refuse(conflicts(candidates, in_use))
+        if plan.problems and not skip_invalid:
+            raise ImportRejected(plan.problems)
+        if not dry_run:
+            await self._write_many(plan.added, plan.updated, by=by, action="imported")
+        return ImportReport(len(plan.added), len(plan.updated), len(plan.unchanged), plan.problems)
 
     async def _write_many(self, added: Sequence[Device], updated: Sequence[tuple[Device, Device]], *, by: str,
                           action: str) -> None:
