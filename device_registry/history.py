@@ -10,7 +10,7 @@ from json.encoder import encode_basestring as _quote  # json.dumps's own string 
 from typing import Any
 
 from device_registry.device import Device
-from device_registry.flat import SECRET_COLUMNS, device_to_fields
+from device_registry.flat import COLUMNS, SECRET_COLUMNS, device_to_fields
 
 Changes = dict[str, tuple[str, str]]
 
@@ -61,6 +61,22 @@ def encode_changes(changes: Changes) -> str:
     """
     return "{" + ", ".join([f"{_quote(name)}: [{_quote(old) if old else _EMPTY}, {_quote(new) if new else _EMPTY}]"
                             for name, (old, new) in changes.items()]) + "}"
+
+
+_QUOTED_COLUMNS = {name: _quote(name) for name in COLUMNS}
+_MASKED = _quote("***")
+
+
+def encode_added(device: Device) -> str:
+    """``encode_changes(diff(None, device))`` without building the pairs: an import writes one per new device.
+
+    >>> from device_registry.flat import device_from_fields
+    >>> encode_added(device_from_fields({"id": "CG-1", "kind": "culvert_gauge", "profile": "p", "transport": "mqtt",
+    ...                                  "lat": "23.1", "lon": "113.2"}))[:61]
+    '{"id": ["", "CG-1"], "kind": ["", "culvert_gauge"], "profile"'
+    """
+    return "{" + ", ".join([f'{_QUOTED_COLUMNS[name]}: ["", {_MASKED if name in SECRET_COLUMNS else _quote(value)}]'
+                            for name, value in device_to_fields(device).items() if value]) + "}"
 
 
 def as_datetime(value: Any) -> datetime:

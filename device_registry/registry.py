@@ -29,7 +29,7 @@ from device_registry.errors import (
     UnknownTarget,
 )
 from device_registry.flat import device_from_fields, device_to_fields, fields_for_transport
-from device_registry.history import HistoryEntry, diff, entry_from_row
+from device_registry.history import Changes, HistoryEntry, diff, encode_added, entry_from_row
 from device_registry.importer import ImportReport, ImportRow, plan_import
 from device_registry.library import ProfileEntry, ProfileLibrary, check_device, check_profile_text
 from device_registry.lifecycle import check_status_change
@@ -323,7 +323,7 @@ class Registry:
         if not added and not updated:
             return
         now = self.clock.now()
-        entries = [(d.id, action, diff(None, d)) for d in added]
+        entries: list[tuple[str, str, Changes | str]] = [(d.id, action, encode_added(d)) for d in added]
         entries += [(after.id, action, diff(before, after)) for before, after in updated]
         try:
             async with self.db.transaction() as tx:

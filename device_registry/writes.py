@@ -74,11 +74,15 @@ async def bump_revision(tx: Database) -> None:
     await tx.execute("UPDATE registry_revision SET revision = revision + 1 WHERE id = 1")
 
 
-async def record(tx: Database, entries: Sequence[tuple[str, str, Changes]], by: str, note: str,
+async def record(tx: Database, entries: Sequence[tuple[str, str, Changes | str]], by: str, note: str,
                  now: datetime) -> None:
-    """History rows for ``(device_id, action, changes)`` and one revision bump for the transaction."""
+    """History rows for ``(device_id, action, changes)`` and one revision bump for the transaction.
+
+    ``changes`` may come already encoded (:func:`~device_registry.history.encode_added`).
+    """
     stamp = now.isoformat()
     await _insert_rows(
         tx, "INSERT INTO device_history (device_id, at, actor, action, changes, note) VALUES",
-        [(device_id, stamp, by, action, encode_changes(changes), note) for device_id, action, changes in entries])
+        [(device_id, stamp, by, action, changes if isinstance(changes, str) else encode_changes(changes), note)
+         for device_id, action, changes in entries])
     await bump_revision(tx)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from device_registry.device import _HOSTNAME_LABEL, check_host
 from device_registry.flat import SECRET_COLUMNS, device_from_fields, device_to_fields
-from device_registry.history import diff, encode_changes
+from device_registry.history import diff, encode_added, encode_changes
 from device_registry.importer import read_csv
 from device_registry.library import ProfileLibrary, check_device
 from streetwatch.gc_tuning import paused_gc
@@ -94,6 +94,7 @@ def test_a_new_devices_history_is_its_diff_against_empty_fields(fields: dict[str
     assert diff(None, device) == _plain_diff(dict.fromkeys(after, ""), after)
     if fields.get("password"):
         assert diff(None, device)["password"] == ("", "***")
+    assert encode_added(device) == encode_changes(diff(None, device))
 
 
 def test_the_library_answers_kinds_the_same_each_time() -> None:
