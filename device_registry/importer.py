@@ -104,7 +104,7 @@ def _read_rows(text: str) -> list[ImportRow]:
             padded = csv_uncell_row(cells)
             if len(cells) < len(header):
                 padded = padded + [""] * (len(header) - len(cells))
-            if max(map(len, padded), default=0) <= MAX_FIELD_CHARS:  # nearly every row: no cell to refuse
+            if len("".join(padded)) <= MAX_FIELD_CHARS:  # no cell can be too long: nearly every row
                 rows.append(ImportRow(start, dict(zip(header, padded, strict=True))))
                 continue
             long = tuple(RowProblem(start, name, f"field too long ({len(cell):,} characters, at most "
