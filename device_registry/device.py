@@ -23,15 +23,16 @@ KNOWN_KINDS = ("lamp_controller", "culvert_gauge", "water_quality_probe", "rain_
 LABEL_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 AREA_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # people's area ids
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+# An IPv4 address in its canonical form: four octets 0-255, no leading zeros (``010`` is refused as ipaddress does).
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 _SERIAL_PORT = re.compile(r"^(/\S+|COM[1-9][0-9]*|[a-z][a-z0-9+.-]*://\S+)$")
 
 
 def check_host(value: str) -> str:
     """An IPv4/IPv6 address or a DNS host name; ``192.168.1.300`` and ``my host`` are refused."""
     candidate = value.strip()
-    octets = candidate.split(".")
-    if len(octets) == 4 and all(o.isascii() and o.isdigit() and len(o) <= 3 and int(o) <= 255
-                                and (o == "0" or o[0] != "0") for o in octets):
+    if _DOTTED_QUAD.fullmatch(candidate):
         return candidate  # the common case, checked without ipaddress (it is slow when listing 100,000 devices)
     try:
         return str(ipaddress.ip_address(candidate.strip("[]")))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from device_registry.device import Device, DeviceStatus
+from device_registry.device import Device, DeviceStatus, Transport
 from device_registry.errors import FieldProblem
 from streetwatch.database import Database
 
@@ -17,9 +17,10 @@ _CHUNK = 500
 
 def endpoint(device: Device) -> str | None:
     """``tcp://10.20.0.15:502#1``; ``None`` for MQTT."""
-    if not device.transport.is_modbus:
+    address = device.address  # read once: an import asks three times per device
+    if address.transport is Transport.mqtt:
         return None
-    return f"{device.bus_key}#{getattr(device.address, 'unit', '')}"
+    return f"{address.bus_key}#{getattr(address, 'unit', '')}"
 
 
 def describe(key: str) -> str:

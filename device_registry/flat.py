@@ -39,6 +39,13 @@ ADDRESS_COLUMNS: dict[Transport, tuple[str, ...]] = {
     Transport.mqtt: ("client_id", "username", "password"),
 }
 ALL_ADDRESS_COLUMNS = frozenset(c for cols in ADDRESS_COLUMNS.values() for c in cols)
+# Per transport, the address columns it does not use, in the order their problems are named.
+_UNUSED_ADDRESS_COLUMNS = {t: tuple(sorted(ALL_ADDRESS_COLUMNS - set(cols))) for t, cols in ADDRESS_COLUMNS.items()}
+_COLUMN_SET = frozenset(COLUMNS)
+_NO_FIELDS = dict.fromkeys(COLUMNS, "")
+_COLUMN_ORDER = {name: i for i, name in enumerate(COLUMNS)}
+_MODEL_FIELDS = ("id", "kind", "profile", "site", "area", "groups", "tags", "poll_interval_s", "thresholds", "status",
+                 "installed_on", "notes")
 _MODEL_NAMES = {"latitude": "lat", "longitude": "lon"}
 _PARITY_WORDS = {"none": "N", "even": "E", "odd": "O", "n": "N", "e": "E", "o": "O"}
 
@@ -109,12 +116,16 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
+_PARSED_COLUMNS = tuple(name for name in COLUMNS if name in _PARSERS)
+_TRANSPORTS = {t.value: t for t in Transport}  # a dict lookup; calling the enum costs a microsecond a row
+
+
 def _transport(text: str) -> Transport:
-    try:
-        return Transport(text.strip().lower())
-    except ValueError:
+    transport = _TRANSPORTS.get(text.strip().lower())
+    if transport is None:
         known = ", ".join(t.value for t in Transport)
-        raise ValueError(f"unknown transport {text!r} (use {known})") from None
+        raise ValueError(f"unknown transport {text!r} (use {known})")
+    return transport
 
 
 def _column_of(loc: tuple[int | str, ...]) -> str:
@@ -144,18 +155,22 @@ def device_from_fields(fields: Mapping[str, str]) -> Device:
     Raises :class:`InvalidDevice` naming every field at fault.
     """
     problems: list[FieldProblem] = []
-    values: dict[str, Any] = {}
-    for name, raw in fields.items():
-        if name not in COLUMNS:
-            problems.append(FieldProblem(name, f"unknown field (fields: {', '.join(COLUMNS)})"))
-            continue
-        text = "" if raw is None else str(raw).strip()
-        if not text:
-            continue
-        try:
-            values[name] = _PARSERS[name](text) if name in _PARSERS else text
-        except ValueError as exc:
-            problems.append(FieldProblem(name, str(exc)))
+    if not fields.keys() <= _COLUMN_SET:
+        problems += [FieldProblem(name, f"unknown field (fields: {', '.join(COLUMNS)})")
+                     for name in fields if name not in _COLUMN_SET]
+    # Runs for every row of an import, most of whose cells are empty: keep the filled ones in one
+    # comprehension, then parse only those that need parsing.
+    values: dict[str, Any] = {name: text for name, raw in fields.items()
+                              if raw is not None and raw != "" and (text := str(raw).strip())}
+    if problems:  # unknown fields are reported above, not used
+        values = {name: text for name, text in values.items() if name in _COLUMN_SET}
+    for name in _PARSED_COLUMNS:
+        if name in values:
+            try:
+                values[name] = _PARSERS[name](values[name])
+            except ValueError as exc:
+                del values[name]
+                problems.append(FieldProblem(name, str(exc)))
     for name in REQUIRED:
         if name not in values and not any(p.field == name for p in problems):
             problems.append(FieldProblem(name, "required"))
@@ -166,14 +181,11 @@ def device_from_fields(fields: Mapping[str, str]) -> Device:
         except ValueError as exc:
             problems.append(FieldProblem("transport", str(exc)))
     if transport is not None:
-        for name in sorted(ALL_ADDRESS_COLUMNS - set(ADDRESS_COLUMNS[transport])):
+        for name in _UNUSED_ADDRESS_COLUMNS[transport]:
             if name in values:
                 problems.append(FieldProblem(name, f"not used by transport {transport.value}"))
     # Validate what did parse too, so one pass names every field at fault.
-    model: dict[str, Any] = {
-        name: values[name] for name in ("id", "kind", "profile", "site", "area", "groups", "tags", "poll_interval_s",
-                                        "thresholds", "status", "installed_on", "notes") if name in values
-    }
+    model: dict[str, Any] = {name: values[name] for name in _MODEL_FIELDS if name in values}
     if transport is not None:
         address = {name: values[name] for name in ADDRESS_COLUMNS[transport] if name in values}
         model["address"] = {"transport": transport.value, **address}
@@ -196,8 +208,7 @@ def device_from_fields(fields: Mapping[str, str]) -> Device:
 
 
 def _in_column_order(problems: list[FieldProblem]) -> list[FieldProblem]:
-    order = {name: i for i, name in enumerate(COLUMNS)}
-    return sorted(problems, key=lambda p: order.get(p.field, len(order)))
+    return sorted(problems, key=lambda p: _COLUMN_ORDER.get(p.field, len(_COLUMN_ORDER)))
 
 
 def _text(value: Any) -> str:
@@ -215,21 +226,35 @@ def format_thresholds(thresholds: Mapping[str, Mapping[str, float]]) -> str:
 
 def device_to_fields(device: Device, *, secrets: bool = True) -> dict[str, str]:
     """The device as text fields, every column present (``''`` when unset); inverse of :func:`device_from_fields`."""
-    fields = dict.fromkeys(COLUMNS, "")
-    for name in ADDRESS_COLUMNS[device.transport]:
-        fields[name] = _text(getattr(device.address, name))
+    # Called for every device an import adds (its history) and every one a listing exports: written out
+    # field by field, plain dict stores, no keyword-argument dict, each enum read once.
+    address, location = device.address, device.location
+    transport = address.transport
+    fields = _NO_FIELDS.copy()  # copying a dict of the same shape is cheaper than dict.fromkeys
+    fields["id"] = device.id
+    fields["kind"] = device.kind
+    fields["profile"] = device.profile
+    fields["transport"] = transport.value
+    for name in ADDRESS_COLUMNS[transport]:
+        fields[name] = _text(getattr(address, name))
     if not secrets:
         for name in SECRET_COLUMNS:
             fields[name] = "***" if fields[name] else ""
-    fields.update(
-        id=device.id, kind=device.kind, profile=device.profile, transport=device.transport.value,
-        lat=repr(device.location.latitude), lon=repr(device.location.longitude), landmark=device.location.landmark,
-        site=device.site, area=device.area, groups=";".join(device.groups),
-        tags=";".join(f"{k}={v}" for k, v in device.tags.items()),
-        poll_interval_s=_text(device.poll_interval_s), thresholds=format_thresholds(device.thresholds),
-        status=device.status.value, installed_on=device.installed_on.isoformat() if device.installed_on else "",
-        notes=device.notes,
-    )
+    fields["lat"] = repr(location.latitude)
+    fields["lon"] = repr(location.longitude)
+    fields["landmark"] = location.landmark
+    fields["site"] = device.site
+    fields["area"] = device.area
+    fields["groups"] = ";".join(device.groups)
+    if device.tags:
+        fields["tags"] = ";".join(f"{k}={v}" for k, v in device.tags.items())
+    fields["poll_interval_s"] = _text(device.poll_interval_s)
+    if device.thresholds:
+        fields["thresholds"] = format_thresholds(device.thresholds)
+    fields["status"] = device.status.value
+    if device.installed_on is not None:
+        fields["installed_on"] = device.installed_on.isoformat()
+    fields["notes"] = device.notes
     return fields
 
 

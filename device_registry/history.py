@@ -6,10 +6,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _quote  # json.dumps's own string quoting (C)
 from typing import Any
 
 from device_registry.device import Device
-from device_registry.flat import SECRET_COLUMNS, device_to_fields
+from device_registry.flat import COLUMNS, SECRET_COLUMNS, device_to_fields
 
 Changes = dict[str, tuple[str, str]]
 
@@ -37,7 +38,9 @@ class HistoryEntry:
 def diff(before: Device | None, after: Device) -> Changes:
     """Fields that differ, as text; for a new device every field that is set."""
     new = device_to_fields(after)
-    old = device_to_fields(before) if before is not None else dict.fromkeys(new, "")
+    if before is None:  # nothing to compare with: every field that is set, secrets masked
+        return {name: ("", "***" if name in SECRET_COLUMNS else value) for name, value in new.items() if value}
+    old = device_to_fields(before)
     changes: Changes = {}
     for name, value in new.items():
         if value != old[name]:
@@ -46,8 +49,34 @@ def diff(before: Device | None, after: Device) -> Changes:
     return changes
 
 
+_EMPTY = '""'  # most old values of an import's history are empty
+
+
 def encode_changes(changes: Changes) -> str:
-    return json.dumps({name: list(pair) for name, pair in changes.items()}, ensure_ascii=False)
+    """``{"site": ["", "Baiyun"]}``: each (old, new) pair as a JSON array, exactly as ``json.dumps`` (with
+    ``ensure_ascii=False``) writes it.
+
+    Every name and value is text, so each is quoted by the json module's own C string encoder; a bulk
+    import writes one of these per device, and this is half the time of ``json.dumps``.
+    """
+    return "{" + ", ".join([f"{_quote(name)}: [{_quote(old) if old else _EMPTY}, {_quote(new) if new else _EMPTY}]"
+                            for name, (old, new) in changes.items()]) + "}"
+
+
+_QUOTED_COLUMNS = {name: _quote(name) for name in COLUMNS}
+_MASKED = _quote("***")
+
+
+def encode_added(device: Device) -> str:
+    """``encode_changes(diff(None, device))`` without building the pairs: an import writes one per new device.
+
+    >>> from device_registry.flat import device_from_fields
+    >>> encode_added(device_from_fields({"id": "CG-1", "kind": "culvert_gauge", "profile": "p", "transport": "mqtt",
+    ...                                  "lat": "23.1", "lon": "113.2"}))[:61]
+    '{"id": ["", "CG-1"], "kind": ["", "culvert_gauge"], "profile"'
+    """
+    return "{" + ", ".join([f'{_QUOTED_COLUMNS[name]}: ["", {_MASKED if name in SECRET_COLUMNS else _quote(value)}]'
+                            for name, value in device_to_fields(device).items() if value]) + "}"
 
 
 def as_datetime(value: Any) -> datetime:

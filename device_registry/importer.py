@@ -19,7 +19,8 @@ from device_registry.flat import COLUMNS, REQUIRED, device_from_fields, device_t
 from device_registry.library import ProfileLibrary, check_device
 from device_registry.lifecycle import check_status_change
 from streetwatch.csv_rows import CsvLineError, numbered_rows
-from streetwatch.safe_text import csv_uncell
+from streetwatch.gc_tuning import paused_gc
+from streetwatch.safe_text import csv_uncell_row
 
 MAX_FIELD_CHARS = 10_000  # notes included; a longer cell is a mistake or an attack, not a device
 
@@ -74,6 +75,11 @@ def read_csv(text: str) -> list[ImportRow]:
     Raises :class:`ImportRejected` for problems of the file itself (unknown or missing columns,
     rows with too many cells), naming each line.
     """
+    with paused_gc():  # the rows all live on: a full collection would rescan them and free nothing
+        return _read_rows(text)
+
+
+def _read_rows(text: str) -> list[ImportRow]:
     # The csv module refuses a field over 128 KiB by stopping the whole file; read every field, then
     # refuse the row holding an overlong one, so --skip-invalid can import the rest.
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
@@ -95,7 +101,12 @@ def read_csv(text: str) -> list[ImportRow]:
             if len(cells) > len(header):
                 problems.append(RowProblem(start, "row", f"{len(cells)} cells but the header has {len(header)}"))
                 continue
-            padded = [csv_uncell(cell) for cell in cells] + [""] * (len(header) - len(cells))
+            padded = csv_uncell_row(cells)
+            if len(cells) < len(header):
+                padded = padded + [""] * (len(header) - len(cells))
+            if len("".join(padded)) <= MAX_FIELD_CHARS:  # no cell can be too long: nearly every row
+                rows.append(ImportRow(start, dict(zip(header, padded, strict=True))))
+                continue
             long = tuple(RowProblem(start, name, f"field too long ({len(cell):,} characters, at most "
                                                  f"{MAX_FIELD_CHARS:,})")
                          for name, cell in zip(header, padded, strict=True) if len(cell) > MAX_FIELD_CHARS)

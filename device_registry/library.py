@@ -103,6 +103,10 @@ class ProfileLibrary:
 
     def __init__(self, entries: Mapping[str, ProfileEntry]) -> None:
         self._entries = dict(entries)
+        # A library does not change once built; checking an import asks for the kinds once per row.
+        self._kinds = tuple(sorted(set(KNOWN_KINDS) | {e.profile.kind for e in self._entries.values()
+                                                       if e.profile is not None}))
+        self._kind_set = frozenset(self._kinds)
 
     @classmethod
     def from_layers(cls, *layers: list[ProfileEntry]) -> ProfileLibrary:
@@ -160,28 +164,31 @@ class ProfileLibrary:
 
     def kinds(self) -> list[str]:
         """Every device kind: the built-in ones and any a profile introduces."""
-        return sorted(set(KNOWN_KINDS) | {e.profile.kind for e in self.entries() if e.profile is not None})
+        return list(self._kinds)
+
+    def knows_kind(self, kind: str) -> bool:
+        return kind in self._kind_set
 
 
 def check_device(device: Device, library: ProfileLibrary) -> list[FieldProblem]:
     """What the profile says about the device: its kind, its transport, the metrics of its thresholds."""
     problems: list[FieldProblem] = []
-    kinds = library.kinds()
-    if device.kind not in kinds:
-        problems.append(FieldProblem("kind", f"unknown kind {device.kind!r} (known: {', '.join(kinds)})"))
+    known_kind = library.knows_kind(device.kind)
+    if not known_kind:
+        problems.append(FieldProblem("kind", f"unknown kind {device.kind!r} (known: {', '.join(library.kinds())})"))
     try:
         profile = library.get(device.profile)
     except UnknownProfile as exc:
         problems.append(FieldProblem("profile", str(exc).removeprefix("profile: ")))
         return problems
-    if device.kind in kinds and profile.kind != device.kind:
+    if known_kind and profile.kind != device.kind:
         problems.append(FieldProblem(
             "kind", f"profile {profile.name} is for {profile.kind} devices, not {device.kind}"))
     if device.transport.is_modbus != (profile.transport == "modbus"):
         wanted = "modbus-tcp, modbus-rtu or modbus-rtu-over-tcp" if profile.transport == "modbus" else "mqtt"
         problems.append(FieldProblem(
             "transport", f"profile {profile.name} speaks {profile.transport}; use transport {wanted}"))
-    metrics = profile.metric_names()
+    metrics = profile.metric_names() if device.thresholds else []
     for metric in device.thresholds:
         if metric not in metrics:
             problems.append(FieldProblem(

@@ -29,7 +29,7 @@ from device_registry.errors import (
     UnknownTarget,
 )
 from device_registry.flat import device_from_fields, device_to_fields, fields_for_transport
-from device_registry.history import HistoryEntry, diff, entry_from_row
+from device_registry.history import Changes, HistoryEntry, diff, encode_added, entry_from_row
 from device_registry.importer import ImportReport, ImportRow, plan_import
 from device_registry.library import ProfileEntry, ProfileLibrary, check_device, check_profile_text
 from device_registry.lifecycle import check_status_change
@@ -40,6 +40,7 @@ from device_registry.summaries import DeviceSummary, read_summaries
 from streetwatch.clock import Clock, SystemClock
 from streetwatch.config import DatabaseUrl
 from streetwatch.database import Database, IntegrityError, open_database
+from streetwatch.gc_tuning import paused_gc
 from streetwatch.migrations import migrate
 
 _ID_CHUNK = 500  # ids per IN (...) query: well under SQLite's and PostgreSQL's parameter limits
@@ -299,6 +300,13 @@ class Registry:
         bad ones. Rows equal to the registered device are left alone, so re-importing a file is a no-op.
         ``dry_run`` checks and counts without writing.
         """
+        # Every device built for the import lives until the commit: a collection would free nothing. The
+        # pause ends once they are gone (with _import's frame), so the next collection need not scan them.
+        with paused_gc():
+            return await self._import(rows, update=update, skip_invalid=skip_invalid, dry_run=dry_run, by=by)
+
+    async def _import(self, rows: Sequence[ImportRow], *, update: bool, skip_invalid: bool, dry_run: bool,
+                      by: str) -> ImportReport:
         existing = await self.get_many(str(r.fields.get("id", "")).strip() for r in rows)
         plan = plan_import(rows, existing, await self.profiles(), update=update)
         candidates = plan.to_write()
@@ -315,7 +323,7 @@ class Registry:
         if not added and not updated:
             return
         now = self.clock.now()
-        entries = [(d.id, action, diff(None, d)) for d in added]
+        entries: list[tuple[str, str, Changes | str]] = [(d.id, action, encode_added(d)) for d in added]
         entries += [(after.id, action, diff(before, after)) for before, after in updated]
         try:
             async with self.db.transaction() as tx:

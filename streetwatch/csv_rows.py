@@ -30,7 +30,7 @@ def numbered_rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
     try:
         for cells in reader:
             start, end = end + 1, reader.line_num
-            if any(cell.strip() for cell in cells):
+            if (cells and cells[0].strip()) or any(cell.strip() for cell in cells):  # the first cell decides most
                 yield start, cells
     except csv.Error as exc:
         raise CsvLineError(end + 1, str(exc)) from None

@@ -84,3 +84,49 @@ def tuned_gc(thresholds: Thresholds | None) -> Iterator[Thresholds | None]:
         yield thresholds
     finally:
         _TUNING.leave()
+
+
+class _Pause:
+    """Pauses are held like the tuning: the collector runs again when the last holder leaves, and only
+    if it ran before the first came."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.holders = 0
+        self.was_enabled = True
+
+    def enter(self) -> None:
+        with self.lock:
+            if self.holders == 0:
+                self.was_enabled = gc.isenabled()
+                gc.disable()
+            self.holders += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.holders -= 1
+            if self.holders == 0 and self.was_enabled:
+                gc.enable()
+
+
+_PAUSE = _Pause()
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic collection inside: for a bulk pass whose objects all live until it ends.
+
+    Importing 10,000 devices builds some 300,000 objects (rows, devices, history entries) that stay
+    alive until the transaction commits; every full collection rescans them all, and the process's
+    own start-up objects, and frees nothing: 0.2–0.3 s of a 1 s import (docs/benchmarks.md).
+    Reference counting still frees everything else at once; only garbage cycles wait for the end.
+
+    >>> with paused_gc():
+    ...     gc.isenabled()
+    False
+    """
+    _PAUSE.enter()
+    try:
+        yield
+    finally:
+        _PAUSE.leave()

@@ -62,3 +62,14 @@ def csv_uncell(text: str) -> str:
     if text.startswith("'") and text[1:].startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text[1:]):
         return text[1:]
     return text
+
+
+def csv_uncell_row(cells: list[str]) -> list[str]:
+    """:func:`csv_uncell` of every cell of a row; a row without a ``'`` (nearly all) is returned as it is.
+
+    >>> csv_uncell_row(["LP-1", "'=1+1", "'-3"])
+    ['LP-1', '=1+1', "'-3"]
+    """
+    if "'" not in "".join(cells):  # one search instead of a call per cell
+        return cells
+    return [csv_uncell(cell) for cell in cells]

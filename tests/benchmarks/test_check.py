@@ -147,3 +147,14 @@ def test_a_partial_check_rewrites_its_own_rows_and_keeps_the_others_with_their_d
     assert rewritten.endswith(f"{check.END}\n## Hand-kept\nmine\n")
     lines = [line for line in rewritten.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [line.split(" | ")[0][2:] for line in lines] == [b.benchmark for b in budgets]
+
+
+def test_the_import_floor_is_read_from_its_best_round_line() -> None:
+    # As `bench import` prints it since its floor is the best of five rounds (2026-12-06, load 5.5).
+    output = """\
+  floor: bare INSERT of the rows (baseline)       0.079 s     126,116 devices/s   (best of 5 rounds: 0.159, 0.079, \
+0.288, 0.123, 0.123 s)
+  check only: parse CSV, validate every row       0.874 s      11,447 devices/s
+  import: parse, check, write, history            1.393 s       7,181 devices/s
+"""
+    assert check.read_figures("import", output) == {"share_of_floor": pytest.approx(7_181 / 126_116)}

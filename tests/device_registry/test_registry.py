@@ -23,6 +23,7 @@ from device_registry import (
     open_registry,
     read_csv,
 )
+from device_registry.history import diff
 from streetwatch.clock import FakeClock
 from tests.device_registry.conftest import GAUGE, LAMP
 
@@ -286,3 +287,21 @@ async def test_devices_belong_to_an_area_from_the_csv_and_filter_by_it(registry:
     with pytest.raises(ImportRejected) as rejected:
         await registry.import_devices(read_csv(bad), by="test")
     assert [p.field for p in rejected.value.problems] == ["area"]
+
+
+@pytest.mark.parametrize("count", [1, 100, 250])  # one row; exactly one full statement; two and a remainder
+async def test_an_import_stores_every_row_in_file_order_whatever_the_batching(registry: Registry, count: int) -> None:
+    rows = [lamp(n, groups=f"street-{n % 7};night", tags=f"pole=steel;batch={n // 100}") for n in range(count)]
+    report = await registry.import_devices(_rows(*reversed(rows)), by="eve")  # file order is not id order
+    assert report.added == count
+    expected = {d.id: d for d in map(device_from_fields, rows)}
+    assert {d.id: d for d in await registry.list()} == expected
+    assert dict(await registry.groups())["night"] == count
+    in_order = await registry.db.fetch_all("SELECT device_id, action, changes FROM device_history ORDER BY seq")
+    assert [r["device_id"] for r in in_order] == [r["id"] for r in reversed(rows)]
+    for entry in (await registry.history(rows[0]["id"]), await registry.history(rows[-1]["id"])):
+        (only,) = entry
+        assert only.action == "imported" and only.changes == diff(None, expected[only.device_id])
+    tagged = await registry.db.fetch_all("SELECT device_id, key, value FROM device_tags WHERE key = 'batch'")
+    assert sorted((r["device_id"], r["value"]) for r in tagged) == sorted((d.id, d.tags["batch"])
+                                                                         for d in expected.values())
