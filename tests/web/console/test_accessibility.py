@@ -80,7 +80,7 @@ def test_an_alert_and_its_acknowledgement_pass_on_the_desk_and_the_phone(browser
     found.both(desk, "alert detail")
     desk.fill("#detail textarea[name=note]", "seen")
     desk.click("#detail form.ack button[type=submit]")
-    expect(desk.locator("#detail form.ack [role=status]")).to_have_text("Acknowledged.")
+    expect(desk.locator("#detail .ack-form [role=status]")).to_have_text("Acknowledged.")
     expect(phone.locator("li.alert[data-device='CG-0007'].st-acknowledged")).to_be_visible()
     found.contrast(desk, "alert acknowledged")
     found.contrast(phone, "phone, alert acknowledged")

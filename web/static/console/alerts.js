@@ -78,6 +78,8 @@ export class AlertsPanel {
   }
 
   async show(alertId, { focusNote = false } = {}) {
+    // A change streamed while the detail is open redraws it: keep what the officer was typing.
+    const typed = this.shown === alertId ? this.detail.querySelector("textarea[name=note]")?.value : undefined;
     this.shown = alertId;
     const { data: alert } = await api(`/alerts/${alertId}`);
     const zone = this.zoneOf(alert.device);
@@ -95,11 +97,21 @@ export class AlertsPanel {
       return li;
     }));
     panel.querySelector(".close").addEventListener("click", () => { panel.hidden = true; this.shown = null; });
-    if (this.canManage && alert.state === "raised") this.ackForm(panel.querySelector(".ack-form"), alert, focusNote);
+    const ackHolder = panel.querySelector(".ack-form");
+    if (this.canManage && alert.state === "raised") {
+      this.ackForm(ackHolder, alert, focusNote);
+      if (typed) ackHolder.querySelector("textarea").value = typed;
+    } else if (alert.state === "acknowledged") {
+      // Said as a status, so the acknowledgement stays confirmed when its own event redraws the detail.
+      const done = document.createElement("p");
+      done.setAttribute("role", "status");
+      done.textContent = t("acked");
+      ackHolder.replaceChildren(done);
+    }
     this.tasks = new TaskDispatch({ holder: panel.querySelector(".task-holder"), alert, zone,
                                     area: this.areaOf(alert.device), canManage: this.canManage });
     await this.tasks.start();
-    if (alert.metric) await this.chart(panel, alert);
+    if (alert.metric) await this.chart(panel, alert, zone);
   }
 
   ackForm(holder, alert, focusNote) {
@@ -119,7 +131,7 @@ export class AlertsPanel {
     if (focusNote) form.note.focus();
   }
 
-  async chart(panel, alert) {
+  async chart(panel, alert, zone) {
     const from = new Date(Date.now() - CHART_HOURS * 3600 * 1000).toISOString();
     const { data } = await api(`/devices/${encodeURIComponent(alert.device)}/readings${query({ metric: alert.metric, from, bucket: "1m" })}`);
     const times = data.buckets.map((b) => seconds(b.start));
@@ -129,7 +141,7 @@ export class AlertsPanel {
     if (!times.length) { holder.textContent = t("no_readings"); return; }
     const thresholds = alert.threshold === null ? [] : [{ value: alert.threshold, colour: "#d7191c",
                                                          name: `${t("threshold")} ${alert.threshold}` }];
-    lineChart(holder, { times, values, unit: data.unit, label: alert.metric, thresholds });
+    lineChart(holder, { times, values, unit: data.unit, label: alert.metric, thresholds, zone });
     const recent = data.buckets.filter((b) => seconds(b.start) >= times[times.length - 1] - 1800);
     if (recent.length >= 2) {
       const hours = (seconds(recent[recent.length - 1].start) - seconds(recent[0].start)) / 3600;

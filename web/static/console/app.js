@@ -63,7 +63,7 @@ async function main() {
     await Promise.all([control.loadApprovals(), control.loadSchedules()]);
     window.streetwatch.lasso = new Lasso(map, (ids) => control.selectDevices(ids));
   }
-  const water = new WaterPanel({ table: $("water-table"), detail, deviceMap: map });
+  const water = new WaterPanel({ table: $("water-table"), detail, deviceMap: map, zoneOf });
   const hazards = new HazardLayer({ deviceMap: map, list: $("hazard-list"),
                                     onGroup: control ? (group) => control.select("group", group) : null });
   Object.assign(window.streetwatch, { water, hazards });

@@ -36,7 +36,7 @@ export async function showDevice(panel, deviceId, { zoneOf, stateOf, onControl }
     const from = new Date(Date.now() - CHART_HOURS * 3600 * 1000).toISOString();
     const { data } = await api(`/devices/${encodeURIComponent(device.id)}/readings${query({ metric: pick.value, from, bucket: "5m" })}`);
     lineChart(chart, { times: data.buckets.map((b) => seconds(b.start)), values: data.buckets.map((b) => b.avg),
-                       unit: data.unit, label: pick.value });
+                       unit: data.unit, label: pick.value, zone });
   };
   pick.addEventListener("change", draw);
   panel.querySelector(".close").addEventListener("click", () => { panel.hidden = true; });

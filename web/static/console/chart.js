@@ -1,7 +1,10 @@
 // A uPlot chart of one metric, with horizontal lines for thresholds.
 /* global uPlot */
 
-export function lineChart(element, { times, values, unit, label, thresholds = [] }) {
+const MIN_SPAN_S = 1800; // the narrowest time axis: half an hour
+
+// Times on the axis are the area's (``zone``, an IANA name), as everywhere else on the console.
+export function lineChart(element, { times, values, unit, label, thresholds = [], zone }) {
   element.replaceChildren();
   const width = Math.max(260, element.clientWidth || 320);
   const flat = (value) => times.map(() => value);
@@ -11,7 +14,13 @@ export function lineChart(element, { times, values, unit, label, thresholds = []
     series.push({ label: name, stroke: colour, width: 2, dash: [6, 4], points: { show: false } });
     data.push(flat(value));
   }
-  return new uPlot({ width, height: 180, series, axes: [{}, { label: unit }], legend: { live: false } }, data, element);
+  // A gauge that has just started reporting has one bucket: uPlot would spread its time axis over years.
+  const first = times[0], last = times[times.length - 1];
+  const x = last - first < MIN_SPAN_S ? { time: true, auto: false, range: [last - MIN_SPAN_S, last + MIN_SPAN_S / 10] }
+                                      : { time: true };
+  const tzDate = zone ? (ts) => uPlot.tzDate(new Date(ts * 1000), zone) : undefined;
+  return new uPlot({ width, height: 180, series, axes: [{}, { label: unit }], legend: { live: false },
+                     scales: { x }, ...(tzDate ? { tzDate } : {}) }, data, element);
 }
 
 export function seconds(iso) {

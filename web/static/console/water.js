@@ -10,8 +10,8 @@ const TREND = { better: "↑", worse: "↓", same: "=", "": "–" };
 export const classState = (label) => (label ? `wq_${label === "劣V" ? "worse" : label}` : null);
 
 export class WaterPanel {
-  constructor({ table, detail, deviceMap }) {
-    Object.assign(this, { table, detail, deviceMap, sections: [] });
+  constructor({ table, detail, deviceMap, zoneOf }) {
+    Object.assign(this, { table, detail, deviceMap, zoneOf, sections: [] });
   }
 
   async load() {
@@ -102,6 +102,7 @@ export class WaterPanel {
         times: data.buckets.map((b) => seconds(b.start)), values: data.buckets.map((b) => b.avg), unit: data.unit,
         label: metric, thresholds: limit === undefined ? [] : [{ value: limit, colour: "#d7191c",
                                                                   name: t("target_class", { label: section.target }) }],
+        zone: this.zoneOf(probe),
       });
     }
     panel.dataset.section = section.section;
