@@ -220,11 +220,11 @@ FLAGS_SELECT = ("SELECT device_id, metric, ts, value, flags, rule FROM reading_f
                 "ORDER BY ts, device_id, metric LIMIT %s")
 
 # The B-tree on ts that create_hypertable made cost more database CPU per reading written than anything the
-# writer adds to a bare COPY (1.57 against 2.34-2.76 µs a reading, docs/benchmarks.md), and only the rollup
-# job's "every reading of these minutes" reads it. Readings arrive nearly in time order, so a BRIN index
-# (a min/max of ts per 128 pages) finds those minutes too, for a fraction of the upkeep. autosummarize: a
-# range is summarized soon after it fills, instead of at the next vacuum (an unsummarized range matches
-# every query, so the rollup job would read the whole unsummarized tail).
+# writer adds to a bare COPY (a bare COPY: 2.34-2.76 µs a reading with it, 1.57 without; docs/benchmarks.md),
+# and only the rollup job's "every reading of these minutes" reads it. Readings arrive nearly in time order,
+# so a BRIN index (a min/max of ts per 128 pages) finds those minutes too, for a fraction of the upkeep.
+# An unsummarized range matches every query: autosummarize asks autovacuum to summarize a range once it
+# fills, and the rollup job summarizes what is left before it reads (timescale_sql.SUMMARIZE_NEW_RANGES).
 _PG_READINGS_BRIN = """
 DROP INDEX IF EXISTS readings_ts_idx;
 CREATE INDEX readings_ts_brin ON readings USING brin (ts) WITH (autosummarize = on);

@@ -48,3 +48,20 @@ async def test_the_time_index_is_brin_on_old_and_new_chunks(fresh_pg_url: str) -
         assert [r.value for r in await store.history("lamp-1", "power_w", T0, T0 + timedelta(days=4))] == [41.0, 42.0]
         await store.write([Reading("lamp-1", "power_w", T0, 41.0)])  # a re-delivery is still refused once
         assert len(await store.history("lamp-1", "power_w", T0, T0 + timedelta(days=4))) == 2
+
+
+async def test_the_rollup_refresh_summarizes_the_new_brin_ranges_before_reading_by_time(fresh_pg_url: str) -> None:
+    """An unsummarized BRIN range matches every query: the refresh leaves none behind in the chunks it reads."""
+    url = DatabaseUrl.parse(fresh_pg_url)
+    async with open_store(url, StoreSettings()) as store:
+        await store.write([Reading(f"lamp-{d}", "power_w", T0 + timedelta(seconds=s), float(s))
+                           for s in range(120) for d in range(500)])  # a few BRIN ranges of 128 pages
+        assert await store.refresh_rollups(T0 + timedelta(minutes=5)) == 2  # two complete 1 min buckets
+        async with await psycopg.AsyncConnection.connect(fresh_pg_url) as conn:
+            left = await (await conn.execute(
+                "SELECT sum(brin_summarize_new_values(x.indexrelid)) FROM pg_index x JOIN pg_class i ON i.oid ="
+                " x.indexrelid WHERE i.relname LIKE '%readings_ts_brin' AND x.indrelid <> 'readings'::regclass")
+            ).fetchone()
+        assert left == (0,)
+        buckets = await store.buckets("lamp-7", "power_w", T0, T0 + timedelta(minutes=2), timedelta(minutes=1))
+        assert [(b.count, b.min, b.max) for b in buckets] == [(60, 0.0, 59.0), (60, 60.0, 119.0)]
