@@ -50,9 +50,10 @@ BASELINE_DDL = """
 DROP TABLE IF EXISTS {table};
 CREATE TABLE {table} (ts TIMESTAMPTZ NOT NULL, device_key INTEGER NOT NULL, metric_key SMALLINT NOT NULL,
                       value DOUBLE PRECISION NOT NULL);
-SELECT create_hypertable('{table}', by_range('ts', INTERVAL '1 day'));
+SELECT create_hypertable('{table}', by_range('ts', INTERVAL '1 day'), create_default_indexes => false);
 CREATE UNIQUE INDEX {table}_series_ts ON {table} (device_key, metric_key, ts DESC);
-"""
+CREATE INDEX {table}_ts_brin ON {table} USING brin (ts) WITH (autosummarize = on);
+"""  # the indexes of readings (telemetry_store.schema, migrations 1 and 4)
 
 
 def make_readings(count: int, devices: int) -> list[Reading]:

@@ -278,6 +278,8 @@ class TimescaleStore(TelemetryStore):
                 complete_until = floor_time(now, resolution.width)
                 cur = await conn.execute(sql.DIRTY_MARKS, (resolution.value, complete_until))
                 marks: list[tuple[datetime, int]] = list(await cur.fetchall())
+                if resolution is Resolution.minute and marks:
+                    await conn.execute(sql.SUMMARIZE_NEW_RANGES, (marks[0][0],))
                 for range_lo, range_hi in contiguous_ranges([m[0] for m in marks], resolution.width):
                     await conn.execute(sql.rebuild_rollup(TABLES[resolution], source, resolution.width),
                                        (range_lo, range_hi))

@@ -129,6 +129,17 @@ RECORD_RETENTION = """
 INSERT INTO retention_state AS s (resolution, dropped_before) VALUES (%s, %s)
 ON CONFLICT (resolution) DO UPDATE SET dropped_before = greatest(s.dropped_before, excluded.dropped_before)
 """
+# Before the minute rollups read readings by time: summarize the BRIN ranges not summarized yet, in the chunks
+# that can hold the dirty minutes (%s: the earliest). An unsummarized range matches every query, and the
+# autovacuum requests that autosummarize makes are dropped when more than 256 ranges wait (a few seconds
+# of readings at 200,000 a second), which would leave the rollup job reading a growing tail of the chunk.
+SUMMARIZE_NEW_RANGES = """
+SELECT coalesce(sum(brin_summarize_new_values(x.indexrelid)), 0)
+FROM timescaledb_information.chunks c
+JOIN pg_index x ON x.indrelid = format('%%I.%%I', c.chunk_schema, c.chunk_name)::regclass
+JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam AND am.amname = 'brin'
+WHERE c.hypertable_schema = current_schema() AND c.hypertable_name = 'readings' AND c.range_end > %s
+"""
 DIRTY_MARKS = "SELECT bucket, generation FROM rollup_dirty WHERE resolution = %s AND bucket < %s ORDER BY bucket"
 MARK_DIRTY = """
 INSERT INTO rollup_dirty AS d (resolution, bucket) SELECT %s, b FROM unnest(%s::timestamptz[]) AS b
