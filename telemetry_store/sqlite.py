@@ -266,6 +266,8 @@ class SqliteStore(TelemetryStore):
                     async with self._db.transaction() as tx:
                         count = await tx.execute(f"DELETE FROM {table} WHERE {column} < ?", (to_micros(cutoff),))
                         await tx.execute(_RECORD_RETENTION, (resolution.value, to_micros(cutoff)))
+                        if resolution is Resolution.raw:  # a flag lives as long as the reading it flags
+                            await tx.execute("DELETE FROM reading_flags WHERE ts < ?", (to_micros(cutoff),))
                     if count:
                         log.info("retention deleted %d row(s) of %s older than %s", count, table, cutoff)
                 else:

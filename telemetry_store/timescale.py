@@ -318,5 +318,7 @@ class TimescaleStore(TelemetryStore):
                     count = int(row[0]) if row else 0
                     if apply:
                         await conn.execute(sql.RECORD_RETENTION, (resolution.value, cutoff))
+                        if resolution is Resolution.raw:  # a flag lives as long as the reading it flags
+                            await conn.execute(sql.DROP_FLAGS, (cutoff,))
                 steps.append(RetentionStep(resolution, table, keep, cutoff, count, "chunks"))
         return steps

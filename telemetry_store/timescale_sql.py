@@ -140,6 +140,7 @@ JOIN pg_index x ON x.indrelid = format('%%I.%%I', c.chunk_schema, c.chunk_name):
 JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_am am ON am.oid = i.relam AND am.amname = 'brin'
 WHERE c.hypertable_schema = current_schema() AND c.hypertable_name = 'readings' AND c.range_end > %s
 """
+DROP_FLAGS = "DELETE FROM reading_flags WHERE ts < %s"
 DIRTY_MARKS = "SELECT bucket, generation FROM rollup_dirty WHERE resolution = %s AND bucket < %s ORDER BY bucket"
 MARK_DIRTY = """
 INSERT INTO rollup_dirty AS d (resolution, bucket) SELECT %s, b FROM unnest(%s::timestamptz[]) AS b

@@ -40,3 +40,15 @@ async def test_a_reading_flagged_twice_keeps_its_first_flags_and_the_readings_ar
     await store.write_flags([])
     assert await store.flagged(T0, T0 + timedelta(hours=1)) == [spike]
     assert await store.history("CG-1", "water_level_mm", T0, T0 + timedelta(hours=1)) == [reading]
+
+
+async def test_retention_drops_the_flags_of_the_readings_it_drops(store: TelemetryStore) -> None:
+    now = T0 + timedelta(days=100)
+    old = flagged("CG-1", 0, 950.0, "spike")  # 100 days old: past raw retention (90 days), as its reading
+    kept = FlaggedReading("CG-1", "water_level_mm", now - timedelta(days=89), 412.0, ("stuck",), "gauge-quality")
+    await store.write([Reading("CG-1", "water_level_mm", f.ts, f.value) for f in (old, kept)])
+    await store.write_flags([old, kept])
+    await store.apply_retention(now)
+    assert await store.flagged(T0 - timedelta(days=1), now) == [kept]
+    assert await store.history("CG-1", "water_level_mm", T0 - timedelta(days=1), now) == [
+        Reading("CG-1", "water_level_mm", kept.ts, kept.value)]
