@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
@@ -38,33 +38,46 @@ GcThresholds = Annotated[Thresholds, AfterValidator(_checked)]
 """The three thresholds as a setting (``[gateway]`` and ``[api] gc_thresholds``), checked as gc.set_threshold would."""
 
 
-class _Tuning:
-    """The collector is one per process: while any holder (a gateway, an API server, both in one test
-    process) keeps it tuned it stays tuned, and the thresholds found before the first are put back after
-    the last, in whatever order they leave."""
+class _Held:
+    """A change to the collector, which is one per process, held by any number of holders (a gateway, an API
+    server, an import, several in one test process): ``save`` runs when the first comes and returns what puts
+    the collector back, which runs when the last leaves, in whatever order they leave."""
 
-    def __init__(self) -> None:
+    def __init__(self, save: Callable[[], Callable[[], None]]) -> None:
         self.lock = threading.Lock()
         self.holders = 0
-        self.untuned: Thresholds = gc.get_threshold()
+        self.save = save
+        self.undo: Callable[[], None] = lambda: None
 
-    def enter(self, thresholds: Thresholds) -> None:
+    def enter(self, change: Callable[[], None]) -> None:
         with self.lock:
             if self.holders == 0:
-                self.untuned = gc.get_threshold()
+                self.undo = self.save()
             self.holders += 1
-            gc.freeze()
-            gc.set_threshold(*thresholds)
+            change()
 
     def leave(self) -> None:
         with self.lock:
             self.holders -= 1
             if self.holders == 0:
-                gc.set_threshold(*self.untuned)
-                gc.unfreeze()
+                self.undo()
 
 
-_TUNING = _Tuning()
+def _untuned() -> Callable[[], None]:
+    thresholds = gc.get_threshold()
+
+    def undo() -> None:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+    return undo
+
+
+def _unpaused() -> Callable[[], None]:
+    return gc.enable if gc.isenabled() else (lambda: None)
+
+
+_TUNING = _Held(_untuned)
+_PAUSE = _Held(_unpaused)
 
 
 @contextmanager
@@ -78,38 +91,17 @@ def tuned_gc(thresholds: Thresholds | None) -> Iterator[Thresholds | None]:
     if thresholds is None:
         yield None
         return
-    _TUNING.enter(thresholds)
+
+    def tune() -> None:
+        gc.freeze()
+        gc.set_threshold(*thresholds)
+
+    _TUNING.enter(tune)
     log.info("garbage collector tuned: %d object(s) frozen, thresholds %s", gc.get_freeze_count(), thresholds)
     try:
         yield thresholds
     finally:
         _TUNING.leave()
-
-
-class _Pause:
-    """Pauses are held like the tuning: the collector runs again when the last holder leaves, and only
-    if it ran before the first came."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.holders = 0
-        self.was_enabled = True
-
-    def enter(self) -> None:
-        with self.lock:
-            if self.holders == 0:
-                self.was_enabled = gc.isenabled()
-                gc.disable()
-            self.holders += 1
-
-    def leave(self) -> None:
-        with self.lock:
-            self.holders -= 1
-            if self.holders == 0 and self.was_enabled:
-                gc.enable()
-
-
-_PAUSE = _Pause()
 
 
 @contextmanager
@@ -125,7 +117,7 @@ def paused_gc() -> Iterator[None]:
     ...     gc.isenabled()
     False
     """
-    _PAUSE.enter()
+    _PAUSE.enter(gc.disable)
     try:
         yield
     finally:
