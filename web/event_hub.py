@@ -72,7 +72,6 @@ class EventHub:
         self._command_areas: dict[int, frozenset[str]] = {}
         self._tasks: dict[int, str] = {}
         self._failing = False
-        self.changes: ChangeSignal | None = None  # set while running: whether the database's notifications arrive
 
     @property
     def position(self) -> Cursor:
@@ -173,7 +172,6 @@ async def running_hub(services: Services) -> AsyncIterator[EventHub]:
     """The process's hub, polling until the block ends."""
     hub = EventHub(services)
     async with ChangeSignal.listening(services.settings.database) as changes:
-        hub.changes = changes
         await hub.start()
         task = asyncio.create_task(hub.run(changes), name="events-hub")
         try:
